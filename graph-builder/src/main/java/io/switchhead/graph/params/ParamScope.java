@@ -1,0 +1,55 @@
+package io.switchhead.graph.params;
+
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * A path prefix in a {@link ParamStore}: {@code root.child("layers").child(3).child("attention")}
+ * names parameters {@code layers/3/attention/...}. Immutable; pass it to a layer with its inputs.
+ */
+public final class ParamScope {
+
+  private final ParamStore store;
+  private final String prefix;
+
+  ParamScope(ParamStore store, String prefix) {
+    this.store = store;
+    this.prefix = prefix;
+  }
+
+  /** The scope one level down. */
+  public ParamScope child(String name) {
+    String path = prefix.isEmpty() ? name : prefix + "/" + name;
+    ParamSpec.checkValidPath(path);
+    return new ParamScope(store, path);
+  }
+
+  /** The scope one level down, named by an index (e.g. a layer number). */
+  public ParamScope child(int index) {
+    return child(Integer.toString(index));
+  }
+
+  /** This scope's path ("" at the root). */
+  public String path() {
+    return prefix;
+  }
+
+  /** Creates the float32 parameter {@code name} under this scope and returns its value. */
+  public Operand<TFloat32> param(String name, Shape shape, Initializer initializer) {
+    return param(name, shape, TFloat32.class, initializer);
+  }
+
+  /** Creates the parameter {@code name} under this scope and returns its value. */
+  public <T extends TFloating> Operand<T> param(String name, Shape shape, Class<T> type, Initializer initializer) {
+    String path = prefix.isEmpty() ? name : prefix + "/" + name;
+    return store.get(new ParamSpec(path, shape, type, initializer));
+  }
+
+  /** Ops whose names carry this scope's path (for readable graphs). */
+  public Ops ops() {
+    return store.scopeOf(prefix);
+  }
+}

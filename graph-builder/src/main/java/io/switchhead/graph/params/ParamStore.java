@@ -1,0 +1,190 @@
+package io.switchhead.graph.params;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.hash.Hashing;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * Every parameter of a model, by path, in creation order (the order of gradients, checkpoints and
+ * exports). Layers ask for a parameter's value with {@link #get}; what that value is depends on how
+ * the store binds parameters:
+ *
+ * <ul>
+ *   <li>{@link #variables}: a VariableV2 per parameter, named by its path, initialised by its
+ *       initializer when the session initialises, and read through {@code identity} (a Square or
+ *       Log1p straight on a VariableV2 crashes TensorFlow Java 1.1.0 while building gradients);
+ *   <li>{@link #arguments}: a placeholder per parameter, for building the model inside a graph
+ *       function (e.g. an XLA-compiled training step) that receives parameter values as inputs.
+ * </ul>
+ *
+ * <p>Creating a parameter twice is an error naming the path (no silent renaming, no sharing by
+ * name: share a parameter by passing its value).
+ */
+public final class ParamStore {
+
+  /** One bound parameter: its spec, its value in the graph, and (for variables) the variable. */
+  public record Param(ParamSpec spec, Operand<? extends TFloating> value, Variable<? extends TFloating> variable) {}
+
+  private enum Binding {
+    VARIABLES,
+    ARGUMENTS
+  }
+
+  private final Ops tf;
+  private final long seed;
+  private final Binding binding;
+  private final Map<String, Param> params = new LinkedHashMap<>();
+  private final Map<String, Ops> scopes = new HashMap<>();
+  private boolean frozen;
+
+  private ParamStore(Ops tf, long seed, Binding binding) {
+    this.tf = tf;
+    this.seed = seed;
+    this.binding = binding;
+  }
+
+  /** Parameters become variables of the graph of {@code tf}, initialised from {@code seed}. */
+  public static ParamStore variables(Ops tf, long seed) {
+    return new ParamStore(tf, seed, Binding.VARIABLES);
+  }
+
+  /** Parameters become placeholders (function arguments) in the graph of {@code tf}. */
+  public static ParamStore arguments(Ops tf) {
+    return new ParamStore(tf, 0, Binding.ARGUMENTS);
+  }
+
+  /** The root scope of this store. */
+  public ParamScope root() {
+    return new ParamScope(this, "");
+  }
+
+  /**
+   * Creates a parameter and returns its value.
+   *
+   * @throws IllegalArgumentException if the path exists already, or the spec is invalid
+   * @throws IllegalStateException if the store is frozen
+   */
+  @SuppressWarnings("unchecked")
+  public <T extends TFloating> Operand<T> get(ParamSpec spec) {
+    checkState(!frozen, "parameter '%s' created after the model was built (the store is frozen)", spec.path());
+    Param existing = params.get(spec.path());
+    if (existing != null) {
+      checkArgument(
+          existing.spec().shape().equals(spec.shape()),
+          "parameter '%s' created twice, with shapes %s and %s",
+          spec.path(),
+          existing.spec().shape(),
+          spec.shape());
+      throw new IllegalArgumentException(
+          "parameter '" + spec.path() + "' created twice (share a parameter by passing its value, not its name)");
+    }
+    Param param = binding == Binding.VARIABLES ? createVariable(spec) : createArgument(spec);
+    params.put(spec.path(), param);
+    return (Operand<T>) param.value();
+  }
+
+  /** All parameters, in creation order. */
+  public ImmutableList<Param> params() {
+    return ImmutableList.copyOf(params.values());
+  }
+
+  /** All specs, in creation order. */
+  public ImmutableList<ParamSpec> specs() {
+    return params.values().stream().map(Param::spec).collect(ImmutableList.toImmutableList());
+  }
+
+  /** The values layers read, in creation order (what gradients are taken with respect to). */
+  public List<Operand<? extends TFloating>> values() {
+    return params.values().stream().map(Param::value).collect(ImmutableList.toImmutableList());
+  }
+
+  /** Total number of scalars. */
+  public long size() {
+    return params.values().stream().mapToLong(p -> p.spec().size()).sum();
+  }
+
+  /** After this, creating a parameter is an error: the model is complete. */
+  public void freeze() {
+    frozen = true;
+  }
+
+  /**
+   * Scope of ops named by a path, e.g. {@code layers/3/attention}. Each path's scope is made once and
+   * reused: TensorFlow Java makes every new sub-scope name unique ("layers", then "layers_1"), so a
+   * second {@code withSubScope("layers")} would put layer 3's second parameter under another prefix.
+   */
+  Ops scopeOf(String path) {
+    if (path.isEmpty()) {
+      return tf;
+    }
+    Ops cached = scopes.get(path);
+    if (cached == null) {
+      int slash = path.lastIndexOf('/');
+      Ops parent = slash < 0 ? tf : scopeOf(path.substring(0, slash));
+      cached = parent.withSubScope(path.substring(slash + 1));
+      scopes.put(path, cached);
+    }
+    return cached;
+  }
+
+  private Param createVariable(ParamSpec spec) {
+    String parent = parentOf(spec.path());
+    Ops init = scopeOf(parent).withInitScope();
+    Variable<? extends TFloating> variable = newVariable(init.withName(nameOf(spec.path())), spec);
+    checkState(
+        variable.op().name().equals(spec.path()),
+        "TensorFlow named the variable of '%s' '%s': an op of that name exists already",
+        spec.path(),
+        variable.op().name());
+    Ops scope = scopeOf(spec.path());
+    Operand<? extends TFloating> read = scope.withName("read").identity(variable);
+    return new Param(spec, read, variable);
+  }
+
+  private <T extends TFloating> Variable<T> newVariable(Ops init, ParamSpec spec) {
+    @SuppressWarnings("unchecked")
+    Class<T> type = (Class<T>) spec.type();
+    Variable<T> variable = init.variable(spec.shape(), type);
+    Operand<T> value = spec.initializer().build(init, spec.shape(), type, seedOf(init, spec.path()));
+    init.assign(variable, value);
+    return variable;
+  }
+
+  private Param createArgument(ParamSpec spec) {
+    Operand<? extends TFloating> placeholder =
+        tf.withName(spec.path().replace('/', '.'))
+            .placeholder(spec.type(), Placeholder.shape(spec.shape()));
+    return new Param(spec, placeholder, null);
+  }
+
+  /** A per-parameter stateless seed: a stable hash of the model seed and the path. */
+  private Operand<TInt64> seedOf(Ops init, String path) {
+    long[] seedPair = {
+      Hashing.murmur3_128((int) seed).hashString(path, StandardCharsets.UTF_8).asLong(),
+      seed
+    };
+    return init.constant(seedPair);
+  }
+
+  private static String parentOf(String path) {
+    int slash = path.lastIndexOf('/');
+    return slash < 0 ? "" : path.substring(0, slash);
+  }
+
+  private static String nameOf(String path) {
+    return path.substring(path.lastIndexOf('/') + 1);
+  }
+}
