@@ -1,0 +1,21 @@
+package io.switchhead.graph.config;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
+/**
+ * Dense multi-head attention, the baseline SwitchHead is compared with. With XL positions it has
+ * Transformer-XL's u/v content and position biases.
+ *
+ * @param heads attention heads (matching rule: the SwitchHead model's H*E)
+ * @param headDim channels per head
+ * @param positional RoPE or XL
+ */
+public record DenseAttentionConfig(int heads, int headDim, Positional positional) implements AttentionConfig {
+
+  public DenseAttentionConfig {
+    checkArgument(heads >= 1, "dense attention: heads (%s) must be >= 1", heads);
+    checkArgument(headDim >= 2, "dense attention: headDim (%s) must be >= 2", headDim);
+    checkNotNull(positional, "dense attention: positional is missing (ROPE or XL)");
+  }
+}

@@ -1,0 +1,31 @@
+package io.switchhead.graph.config;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import com.google.common.base.Preconditions;
+
+/**
+ * SwitchHead attention (SWITCHHEAD.md section 1): dense Q and K, expert mixtures for V and O.
+ *
+ * @param heads attention matrices per layer (H); the paper starts at 2
+ * @param experts experts per head for V and for O (E); E = 1 is dense V/O with a sigmoid output gate
+ * @param k experts chosen per head and token, in [1, E]
+ * @param headDim channels per head (dh)
+ * @param positional RoPE or XL
+ * @param expertDropout probability that a (token, head, expert) score is masked before top-k, training only
+ */
+public record SwitchHeadConfig(int heads, int experts, int k, int headDim, Positional positional, double expertDropout)
+    implements AttentionConfig {
+
+  public SwitchHeadConfig {
+    checkArgument(heads >= 1, "SwitchHead attention: heads (%s) must be >= 1", heads);
+    checkArgument(experts >= 1, "SwitchHead attention: experts (%s) must be >= 1", experts);
+    checkArgument(k >= 1 && k <= experts, "SwitchHead attention: k (%s) must be in [1, experts = %s]", k, experts);
+    checkArgument(headDim >= 2, "SwitchHead attention: headDim (%s) must be >= 2", headDim);
+    Preconditions.checkNotNull(positional, "SwitchHead attention: positional is missing (ROPE or XL)");
+    checkArgument(
+        expertDropout >= 0 && expertDropout < 1,
+        "SwitchHead attention: expertDropout (%s) must be in [0, 1)",
+        expertDropout);
+  }
+}
