@@ -1,0 +1,68 @@
+package io.switchhead.ops.attention;
+
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.train.BatchMatMul;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * Transformer-XL relative positions (SWITCHHEAD.md section 2, XL variant): sinusoids of the relative
+ * position (key position - query position) and the "shift" that turns per-distance scores into
+ * per-(query, key) scores.
+ */
+public final class RelativePositions {
+
+  private RelativePositions() {}
+
+  /**
+   * The relative positions a chunk with memory needs, oldest first: -(Tk - 1) .. 0, so that index l
+   * holds distance l - (Tk - 1). Distances above 0 are masked by causality and never needed.
+   */
+  public static Operand<TFloat32> distances(Ops tf, int keys) {
+    return tf.dtypes.cast(tf.range(tf.constant(1 - keys), tf.constant(1), tf.constant(1)), TFloat32.class);
+  }
+
+  /**
+   * Sinusoids [L, d]: sin on even channels, cos on odd, frequencies 10000^(-2i/d).
+   *
+   * @param positions [L]
+   */
+  public static Operand<TFloat32> sinusoids(Ops tf, Operand<TFloat32> positions, int d) {
+    float[] invFreq = new float[d / 2];
+    for (int i = 0; i < invFreq.length; i++) {
+      invFreq[i] = (float) Math.pow(10000, -2.0 * i / d);
+    }
+    Operand<TFloat32> angles =
+        tf.math.mul(tf.expandDims(positions, tf.constant(1)), tf.expandDims(tf.constant(invFreq), tf.constant(0))); // [L, d/2]
+    // Interleave: stack on a new last axis then flatten, so channel 2i is sin and 2i+1 is cos.
+    Operand<TFloat32> both = tf.stack(java.util.List.of(tf.math.sin(angles), tf.math.cos(angles)), org.tensorflow.op.core.Stack.axis(2L)); // [L, d/2, 2]
+    return tf.reshape(both, tf.stack(java.util.List.of(tf.gather(tf.shape(positions), tf.constant(0), tf.constant(0)), tf.constant(d))));
+  }
+
+  /**
+   * Scores of queries against relative-position keys, shifted to (query, key) pairs:
+   * out[b, h, i, j] = q[b, h, i] . p[h, (j - M - i) + Tk - 1].
+   *
+   * @param q [B, H, T, dh]
+   * @param p [H, Tk, dh]: position keys for distances -(Tk - 1) .. 0 (see {@link #distances})
+   * @param memory M; Tk = M + T
+   * @return [B, H, T, Tk]; entries of keys after the query (masked later) hold arbitrary values
+   */
+  public static <T extends TFloating> Operand<T> shiftedScores(Ops tf, Operand<T> q, Operand<T> p, int queries, int memory) {
+    int keys = memory + queries;
+    Operand<T> perDistance = tf.train.batchMatMul(q, tf.expandDims(p, tf.constant(0)), q.type(), BatchMatMul.adjY(true)); // [B, H, T, Tk]
+    int[][] index = new int[queries][keys];
+    for (int i = 0; i < queries; i++) {
+      for (int j = 0; j < keys; j++) {
+        int distanceIndex = Math.min(j - memory - i + keys - 1, keys - 1);
+        index[i][j] = i * keys + distanceIndex;
+      }
+    }
+    Operand<TInt32> shape = tf.shape(perDistance);
+    Operand<T> flat =
+        tf.reshape(perDistance, tf.concat(java.util.List.of(tf.slice(shape, tf.constant(new int[] {0}), tf.constant(new int[] {2})), tf.constant(new int[] {queries * keys})), tf.constant(0))); // [B, H, T*Tk]
+    return tf.gather(flat, tf.constant(index), tf.constant(2)); // [B, H, T, Tk]
+  }
+}
