@@ -40,30 +40,43 @@ public final class ParamStore {
 
   private enum Binding {
     VARIABLES,
-    ARGUMENTS
+    ARGUMENTS,
+    BOUND
   }
 
   private final Ops tf;
   private final long seed;
   private final Binding binding;
   private final Map<String, Param> params = new LinkedHashMap<>();
+  private final Map<String, Operand<? extends TFloating>> boundValues;
   private final Map<String, Ops> scopes = new HashMap<>();
+  private final Map<String, Variable<?>> slots = new HashMap<>();
   private boolean frozen;
 
-  private ParamStore(Ops tf, long seed, Binding binding) {
+  private ParamStore(Ops tf, long seed, Binding binding, Map<String, Operand<? extends TFloating>> boundValues) {
     this.tf = tf;
     this.seed = seed;
     this.binding = binding;
+    this.boundValues = boundValues;
   }
 
   /** Parameters become variables of the graph of {@code tf}, initialised from {@code seed}. */
   public static ParamStore variables(Ops tf, long seed) {
-    return new ParamStore(tf, seed, Binding.VARIABLES);
+    return new ParamStore(tf, seed, Binding.VARIABLES, Map.of());
   }
 
   /** Parameters become placeholders (function arguments) in the graph of {@code tf}. */
   public static ParamStore arguments(Ops tf) {
-    return new ParamStore(tf, 0, Binding.ARGUMENTS);
+    return new ParamStore(tf, 0, Binding.ARGUMENTS, Map.of());
+  }
+
+  /**
+   * Parameters take the given values, by path (a function of its parameters, as in Haiku's apply):
+   * e.g. a model built over tensors a gradient check perturbs. Asking for a path without a value,
+   * or with a value of another shape or type, is an error naming the path.
+   */
+  public static ParamStore bound(Ops tf, Map<String, ? extends Operand<? extends TFloating>> values) {
+    return new ParamStore(tf, 0, Binding.BOUND, Map.copyOf(values));
   }
 
   /** The root scope of this store. */
@@ -91,9 +104,29 @@ public final class ParamStore {
       throw new IllegalArgumentException(
           "parameter '" + spec.path() + "' created twice (share a parameter by passing its value, not its name)");
     }
-    Param param = binding == Binding.VARIABLES ? createVariable(spec) : createArgument(spec);
+    Param param =
+        switch (binding) {
+          case VARIABLES -> createVariable(spec);
+          case ARGUMENTS -> createArgument(spec);
+          case BOUND -> bind(spec);
+        };
     params.put(spec.path(), param);
     return (Operand<T>) param.value();
+  }
+
+  /**
+   * An optimizer slot of a parameter: a variable of the same shape named {@code path/name}, zeros
+   * until trained. Saved with the parameters in checkpoints; not itself a parameter.
+   */
+  @SuppressWarnings("unchecked")
+  public <T extends TFloating> Variable<T> slot(Param param, String name) {
+    checkState(binding == Binding.VARIABLES, "slots exist only for variables");
+    ParamSpec slotSpec = new ParamSpec(param.spec().path() + "/" + name, param.spec().shape(), param.spec().type(), Initializer.zeros());
+    checkArgument(!slots.containsKey(slotSpec.path()), "slot '%s' created twice", slotSpec.path());
+    Variable<T> variable = (Variable<T>) newVariable(scopeOf(param.spec().path()).withInitScope(), name, slotSpec);
+    checkState(variable.op().name().equals(slotSpec.path()), "TensorFlow named slot '%s' '%s'", slotSpec.path(), variable.op().name());
+    slots.put(slotSpec.path(), variable);
+    return variable;
   }
 
   /** All parameters, in creation order. */
@@ -143,7 +176,7 @@ public final class ParamStore {
   private Param createVariable(ParamSpec spec) {
     String parent = parentOf(spec.path());
     Ops init = scopeOf(parent).withInitScope();
-    Variable<? extends TFloating> variable = newVariable(init.withName(nameOf(spec.path())), spec);
+    Variable<? extends TFloating> variable = newVariable(init, nameOf(spec.path()), spec);
     checkState(
         variable.op().name().equals(spec.path()),
         "TensorFlow named the variable of '%s' '%s': an op of that name exists already",
@@ -154,12 +187,13 @@ public final class ParamStore {
     return new Param(spec, read, variable);
   }
 
-  private <T extends TFloating> Variable<T> newVariable(Ops init, ParamSpec spec) {
+  /** A variable named {@code name} in the init scope {@code init}, assigned its initializer's value. */
+  private <T extends TFloating> Variable<T> newVariable(Ops init, String name, ParamSpec spec) {
     @SuppressWarnings("unchecked")
     Class<T> type = (Class<T>) spec.type();
-    Variable<T> variable = init.variable(spec.shape(), type);
+    Variable<T> variable = init.withName(name).variable(spec.shape(), type);
     Operand<T> value = spec.initializer().build(init, spec.shape(), type, seedOf(init, spec.path()));
-    init.assign(variable, value);
+    init.withName(name + "_init").assign(variable, value);
     return variable;
   }
 
@@ -168,6 +202,16 @@ public final class ParamStore {
         tf.withName(spec.path().replace('/', '.'))
             .placeholder(spec.type(), Placeholder.shape(spec.shape()));
     return new Param(spec, placeholder, null);
+  }
+
+  private Param bind(ParamSpec spec) {
+    Operand<? extends TFloating> value = boundValues.get(spec.path());
+    checkArgument(value != null, "no value bound for parameter '%s'", spec.path());
+    checkArgument(value.type() == spec.type(), "parameter '%s' is %s, its bound value %s",
+        spec.path(), spec.type().getSimpleName(), value.type().getSimpleName());
+    checkArgument(value.shape().isCompatibleWith(spec.shape()), "parameter '%s' has shape %s, its bound value %s",
+        spec.path(), spec.shape(), value.shape());
+    return new Param(spec, value, null);
   }
 
   /** A per-parameter stateless seed: a stable hash of the model seed and the path. */

@@ -1,10 +1,11 @@
 package io.switchhead.ops.attention;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TBool;
-import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -34,18 +35,30 @@ public final class Attention {
     if (positionScores != null) {
       scores = tf.math.add(scores, positionScores);
     }
-    Operand<T> masked = tf.select(visible(tf, tf.shape(q), memory), scores, negativeInfinity(tf, q.type()));
+    Operand<T> masked = tf.select(visible(tf, queries(q), memory), scores, negativeInfinity(tf, q.type()));
     Operand<T> weights = tf.nn.softmax(masked);
     return tf.train.batchMatMul(weights, v, q.type()); // [B, H, T, dv]
   }
 
-  /** [T, Tk] true where query i may see key j: j <= M + i. */
-  static Operand<TBool> visible(Ops tf, Operand<TInt32> qShape, int memory) {
-    Operand<TInt32> t = tf.gather(qShape, tf.constant(2), tf.constant(0));
-    Operand<TInt32> queries = tf.expandDims(tf.range(tf.constant(0), t, tf.constant(1)), tf.constant(1)); // [T, 1]
-    Operand<TInt32> keys =
-        tf.expandDims(tf.range(tf.constant(0), tf.math.add(t, tf.constant(memory)), tf.constant(1)), tf.constant(0)); // [1, Tk]
-    return tf.math.lessEqual(keys, tf.math.add(queries, tf.constant(memory)));
+  /**
+   * [T, Tk] true where query i may see key j: j <= M + i. A constant: sizes are static, and no op
+   * derived from a runtime shape sits between the parameters and the loss.
+   */
+  static Operand<TBool> visible(Ops tf, int queries, int memory) {
+    boolean[][] mask = new boolean[queries][queries + memory];
+    for (int i = 0; i < queries; i++) {
+      for (int j = 0; j <= memory + i; j++) {
+        mask[i][j] = true;
+      }
+    }
+    return tf.constant(mask);
+  }
+
+  /** T, which must be known when the graph is built. */
+  private static int queries(Operand<?> q) {
+    long t = q.shape().numDimensions() == 4 ? q.shape().get(2) : -1;
+    checkArgument(t > 0, "attention needs the number of queries known at build time: q [B, H, T, dh] has shape %s", q.shape());
+    return (int) t;
   }
 
   private static <T extends TFloating> Operand<T> negativeInfinity(Ops tf, Class<T> type) {
