@@ -25,8 +25,7 @@ public final class Dropout {
     if (rate == 0) {
       return x;
     }
-    Operand<T> uniform = tf.random.statelessRandomUniform(tf.shape(x), seed, x.type());
-    Operand<T> keep = tf.dtypes.cast(tf.math.greaterEqual(uniform, tf.dtypes.cast(tf.constant(rate), x.type())), x.type());
+    Operand<T> keep = tf.dtypes.cast(tf.math.greaterEqual(StatelessRandom.uniform(tf, tf.shape(x), seed), tf.constant(rate)), x.type());
     return tf.math.mul(x, tf.math.mul(keep, tf.dtypes.cast(tf.constant(1 / (1 - rate)), x.type())));
   }
 }

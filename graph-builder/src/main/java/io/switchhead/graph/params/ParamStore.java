@@ -11,7 +11,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tensorflow.Operand;
+import org.tensorflow.Graph;
+import org.tensorflow.OperationBuilder;
+import org.tensorflow.op.Operands;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.Scope;
+import org.tensorflow.op.core.Identity;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TInt64;
@@ -43,6 +48,9 @@ public final class ParamStore {
     ARGUMENTS,
     BOUND
   }
+
+  /** Where the ops that initialise optimizer slots go. */
+  private static final String SLOT_INIT_SCOPE = "slot_init";
 
   private final Ops tf;
   private final long seed;
@@ -123,8 +131,9 @@ public final class ParamStore {
     checkState(binding == Binding.VARIABLES, "slots exist only for variables");
     ParamSpec slotSpec = new ParamSpec(param.spec().path() + "/" + name, param.spec().shape(), param.spec().type(), Initializer.zeros());
     checkArgument(!slots.containsKey(slotSpec.path()), "slot '%s' created twice", slotSpec.path());
-    Variable<T> variable = (Variable<T>) newVariable(scopeOf(param.spec().path()).withInitScope(), name, slotSpec);
-    checkState(variable.op().name().equals(slotSpec.path()), "TensorFlow named slot '%s' '%s'", slotSpec.path(), variable.op().name());
+    // Not scopeOf(the parameter's path): a sub-scope named exactly like an existing op (the
+    // parameter's variable) makes TensorFlow Java 1.1.0's NameScope throw StringIndexOutOfBounds.
+    Variable<T> variable = (Variable<T>) newVariable(slotSpec.path(), slotSpec, scopeOf(SLOT_INIT_SCOPE).withInitScope());
     slots.put(slotSpec.path(), variable);
     return variable;
   }
@@ -174,27 +183,34 @@ public final class ParamStore {
   }
 
   private Param createVariable(ParamSpec spec) {
-    String parent = parentOf(spec.path());
-    Ops init = scopeOf(parent).withInitScope();
-    Variable<? extends TFloating> variable = newVariable(init, nameOf(spec.path()), spec);
-    checkState(
-        variable.op().name().equals(spec.path()),
-        "TensorFlow named the variable of '%s' '%s': an op of that name exists already",
-        spec.path(),
-        variable.op().name());
-    Ops scope = scopeOf(spec.path());
-    Operand<? extends TFloating> read = scope.withName("read").identity(variable);
+    Variable<? extends TFloating> variable = newVariable(spec.path(), spec, scopeOf(parentOf(spec.path())).withInitScope());
+    Operand<? extends TFloating> read =
+        new Identity<>(named("Identity", spec.path() + "/read", tf.scope()).addInput(variable.asOutput()).build());
     return new Param(spec, read, variable);
   }
 
-  /** A variable named {@code name} in the init scope {@code init}, assigned its initializer's value. */
-  private <T extends TFloating> Variable<T> newVariable(Ops init, String name, ParamSpec spec) {
+  /**
+   * A VariableV2 named exactly {@code fullName}, assigned its initializer's value when the session
+   * initialises. Built with explicit names because TensorFlow Java's name scopes treat op names and
+   * scope names as one namespace: a variable {@code embedding} would push every later scope called
+   * {@code embedding} (its read, its optimizer slots) to {@code embedding_1}.
+   */
+  private <T extends TFloating> Variable<T> newVariable(String fullName, ParamSpec spec, Ops initOps) {
     @SuppressWarnings("unchecked")
     Class<T> type = (Class<T>) spec.type();
-    Variable<T> variable = init.withName(name).variable(spec.shape(), type);
-    Operand<T> value = spec.initializer().build(init, spec.shape(), type, seedOf(init, spec.path()));
-    init.withName(name + "_init").assign(variable, value);
+    Scope init = tf.scope().withInitScope();
+    Variable<T> variable = new Variable<>(named("VariableV2", fullName, init)
+        .setAttr("shape", spec.shape()).setAttr("dtype", Operands.toDataType(type)).build());
+    Operand<T> value = spec.initializer().build(initOps, spec.shape(), type, seedOf(initOps, spec.path()));
+    named("Assign", fullName + "/init", init).addInput(variable.asOutput()).addInput(value.asOutput()).build();
     return variable;
+  }
+
+  /** A builder of an op named exactly {@code name}; fails if the graph has an op of that name. */
+  private OperationBuilder named(String type, String name, Scope scope) {
+    Graph graph = (Graph) tf.scope().env();
+    checkArgument(graph.operation(name) == null, "an op named '%s' exists already in the graph", name);
+    return graph.opBuilder(type, name, scope);
   }
 
   private Param createArgument(ParamSpec spec) {
@@ -228,7 +244,5 @@ public final class ParamStore {
     return slash < 0 ? "" : path.substring(0, slash);
   }
 
-  private static String nameOf(String path) {
-    return path.substring(path.lastIndexOf('/') + 1);
-  }
+
 }

@@ -1,0 +1,80 @@
+package io.switchhead.graph.layers;
+
+import com.google.common.collect.ImmutableList;
+import io.switchhead.graph.config.DenseAttentionConfig;
+import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.SigmaMoeConfig;
+import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.graph.params.ParamScope;
+import io.switchhead.ops.Dropout;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * One pre-LN block: {@code x + dropout(attention(LN(x)))}, then {@code x + dropout(ff(LN(x)))}. With
+ * an XL memory the keys and values see LN(concat(memory, x)), the memory's gradient stopped.
+ */
+public final class Block {
+
+  /** The entropy of mean expert usage of one selection (e.g. {@code layers/3/attention/sel_v}). */
+  public record Usage(String name, Operand<? extends TFloating> entropy) {}
+
+  /** The block's output, its auxiliary losses (already weighted) and its expert-usage entropies. */
+  public record Output<T extends TFloating>(Operand<T> output, ImmutableList<Operand<T>> auxiliaryLosses, ImmutableList<Usage> usage) {}
+
+  private Block() {}
+
+  /**
+   * @param x [B, T, D]
+   * @param memory [B, M, D] or null
+   */
+  public static <T extends TFloating> Output<T> apply(ModelConfig c, ParamScope p, LayerContext ctx, Operand<T> x, Operand<T> memory) {
+    Ops tf = p.ops();
+    int t = c.context();
+    int d = c.dModel();
+    ParamScope norm1 = p.child("attention_norm");
+    Operand<T> h = LayerNorm.apply(norm1, tf, x, d);
+    Operand<T> kv = h;
+    int m = 0;
+    if (memory != null) {
+      m = (int) memory.shape().get(1);
+      kv = LayerNorm.apply(norm1, tf, tf.concat(List.of(tf.stopGradient(memory), x), tf.constant(1)), d);
+    }
+    ImmutableList.Builder<Operand<T>> aux = ImmutableList.builder();
+    ImmutableList.Builder<Usage> usage = ImmutableList.builder();
+
+    ParamScope attentionScope = p.child("attention");
+    Operand<T> attended;
+    if (c.attention() instanceof DenseAttentionConfig dense) {
+      attended = DenseAttention.apply(dense, d, c.initScale(), attentionScope, ctx, h, kv, t, m);
+    } else {
+      SwitchHeadAttention.Output<T> sh =
+          SwitchHeadAttention.apply((SwitchHeadConfig) c.attention(), d, c.initScale(), attentionScope, ctx, h, kv, t, m);
+      attended = sh.output();
+      usage.addAll(sh.usage());
+    }
+    Operand<T> x1 = tf.math.add(x, dropout(ctx, tf, attended, c.dropout(), p.path() + "/attention/dropout"));
+
+    Operand<T> h2 = LayerNorm.apply(p.child("ff_norm"), tf, x1, d);
+    ParamScope ffScope = p.child("ff");
+    Operand<T> ff;
+    if (c.feedForward() instanceof DenseFeedForwardConfig dense) {
+      ff = DenseFeedForward.apply(dense, d, c.initScale(), c.dropout(), ffScope, ctx, h2, t);
+    } else {
+      SigmaMoeFeedForward.Output<T> moe =
+          SigmaMoeFeedForward.apply((SigmaMoeConfig) c.feedForward(), d, c.initScale(), c.dropout(), ffScope, ctx, h2, t);
+      ff = moe.output();
+      aux.add(moe.entropyLoss());
+      usage.add(moe.usage());
+    }
+    Operand<T> x2 = tf.math.add(x1, dropout(ctx, tf, ff, c.dropout(), p.path() + "/ff/dropout"));
+    return new Output<>(x2, aux.build(), usage.build());
+  }
+
+  private static <T extends TFloating> Operand<T> dropout(LayerContext ctx, Ops tf, Operand<T> x, double rate, String site) {
+    return ctx.training() ? Dropout.apply(tf, x, rate, ctx.seedFor(site)) : x;
+  }
+}

@@ -1,0 +1,68 @@
+package io.switchhead.graph.layers;
+
+import io.switchhead.graph.config.DenseAttentionConfig;
+import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.params.Initializer;
+import io.switchhead.graph.params.ParamScope;
+import io.switchhead.ops.ShapeCheck;
+import io.switchhead.ops.attention.Attention;
+import io.switchhead.ops.attention.RelativePositions;
+import io.switchhead.ops.attention.Rope;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * Dense multi-head attention, the baseline of the paper's comparisons. Parameters (no biases):
+ * {@code q, k, v} [D, H*dh], {@code o} [H*dh, D]; with XL also {@code pos_to_pk} [D, H*dh] and
+ * Transformer-XL's content and position biases {@code u_bias, v_bias} [H, dh]. The softmax scale
+ * dh^-1/2 is split as dh^-1/4 on q and on k, as in SwitchHead, so both compute the same way.
+ *
+ * <p>Shapes: B batch, T chunk, M memory (XL), Tk = M + T, D model width, H heads, dh head width.
+ */
+public final class DenseAttention {
+
+  private DenseAttention() {}
+
+  /**
+   * @param xq [B, T, D], normalised queries' input
+   * @param xkv [B, Tk, D], normalised keys' and values' input (memory then chunk)
+   * @return [B, T, D]
+   */
+  public static <T extends TFloating> Operand<T> apply(DenseAttentionConfig c, int d, double initScale, ParamScope p, LayerContext ctx,
+      Operand<T> xq, Operand<T> xkv, int steps, int memory) {
+    Ops tf = p.ops();
+    int h = c.heads();
+    int dh = c.headDim();
+    int keys = memory + steps;
+    ShapeCheck.require(p.path(), "queries' input [B, T, D]", xq, ShapeCheck.ANY, steps, d);
+    ShapeCheck.require(p.path(), "keys' input [B, M + T, D]", xkv, ShapeCheck.ANY, keys, d);
+    Class<T> type = xq.type();
+    Initializer in = Initializer.normal(initScale / Math.sqrt(d));
+    Operand<T> quarter = Layers.scalar(tf, Math.pow(dh, -0.25), type);
+    Operand<T> wq = p.param("q", Shape.of(d, (long) h * dh), type, in);
+    Operand<T> wk = p.param("k", Shape.of(d, (long) h * dh), type, in);
+    Operand<T> wv = p.param("v", Shape.of(d, (long) h * dh), type, in);
+    Operand<T> wo = p.param("o", Shape.of((long) h * dh, d), type, Initializer.normal(initScale / Math.sqrt((double) h * dh)));
+
+    Operand<T> q = tf.math.mul(Heads.split(tf, Heads.project(tf, xq, wq, steps), steps, h, dh), quarter); // [B, H, T, dh]
+    Operand<T> k = tf.math.mul(Heads.split(tf, Heads.project(tf, xkv, wk, keys), keys, h, dh), quarter); // [B, H, Tk, dh]
+    Operand<T> v = Heads.split(tf, Heads.project(tf, xkv, wv, keys), keys, h, dh); // [B, H, Tk, dh]
+
+    Operand<T> attended;
+    if (c.positional() == Positional.ROPE) {
+      Operand<T> qr = Rope.apply(tf, q, dh, tf.constant(memory));
+      Operand<T> kr = Rope.apply(tf, k, dh, tf.constant(0));
+      attended = Attention.causal(tf, qr, kr, v, null, memory);
+    } else {
+      Operand<T> u = tf.reshape(p.param("u_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
+      Operand<T> vBias = tf.reshape(p.param("v_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
+      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, keys, initScale, type); // [H, Tk, dh]
+      Operand<T> positionScores = RelativePositions.shiftedScores(tf, tf.math.add(q, vBias), positionKeys, steps, memory);
+      attended = Attention.causal(tf, tf.math.add(q, u), k, v, positionScores, memory);
+    }
+    Operand<T> merged = Heads.merge(tf, attended, steps, h, dh); // [B, T, H*dh]
+    return Heads.project(tf, merged, wo, steps);
+  }
+}

@@ -1,0 +1,48 @@
+package io.switchhead.graph.layers;
+
+import io.switchhead.graph.params.Initializer;
+import io.switchhead.graph.params.ParamScope;
+import io.switchhead.ops.attention.RelativePositions;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.family.TFloating;
+
+/** Reshapes between [B, T, H*dh] and per-head [B, H, T, dh], and the XL position keys, shared by all attentions. */
+final class Heads {
+
+  private Heads() {}
+
+  /** [B, T, H*dh] -> [B, H, T, dh]. */
+  static <T extends TFloating> Operand<T> split(Ops tf, Operand<T> x, int steps, int heads, int headDim) {
+    Operand<T> shaped = tf.reshape(x, tf.constant(new int[] {-1, steps, heads, headDim})); // [B, T, H, dh]
+    return tf.linalg.transpose(shaped, tf.constant(new int[] {0, 2, 1, 3})); // [B, H, T, dh]
+  }
+
+  /** [B, H, T, dh] -> [B, T, H*dh]. */
+  static <T extends TFloating> Operand<T> merge(Ops tf, Operand<T> x, int steps, int heads, int headDim) {
+    Operand<T> transposed = tf.linalg.transpose(x, tf.constant(new int[] {0, 2, 1, 3})); // [B, T, H, dh]
+    return tf.reshape(transposed, tf.constant(new int[] {-1, steps, heads * headDim}));
+  }
+
+  /** x [B, T, D] times w [D, F] -> [B, T, F]. */
+  static <T extends TFloating> Operand<T> project(Ops tf, Operand<T> x, Operand<T> w, int steps) {
+    int d = (int) w.shape().get(0);
+    int f = (int) w.shape().get(1);
+    Operand<T> flat = tf.reshape(x, tf.constant(new int[] {-1, d}));
+    return tf.reshape(tf.linalg.matMul(flat, w), tf.constant(new int[] {-1, steps, f}));
+  }
+
+  /**
+   * XL position keys [H, Tk, dh]: sinusoids of distances -(Tk-1)..0, scaled by dh^-1/4 and projected
+   * by the parameter {@code pos_to_pk} [D, H*dh] (initialised: one public version left it empty).
+   */
+  static <T extends TFloating> Operand<T> xlPositionKeys(
+      ParamScope p, Ops tf, int d, int heads, int headDim, int keys, double initScale, Class<T> type) {
+    Operand<T> projection = p.param("pos_to_pk", Shape.of(d, (long) heads * headDim), type, Initializer.normal(initScale / Math.sqrt(d)));
+    Operand<T> sinusoids = tf.dtypes.cast(RelativePositions.sinusoids(tf, RelativePositions.distances(tf, keys), d), type); // [Tk, D]
+    Operand<T> scaled = tf.math.mul(sinusoids, Layers.scalar(tf, Math.pow(headDim, -0.25), type));
+    Operand<T> projected = tf.reshape(tf.linalg.matMul(scaled, projection), tf.constant(new int[] {keys, heads, headDim}));
+    return tf.linalg.transpose(projected, tf.constant(new int[] {1, 0, 2})); // [H, Tk, dh]
+  }
+}

@@ -1,0 +1,55 @@
+package io.switchhead.graph.layers;
+
+import com.google.common.hash.Hashing;
+import io.switchhead.ops.Mode;
+import io.switchhead.ops.moe.ConditionalMatmul;
+import io.switchhead.ops.moe.SortedConditionalMatmul;
+import java.nio.charset.StandardCharsets;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TInt64;
+
+/**
+ * What every layer call needs besides its parameters and inputs: the ops, train or eval, and the
+ * step's random seed from which each random site (a dropout, an expert dropout) derives its own.
+ *
+ * @param stepSeed int64 [2], fed per step (or a constant); null in EVAL graphs
+ */
+public record LayerContext(Ops tf, Mode mode, Operand<TInt64> stepSeed, ConditionalMatmul dispatch) {
+
+  public LayerContext {
+    if (mode.training() && stepSeed == null) {
+      throw new IllegalArgumentException("a TRAIN graph needs a step seed for its random sites");
+    }
+  }
+
+  /** A training context with the sorted (fast) expert dispatch. */
+  public static LayerContext train(Ops tf, Operand<TInt64> stepSeed) {
+    return new LayerContext(tf, Mode.TRAIN, stepSeed, SortedConditionalMatmul.withDefaultBlockSize());
+  }
+
+  /** An evaluation context: no randomness, sorted dispatch. */
+  public static LayerContext eval(Ops tf) {
+    return new LayerContext(tf, Mode.EVAL, null, SortedConditionalMatmul.withDefaultBlockSize());
+  }
+
+  /** The same context with another expert dispatch (e.g. the dense reference in tests). */
+  public LayerContext withDispatch(ConditionalMatmul other) {
+    return new LayerContext(tf, mode, stepSeed, other);
+  }
+
+  public boolean training() {
+    return mode.training();
+  }
+
+  /** The seed of the random site named {@code site} (e.g. a parameter-scope path plus "dropout"). */
+  public Operand<TInt64> seedFor(String site) {
+    long offset = Hashing.murmur3_128().hashString(site, StandardCharsets.UTF_8).asLong();
+    return tf.math.add(stepSeed, tf.constant(new long[] {offset, 0}));
+  }
+
+  /** The same context with ops in another name scope. */
+  public LayerContext withOps(Ops scoped) {
+    return new LayerContext(scoped, mode, stepSeed, dispatch);
+  }
+}

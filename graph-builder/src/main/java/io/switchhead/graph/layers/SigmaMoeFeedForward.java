@@ -1,0 +1,57 @@
+package io.switchhead.graph.layers;
+
+import io.switchhead.graph.config.SigmaMoeConfig;
+import io.switchhead.graph.params.Initializer;
+import io.switchhead.graph.params.ParamScope;
+import io.switchhead.ops.Dropout;
+import io.switchhead.ops.moe.ExpertSelection;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * The sigma-MoE feed-forward of SwitchAll (SWITCHHEAD.md section 3): {@code y = sum over the top-k
+ * experts e of s_e * ReLU(x K_e) V_e} with {@code s = sigmoid(x sel^T)}, no biases. Parameters:
+ * {@code sel} [E, D] (rows renormalised), {@code keys} [E, D, G], {@code values} [E, G, D]. Both
+ * matmuls go through the context's conditional matmul, so only chosen experts compute.
+ *
+ * <p>Shapes: N = B*T tokens, D width, E experts, G expert size, k chosen.
+ */
+public final class SigmaMoeFeedForward {
+
+  /** The output [B, T, D], the weighted entropy regulariser (a loss term) and the usage entropy. */
+  public record Output<T extends TFloating>(Operand<T> output, Operand<T> entropyLoss, Block.Usage usage) {}
+
+  private SigmaMoeFeedForward() {}
+
+  /** @param x [B, T, D], normalised */
+  public static <T extends TFloating> Output<T> apply(SigmaMoeConfig c, int d, double initScale, double dropout, ParamScope p,
+      LayerContext ctx, Operand<T> x, int steps) {
+    Ops tf = p.ops();
+    Class<T> type = x.type();
+    int e = c.experts();
+    int g = c.expertSize();
+    Operand<T> sel = p.param("sel", Shape.of(e, d), type, Initializer.rowRenormalized(Initializer.normal(initScale / Math.sqrt(d))));
+    Operand<T> keys = p.param("keys", Shape.of(e, d, g), type, Initializer.normal(initScale / Math.sqrt(d)));
+    Operand<T> values = p.param("values", Shape.of(e, g, d), type, Initializer.normal(initScale / Math.sqrt((double) e * g)));
+
+    Operand<T> flat = tf.reshape(x, tf.constant(new int[] {-1, d})); // [N, D]
+    ExpertSelection.Result<T> s = ExpertSelection.select(tf, flat, sel, 1, e, c.k(),
+        ctx.training() ? c.expertDropout() : 0, ctx.training() ? ctx.seedFor(p.path() + "/sel") : null);
+    // The gate multiplies after the second matmul; ReLU sees the ungated x K_e.
+    Operand<T> ones = tf.onesLike(s.gates());
+    Operand<T> hidden = tf.nn.relu(ctx.dispatch().slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]
+    if (ctx.training()) {
+      hidden = Dropout.apply(tf, hidden, dropout, ctx.seedFor(p.path() + "/hidden_dropout"));
+    }
+    Operand<T> perSlot = tf.reshape(hidden, tf.constant(new int[] {-1, g})); // [N*k, G]
+    Operand<TInt32> slotIds = tf.reshape(s.ids(), tf.constant(new int[] {-1, 1})); // [N*k, 1]
+    Operand<T> slotGates = tf.reshape(s.gates(), tf.constant(new int[] {-1, 1})); // [N*k, 1]
+    Operand<T> out = ctx.dispatch().apply(tf, perSlot, values, slotIds, slotGates); // [N*k, D]
+    Operand<T> summed = tf.reduceSum(tf.reshape(out, tf.constant(new int[] {-1, c.k(), d})), tf.constant(1)); // [N, D]
+    Operand<T> loss = tf.math.mul(s.usageEntropy(), Layers.scalar(tf, -c.entropyWeight(), type));
+    return new Output<>(tf.reshape(summed, tf.constant(new int[] {-1, steps, d})), loss, new Block.Usage(p.path() + "/sel", s.usageEntropy()));
+  }
+}

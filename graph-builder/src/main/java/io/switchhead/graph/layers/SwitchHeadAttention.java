@@ -1,0 +1,117 @@
+package io.switchhead.graph.layers;
+
+import com.google.common.collect.ImmutableList;
+import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.graph.params.Initializer;
+import io.switchhead.graph.params.ParamScope;
+import io.switchhead.ops.ShapeCheck;
+import io.switchhead.ops.attention.Attention;
+import io.switchhead.ops.attention.RelativePositions;
+import io.switchhead.ops.attention.Rope;
+import io.switchhead.ops.moe.ExpertSelection;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * SwitchHead attention (SWITCHHEAD.md sections 1-2): dense Q and K, value and output projections that
+ * are mixtures of experts chosen per token and head by sigmoid gates and top-k, computed by the
+ * context's conditional matmul (the sorted gather/scatter one unless a test asks for the dense one).
+ *
+ * <p>Parameters, in the authors' names (no biases): {@code q, k} [D, H*dh]; {@code v} [H*E, D, dh];
+ * {@code o} [H*E, dh, D]; {@code sel_v, sel_o} [H*E, D] (rows renormalised); XL adds {@code
+ * pos_to_pk} [D, H*dh]. With E = 1, V and O are dense and {@code sel_o} is a per-head output gate.
+ *
+ * <p>Shapes: B batch, T chunk, M memory, Tk = M + T, D width, H heads, E experts per head, k chosen,
+ * dh head width, N = B*T query tokens, Nk = B*Tk key tokens.
+ */
+public final class SwitchHeadAttention {
+
+  /** The layer's output [B, T, D] and the expert-usage entropy of each selection. */
+  public record Output<T extends TFloating>(Operand<T> output, ImmutableList<Block.Usage> usage) {}
+
+  private SwitchHeadAttention() {}
+
+  /**
+   * @param xq [B, T, D] normalised input of queries and of the output selection
+   * @param xkv [B, Tk, D] normalised input of keys, values and the value selection
+   */
+  public static <T extends TFloating> Output<T> apply(SwitchHeadConfig c, int d, double initScale, ParamScope p, LayerContext ctx,
+      Operand<T> xq, Operand<T> xkv, int steps, int memory) {
+    Ops tf = p.ops();
+    Class<T> type = xq.type();
+    int h = c.heads();
+    int e = c.experts();
+    int dh = c.headDim();
+    int keys = memory + steps;
+    ShapeCheck.require(p.path(), "queries' input [B, T, D]", xq, ShapeCheck.ANY, steps, d);
+    ShapeCheck.require(p.path(), "keys' input [B, M + T, D]", xkv, ShapeCheck.ANY, keys, d);
+    if (c.positional() == Positional.ROPE) {
+      Rope.checkHeadDim(dh);
+    }
+    Initializer fromModel = Initializer.normal(initScale / Math.sqrt(d));
+    Operand<T> wq = p.param("q", Shape.of(d, (long) h * dh), type, fromModel);
+    Operand<T> wk = p.param("k", Shape.of(d, (long) h * dh), type, fromModel);
+    Operand<T> wv = p.param("v", Shape.of((long) h * e, d, dh), type, fromModel);
+    Operand<T> wo = p.param("o", Shape.of((long) h * e, dh, d), type, Initializer.normal(initScale / Math.sqrt((double) h * dh)));
+    Initializer selection = Initializer.rowRenormalized(fromModel);
+    Operand<T> selO = p.param("sel_o", Shape.of((long) h * e, d), type, selection);
+    Operand<T> selV = e > 1 ? p.param("sel_v", Shape.of((long) h * e, d), type, selection) : null;
+
+    Operand<T> quarter = Layers.scalar(tf, Math.pow(dh, -0.25), type);
+    Operand<T> q = tf.math.mul(Heads.split(tf, Heads.project(tf, xq, wq, steps), steps, h, dh), quarter); // [B, H, T, dh]
+    Operand<T> k = tf.math.mul(Heads.split(tf, Heads.project(tf, xkv, wk, keys), keys, h, dh), quarter); // [B, H, Tk, dh]
+    Operand<T> xqFlat = tf.reshape(xq, tf.constant(new int[] {-1, d})); // [N, D]
+    Operand<T> xkvFlat = tf.reshape(xkv, tf.constant(new int[] {-1, d})); // [Nk, D]
+    ImmutableList.Builder<Block.Usage> usage = ImmutableList.builder();
+
+    // Values: per head, the gate-weighted sum of its k chosen experts.
+    Operand<T> values; // [Nk, H, dh]
+    if (e == 1) {
+      Operand<T> dense = tf.reshape(tf.linalg.transpose(wv, tf.constant(new int[] {1, 0, 2})), tf.constant(new int[] {d, h * dh}));
+      values = tf.reshape(tf.linalg.matMul(xkvFlat, dense), tf.constant(new int[] {-1, h, dh}));
+    } else {
+      ExpertSelection.Result<T> sv = select(c, ctx, p.path() + "/sel_v", xkvFlat, selV);
+      usage.add(new Block.Usage(p.path() + "/sel_v", sv.usageEntropy()));
+      Operand<T> slots = ctx.dispatch().slotOutputs(tf, xkvFlat, wv, sv.ids(), sv.gates()); // [Nk, H*k, dh]
+      values = tf.reduceSum(tf.reshape(slots, tf.constant(new int[] {-1, h, c.k(), dh})), tf.constant(2)); // [Nk, H, dh]
+    }
+    Operand<T> v = tf.linalg.transpose(tf.reshape(values, tf.constant(new int[] {-1, keys, h, dh})), tf.constant(new int[] {0, 2, 1, 3})); // [B, H, Tk, dh]
+
+    Operand<T> attended; // [B, H, T, dh]
+    if (c.positional() == Positional.ROPE) {
+      attended = Attention.causal(tf, Rope.apply(tf, q, dh, tf.constant(memory)), Rope.apply(tf, k, dh, tf.constant(0)), v, null, memory);
+    } else {
+      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, keys, initScale, type); // [H, Tk, dh]
+      attended = Attention.causal(tf, q, k, v, RelativePositions.shiftedScores(tf, q, positionKeys, steps, memory), memory);
+    }
+    Operand<T> perHead = tf.reshape(tf.linalg.transpose(attended, tf.constant(new int[] {0, 2, 1, 3})), tf.constant(new int[] {-1, dh})); // [N*H, dh]
+
+    // Output: one weighted sum over all H*k (head, expert) slots.
+    ExpertSelection.Result<T> so = select(c, ctx, p.path() + "/sel_o", xqFlat, selO);
+    Operand<T> output; // [N, D]
+    if (e == 1) {
+      // Dense output projection per head, scaled by the head's sigmoid output gate.
+      Operand<T> byHead = tf.linalg.transpose(tf.reshape(perHead, tf.constant(new int[] {-1, h, dh})), tf.constant(new int[] {1, 0, 2})); // [H, N, dh]
+      Operand<T> gate = tf.expandDims(tf.linalg.transpose(so.gates(), tf.constant(new int[] {1, 0})), tf.constant(2)); // [H, N, 1]
+      output = tf.reduceSum(tf.math.mul(tf.train.batchMatMul(byHead, wo, type), gate), tf.constant(0));
+    } else {
+      usage.add(new Block.Usage(p.path() + "/sel_o", so.usageEntropy()));
+      Operand<TInt32> ids = tf.reshape(so.ids(), tf.constant(new int[] {-1, c.k()})); // [N*H, k], already offset by head
+      Operand<T> gates = tf.reshape(so.gates(), tf.constant(new int[] {-1, c.k()})); // [N*H, k]
+      Operand<T> projected = ctx.dispatch().apply(tf, perHead, wo, ids, gates); // [N*H, D]
+      output = tf.reduceSum(tf.reshape(projected, tf.constant(new int[] {-1, h, d})), tf.constant(1));
+    }
+    output = tf.reshape(output, tf.constant(new int[] {-1, steps, d})); // [B, T, D]
+    return new Output<>(output, usage.build());
+  }
+
+  private static <T extends TFloating> ExpertSelection.Result<T> select(
+      SwitchHeadConfig c, LayerContext ctx, String site, Operand<T> x, Operand<T> selection) {
+    return ExpertSelection.select(ctx.tf(), x, selection, c.heads(), c.experts(), c.k(),
+        ctx.training() ? c.expertDropout() : 0, ctx.training() ? ctx.seedFor(site) : null);
+  }
+}

@@ -1,0 +1,98 @@
+package io.switchhead.graph.model;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import com.google.common.collect.ImmutableList;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.layers.Block;
+import io.switchhead.graph.layers.LayerContext;
+import io.switchhead.graph.layers.LayerNorm;
+import io.switchhead.graph.params.Initializer;
+import io.switchhead.graph.params.ParamScope;
+import io.switchhead.ops.Dropout;
+import io.switchhead.ops.ShapeCheck;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * The language model, read top to bottom like nanoGPT's forward: embed, blocks, final LayerNorm,
+ * untied output layer. Parameter paths: {@code embedding}, {@code layers/<i>/...}, {@code
+ * final_norm/...}, {@code output/w}, {@code output/b}.
+ */
+public final class LanguageModel {
+
+  /**
+   * @param logits [B, T, V]
+   * @param nextMemories XL: each layer's input for this chunk, [B, T, D], the next chunk's memory
+   *     (its gradient is stopped where it is used); empty for RoPE models
+   * @param auxiliaryLoss scalar added to the LM loss (sigma-MoE entropy regularisers); 0 if none
+   * @param expertUsageEntropy per layer and selection, the entropy of mean expert usage (for logs)
+   */
+  public record Output<T extends TFloating>(
+      Operand<T> logits,
+      ImmutableList<Operand<T>> nextMemories,
+      Operand<T> auxiliaryLoss,
+      ImmutableList<Block.Usage> expertUsageEntropy) {}
+
+  private LanguageModel() {}
+
+  /**
+   * @param tokens [B, T] int32 token ids in [0, vocabSize)
+   * @param memories XL only: one [B, T, D] memory per layer (the previous chunk's layer inputs), or
+   *     empty for no memory (the first chunk)
+   */
+  public static Output<TFloat32> apply(
+      ModelConfig c, ParamScope root, LayerContext ctx, Operand<TInt32> tokens, List<Operand<TFloat32>> memories) {
+    return apply(c, root, ctx, tokens, memories, TFloat32.class);
+  }
+
+  /** The same in another float type (float64 for gradient checks). */
+  public static <T extends TFloating> Output<T> apply(
+      ModelConfig c, ParamScope root, LayerContext ctx, Operand<TInt32> tokens, List<Operand<T>> memories, Class<T> type) {
+    Ops tf = ctx.tf();
+    int t = c.context();
+    int d = c.dModel();
+    ShapeCheck.require("model", "tokens [B, T]", tokens, ShapeCheck.ANY, t);
+    checkArgument(memories.isEmpty() || c.attention().positional() == Positional.XL,
+        "memories are for XL attention; this model uses %s", c.attention().positional());
+    checkArgument(memories.isEmpty() || memories.size() == c.layers(),
+        "need one memory per layer (%s), got %s", c.layers(), memories.size());
+
+    Operand<T> embedding = root.param("embedding", Shape.of(c.vocabSize(), d), type, Initializer.normal(1.0));
+    Operand<T> x = tf.gather(embedding, tokens, tf.constant(0)); // [B, T, D]
+    if (ctx.training()) {
+      x = Dropout.apply(tf, x, c.dropout(), ctx.seedFor("embedding/dropout"));
+    }
+
+    List<Operand<T>> next = new ArrayList<>();
+    List<Operand<T>> auxiliary = new ArrayList<>();
+    ImmutableList.Builder<Block.Usage> usage = ImmutableList.builder();
+    for (int i = 0; i < c.layers(); i++) {
+      Operand<T> memory = memories.isEmpty() ? null : memories.get(i);
+      if (c.attention().positional() == Positional.XL) {
+        next.add(x);
+      }
+      Block.Output<T> block = Block.apply(c, root.child("layers").child(i), ctx, x, memory);
+      x = block.output();
+      auxiliary.addAll(block.auxiliaryLosses());
+      usage.addAll(block.usage());
+    }
+
+    Operand<T> normed = LayerNorm.apply(root.child("final_norm"), tf, x, d);
+    ParamScope out = root.child("output");
+    Operand<T> w = out.param("w", Shape.of(d, c.vocabSize()), type, Initializer.normal(1 / Math.sqrt(d)));
+    Operand<T> b = out.param("b", Shape.of(c.vocabSize()), type, Initializer.zeros());
+    Operand<T> flat = tf.reshape(normed, tf.constant(new int[] {-1, d}));
+    Operand<T> logits = tf.reshape(tf.math.add(tf.linalg.matMul(flat, w), b), tf.constant(new int[] {-1, t, c.vocabSize()}));
+
+    Operand<T> aux = auxiliary.isEmpty() ? tf.dtypes.cast(tf.constant(0f), type) : tf.math.addN(auxiliary);
+    return new Output<>(logits, ImmutableList.copyOf(next), aux, usage.build());
+  }
+}

@@ -1,0 +1,89 @@
+package io.switchhead.graph.train;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.CRC32C;
+import org.tensorflow.proto.Event;
+import org.tensorflow.proto.Summary;
+
+/**
+ * Writes scalars as TensorBoard event files ({@code events.out.tfevents.<time>.<host>}): Event protos
+ * framed as TFRecords (length, masked CRC32C of the length, data, masked CRC32C of the data).
+ */
+public final class TensorBoardWriter implements AutoCloseable {
+
+  private final OutputStream out;
+  private final Path file;
+
+  public TensorBoardWriter(Path directory) {
+    try {
+      Files.createDirectories(directory);
+      String host = InetAddress.getLocalHost().getHostName();
+      file = directory.resolve(String.format("events.out.tfevents.%d.%s", System.currentTimeMillis() / 1000, host));
+      out = new BufferedOutputStream(Files.newOutputStream(file));
+      write(Event.newBuilder().setWallTime(now()).setFileVersion("brain.Event:2").build());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create a TensorBoard event file in " + directory, e);
+    }
+  }
+
+  public Path file() {
+    return file;
+  }
+
+  /** Records {@code tag = value} at {@code step}. */
+  public void scalar(String tag, long step, double value) {
+    Summary summary = Summary.newBuilder().addValue(Summary.Value.newBuilder().setTag(tag).setSimpleValue((float) value)).build();
+    write(Event.newBuilder().setWallTime(now()).setStep(step).setSummary(summary).build());
+  }
+
+  public void flush() {
+    try {
+      out.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + file, e);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      out.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot close " + file, e);
+    }
+  }
+
+  private void write(Event event) {
+    byte[] data = event.toByteArray();
+    byte[] length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(data.length).array();
+    try {
+      out.write(length);
+      out.write(maskedCrc(length));
+      out.write(data);
+      out.write(maskedCrc(data));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + file, e);
+    }
+  }
+
+  /** TFRecord's masked CRC32C, little-endian. */
+  static byte[] maskedCrc(byte[] data) {
+    CRC32C crc = new CRC32C();
+    crc.update(data);
+    int value = (int) crc.getValue();
+    int masked = ((value >>> 15) | (value << 17)) + 0xa282ead8;
+    return ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(masked).array();
+  }
+
+  private static double now() {
+    return System.currentTimeMillis() / 1000.0;
+  }
+}

@@ -1,0 +1,213 @@
+package io.switchhead.graph.train;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+
+import com.google.common.base.Stopwatch;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.data.BatchSampler;
+import io.switchhead.graph.data.Corpus;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Trains a language model step by step: a program can call {@link #step()}, {@link #evaluate()} and
+ * {@link #checkpoint()} itself, or {@link #run} until the configured steps with a listener.
+ *
+ * <p>Everything a step depends on is a function of (seed, step): the data windows, the dropout
+ * masks, the learning rate. A checkpoint therefore holds the variables (parameters and Adam slots)
+ * and the step, and a resumed run repeats the uninterrupted one exactly.
+ */
+public final class Trainer implements AutoCloseable {
+
+  /** Saved beside the variables in every checkpoint. */
+  public record State(long nextStep, ModelConfig model, TrainConfig train, String data) {}
+
+  /** One step's measurements. */
+  public record StepReport(long step, double loss, double lmLoss, double gradientNorm, double learningRate,
+      double[] usageEntropy, long tokens, double seconds) {}
+
+  /** Receives progress; every method has a default that does nothing. */
+  public interface Listener {
+    default void onStep(StepReport report) {}
+
+    default void onEvaluation(long step, double validationBpc) {}
+
+    default void onCheckpoint(long step, Path directory) {}
+  }
+
+  /** What a finished run reports. */
+  public record Summary(long steps, long tokens, double seconds, double tokensPerSecond, double finalLoss,
+      double validationBpc, boolean xla) {
+    public double validationPerplexity() {
+      return Math.pow(2, validationBpc);
+    }
+  }
+
+  private final ModelConfig model;
+  private final TrainConfig train;
+  private final Corpus corpus;
+  private final TrainingGraph graph;
+  private final BatchSampler trainBatches;
+  private final BatchSampler validationBatches;
+  private final Checkpoints checkpoints;
+  private final LearningRateSchedule schedule;
+  private long nextStep;
+  private double lastLoss = Double.NaN;
+  private double lastBpc = Double.NaN;
+  private String xlaChoice = "";
+
+  private Trainer(ModelConfig model, TrainConfig train, Corpus corpus, Path out, long nextStep) {
+    checkArgument(corpus.vocabulary() <= model.vocabSize(),
+        "%s has token ids up to %s but the model's vocabSize is %s", corpus.source(), corpus.vocabulary() - 1, model.vocabSize());
+    this.model = model;
+    this.train = train;
+    this.corpus = corpus;
+    this.nextStep = nextStep;
+    int window = model.context() + 1;
+    this.trainBatches = new BatchSampler(corpus.train(), train.batch(), window, train.seed());
+    // Fixed validation windows (seed 0, steps 0..n-1): every measurement sees the same tokens.
+    this.validationBatches = new BatchSampler(corpus.validation(), train.batch(), window, 0);
+    this.checkpoints = new Checkpoints(out, train.keepCheckpoints());
+    this.schedule = train.schedule();
+    this.graph = new TrainingGraph(model, train.batch(), train.seed(), AdamW.paper(train.weightDecay()), train.gradientClip(), train.xla());
+  }
+
+  /** A new run writing to {@code out}. */
+  public static Trainer start(ModelConfig model, TrainConfig train, Corpus corpus, Path out) {
+    Trainer trainer = new Trainer(model, train, corpus, out, 0);
+    if (train.xla() == XlaMode.AUTO) {
+      trainer.chooseXla();
+    } else {
+      trainer.xlaChoice = train.xla() == XlaMode.ON ? "XLA on" : "XLA off";
+    }
+    return trainer;
+  }
+
+  /**
+   * Continues the run in {@code out} from its latest complete checkpoint, with the model and
+   * training configs saved there (the architecture cannot change under a checkpoint).
+   */
+  public static Trainer resume(Path out, Corpus corpus) {
+    Checkpoints checkpoints = new Checkpoints(out, 1);
+    Path latest = checkpoints.latest().orElseThrow(
+        () -> new IllegalArgumentException("nothing to resume: " + checkpoints.root() + " has no complete checkpoint"));
+    State state = Checkpoints.readState(latest, State.class);
+    Trainer trainer = new Trainer(state.model(), state.train(), corpus, out, state.nextStep());
+    trainer.graph.restore(Checkpoints.variablesPrefix(latest));
+    if (state.train().xla() == XlaMode.AUTO) {
+      trainer.chooseXla();
+    }
+    return trainer;
+  }
+
+  /** Times forward+backward both ways for a few steps (nothing is applied) and keeps the faster. */
+  private void chooseXla() {
+    double plain = timeSteps(false);
+    double xla = timeSteps(true);
+    graph.useXla(xla < plain);
+    xlaChoice = String.format("XLA %s (auto: %.1f ms/step compiled, %.1f ms/step plain)", xla < plain ? "on" : "off", xla, plain);
+  }
+
+  private double timeSteps(boolean xla) {
+    graph.useXla(xla);
+    int[] tokens = trainBatches.batch(nextStep);
+    graph.step(tokens, nextStep, train.seed(), 0, false); // compile / warm up
+    int repeats = 3;
+    Stopwatch watch = Stopwatch.createStarted();
+    for (int i = 0; i < repeats; i++) {
+      graph.step(tokens, nextStep, train.seed(), 0, false);
+    }
+    return watch.elapsed(TimeUnit.MICROSECONDS) / 1000.0 / repeats;
+  }
+
+  /** "XLA on", "XLA off", or the AUTO measurement. */
+  public String xlaChoice() {
+    return xlaChoice;
+  }
+
+  public long nextStep() {
+    return nextStep;
+  }
+
+  public boolean finished() {
+    return nextStep >= train.steps();
+  }
+
+  public ModelConfig model() {
+    return model;
+  }
+
+  public TrainConfig trainConfig() {
+    return train;
+  }
+
+  public Checkpoints checkpoints() {
+    return checkpoints;
+  }
+
+  public java.util.List<String> usageNames() {
+    return graph.usageNames();
+  }
+
+  /** Runs the next step and applies its update. */
+  public StepReport step() {
+    checkState(!finished(), "training already reached its %s steps", train.steps());
+    long step = nextStep;
+    double lr = schedule.at(step);
+    Stopwatch watch = Stopwatch.createStarted();
+    TrainingGraph.StepMetrics m = graph.step(trainBatches.batch(step), step, train.seed(), lr, true);
+    double seconds = watch.elapsed(TimeUnit.NANOSECONDS) / 1e9;
+    nextStep++;
+    lastLoss = m.lmLoss();
+    return new StepReport(step, m.loss(), m.lmLoss(), m.gradientNorm(), lr, m.usageEntropy(),
+        (long) train.batch() * model.context(), seconds);
+  }
+
+  /** Validation bits per token (bits per character for byte-level data). */
+  public double evaluate() {
+    double nats = 0;
+    for (int i = 0; i < train.evalBatches(); i++) {
+      nats += graph.evaluationLossSum(validationBatches.batch(i));
+    }
+    double tokens = (double) train.evalBatches() * train.batch() * model.context();
+    lastBpc = nats / tokens / Math.log(2);
+    return lastBpc;
+  }
+
+  /** Writes a checkpoint of the current state. */
+  public Path checkpoint() {
+    return checkpoints.save(nextStep, graph::save, new State(nextStep, model, train, corpus.source()));
+  }
+
+  /** Runs to the configured number of steps, evaluating and checkpointing on schedule and at the end. */
+  public Summary run(Listener listener) {
+    long startStep = nextStep;
+    Stopwatch watch = Stopwatch.createStarted();
+    while (!finished()) {
+      StepReport report = step();
+      listener.onStep(report);
+      boolean last = finished();
+      if (nextStep % train.evalEvery() == 0 || last) {
+        listener.onEvaluation(report.step(), evaluate());
+      }
+      if (nextStep % train.checkpointEvery() == 0 || last) {
+        listener.onCheckpoint(report.step(), checkpoint());
+      }
+    }
+    double seconds = watch.elapsed(TimeUnit.NANOSECONDS) / 1e9;
+    long tokens = (nextStep - startStep) * train.batch() * model.context();
+    return new Summary(nextStep, tokens, seconds, tokens / Math.max(seconds, 1e-9), lastLoss, lastBpc, graph.usesXla());
+  }
+
+  /** The validation bpc last measured, if any. */
+  public Optional<Double> lastValidationBpc() {
+    return Double.isNaN(lastBpc) ? Optional.empty() : Optional.of(lastBpc);
+  }
+
+  @Override
+  public void close() {
+    graph.close();
+  }
+}

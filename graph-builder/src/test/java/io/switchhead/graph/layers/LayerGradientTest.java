@@ -1,0 +1,51 @@
+package io.switchhead.graph.layers;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.switchhead.graph.config.DenseAttentionConfig;
+import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.config.SigmaMoeConfig;
+import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.ops.check.GradientChecker;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.tensorflow.ndarray.Shape;
+
+/** Finite-difference gradient checks of every layer, in float64 at tiny sizes, input and parameters. */
+class LayerGradientTest {
+
+  private static final int B = 2;
+  private static final int T = 3;
+  private static final int D = 6;
+
+  static Stream<Arguments> layers() {
+    return Stream.of(
+        Arguments.of("switchhead-rope", attention(new SwitchHeadConfig(2, 3, 2, 4, Positional.ROPE, 0))),
+        Arguments.of("switchhead-xl", attention(new SwitchHeadConfig(2, 3, 2, 4, Positional.XL, 0))),
+        Arguments.of("switchhead-e1", attention(new SwitchHeadConfig(2, 1, 1, 4, Positional.ROPE, 0))),
+        Arguments.of("switchhead-k-equals-e", attention(new SwitchHeadConfig(1, 3, 3, 4, Positional.ROPE, 0))),
+        Arguments.of("dense-rope", (LayerHarness.Layer) (p, ctx, x) -> DenseAttention.apply(new DenseAttentionConfig(2, 4, Positional.ROPE), D, 1, p, ctx, x, x, T, 0)),
+        Arguments.of("dense-xl", (LayerHarness.Layer) (p, ctx, x) -> DenseAttention.apply(new DenseAttentionConfig(2, 4, Positional.XL), D, 1, p, ctx, x, x, T, 0)),
+        Arguments.of("sigma-moe with its entropy loss", (LayerHarness.Layer) (p, ctx, x) -> {
+          var out = SigmaMoeFeedForward.apply(new SigmaMoeConfig(4, 5, 2, 0, 0.1), D, 1, 0, p, ctx, x, T);
+          return ctx.tf().math.add(out.output(), out.entropyLoss());
+        }),
+        Arguments.of("dense-ff", (LayerHarness.Layer) (p, ctx, x) -> DenseFeedForward.apply(new DenseFeedForwardConfig(7), D, 1, 0, p, ctx, x, T)),
+        Arguments.of("layer-norm", (LayerHarness.Layer) (p, ctx, x) -> LayerNorm.apply(p, ctx.tf(), x, D)));
+  }
+
+  private static LayerHarness.Layer attention(SwitchHeadConfig c) {
+    return (p, ctx, x) -> SwitchHeadAttention.apply(c, D, 1, p, ctx, x, x, T, 0).output();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("layers")
+  void gradientsMatchFiniteDifferences(String name, LayerHarness.Layer layer) {
+    GradientChecker.Report report = LayerHarness.check(layer, Shape.of(B, T, D), new Random());
+    assertTrue(report.maxRelativeError() < 1e-5, name + ": " + report);
+  }
+}

