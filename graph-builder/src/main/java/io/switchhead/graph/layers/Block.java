@@ -35,14 +35,11 @@ public final class Block {
     Ops tf = p.ops();
     int t = c.context();
     int d = c.dModel();
-    ParamScope norm1 = p.child("attention_norm");
-    Operand<T> h = LayerNorm.apply(norm1, tf, x, d);
-    Operand<T> kv = h;
-    int m = 0;
-    if (memory != null) {
-      m = (int) memory.shape().get(1);
-      kv = LayerNorm.apply(norm1, tf, tf.concat(List.of(tf.stopGradient(memory), x), tf.constant(1)), d);
-    }
+    // One LayerNorm over memory and chunk together; the queries are its last T rows.
+    int m = memory == null ? 0 : (int) memory.shape().get(1);
+    Operand<T> kvInput = memory == null ? x : tf.concat(List.of(tf.stopGradient(memory), x), tf.constant(1)); // [B, M+T, D]
+    Operand<T> kv = LayerNorm.apply(p.child("attention_norm"), tf, kvInput, d);
+    Operand<T> h = memory == null ? kv : tf.slice(kv, tf.constant(new int[] {0, m, 0}), tf.constant(new int[] {-1, t, d})); // [B, T, D]
     ImmutableList.Builder<Operand<T>> aux = ImmutableList.builder();
     ImmutableList.Builder<Usage> usage = ImmutableList.builder();
 
