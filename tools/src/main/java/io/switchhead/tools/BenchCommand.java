@@ -1,0 +1,90 @@
+package io.switchhead.tools;
+
+import com.google.common.base.Stopwatch;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.Presets;
+import io.switchhead.graph.train.AdamW;
+import io.switchhead.graph.train.TrainingGraph;
+import io.switchhead.graph.train.XlaMode;
+import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code switchhead bench train}: whole training steps (forward, backward, AdamW) of presets, plain
+ * graph and XLA-compiled side by side in one process, so the ratios hold on a noisy machine.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class},
+    description = "Benchmarks, measured side by side in one process.")
+final class BenchCommand implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  @Command(name = "train", mixinStandardHelpOptions = true,
+      description = "Median ms per training step and tokens/s of presets, XLA off and on, interleaved.")
+  static final class Train implements Callable<Integer> {
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--presets", split = ",", description = "Presets to compare (default: ${DEFAULT-VALUE}).",
+        defaultValue = "switchhead-tiny,dense-tiny")
+    List<String> presets;
+
+    @Option(names = "--batch", defaultValue = "16", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--steps", defaultValue = "20", description = "Timed steps per configuration (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf("%-22s %6s %12s %12s %14s%n", "preset", "xla", "ms/step", "tokens/s", "vs first row");
+      double first = Double.NaN;
+      for (String preset : presets) {
+        ModelConfig model = Presets.get(preset);
+        for (boolean xla : new boolean[] {false, true}) {
+          double ms = medianStepMillis(model, xla);
+          double tokensPerSecond = batch * model.context() / (ms / 1000);
+          if (Double.isNaN(first)) {
+            first = ms;
+          }
+          out.printf(Locale.ROOT, "%-22s %6s %12.1f %12.0f %13.2fx%n", preset, xla ? "on" : "off", ms, tokensPerSecond, first / ms);
+          out.flush();
+        }
+      }
+      out.println("vs first row: the first row's time divided by this row's (above 1 is faster).");
+      return 0;
+    }
+
+    private double medianStepMillis(ModelConfig model, boolean xla) {
+      SplittableRandom random = new SplittableRandom(7);
+      int[] tokens = random.ints((long) batch * (model.context() + 1), 0, model.vocabSize()).toArray();
+      try (TrainingGraph graph = new TrainingGraph(model, batch, 1, AdamW.paper(0), 0.25, xla ? XlaMode.ON : XlaMode.OFF)) {
+        for (int i = 0; i < 3; i++) {
+          graph.step(tokens, i, 1, 1e-4, true); // compile and warm up
+        }
+        double[] times = new double[steps];
+        for (int i = 0; i < steps; i++) {
+          Stopwatch watch = Stopwatch.createStarted();
+          graph.step(tokens, 3 + i, 1, 1e-4, true);
+          times[i] = watch.elapsed(TimeUnit.MICROSECONDS) / 1000.0;
+        }
+        Arrays.sort(times);
+        return times[steps / 2];
+      }
+    }
+  }
+}
