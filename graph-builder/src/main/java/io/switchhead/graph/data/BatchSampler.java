@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
  * Random windows of a token array, a pure function of (seed, step): a resumed run draws exactly the
  * batches the uninterrupted one would have, with no sampler state to save.
  */
-public final class BatchSampler {
+public final class BatchSampler implements Batches {
 
   private final TokenArray tokens;
   private final int batch;
@@ -30,6 +30,7 @@ public final class BatchSampler {
   }
 
   /** The batch of {@code step}: [batch * window] tokens, row-major. */
+  @Override
   public int[] batch(long step) {
     SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + step);
     int[] out = new int[batch * window];
@@ -40,13 +41,5 @@ public final class BatchSampler {
       System.arraycopy(row, 0, out, b * window, window);
     }
     return out;
-  }
-
-  public int batchSize() {
-    return batch;
-  }
-
-  public int window() {
-    return window;
   }
 }

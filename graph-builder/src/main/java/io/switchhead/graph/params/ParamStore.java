@@ -13,6 +13,7 @@ import java.util.Map;
 import org.tensorflow.Operand;
 import org.tensorflow.Graph;
 import org.tensorflow.OperationBuilder;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Operands;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.Scope;
@@ -49,8 +50,8 @@ public final class ParamStore {
     BOUND
   }
 
-  /** Where the ops that initialise optimizer slots go. */
-  private static final String SLOT_INIT_SCOPE = "slot_init";
+  /** Where the ops that initialise state variables go. */
+  private static final String STATE_INIT_SCOPE = "state_init";
 
   private final Ops tf;
   private final long seed;
@@ -58,7 +59,7 @@ public final class ParamStore {
   private final Map<String, Param> params = new LinkedHashMap<>();
   private final Map<String, Operand<? extends TFloating>> boundValues;
   private final Map<String, Ops> scopes = new HashMap<>();
-  private final Map<String, Variable<?>> slots = new HashMap<>();
+  private final Map<String, Variable<?>> states = new HashMap<>();
   private boolean frozen;
 
   private ParamStore(Ops tf, long seed, Binding binding, Map<String, Operand<? extends TFloating>> boundValues) {
@@ -123,18 +124,27 @@ public final class ParamStore {
   }
 
   /**
-   * An optimizer slot of a parameter: a variable of the same shape named {@code path/name}, zeros
-   * until trained. Saved with the parameters in checkpoints; not itself a parameter.
+   * An optimizer slot of a parameter: a state variable of the same shape named {@code path/name}.
+   */
+  public <T extends TFloating> Variable<T> slot(Param param, String name) {
+    @SuppressWarnings("unchecked")
+    Class<T> type = (Class<T>) param.spec().type();
+    return state(param.spec().path() + "/" + name, param.spec().shape(), type);
+  }
+
+  /**
+   * A variable that is not a parameter (an optimizer slot, an XL memory): zeros until written, saved
+   * with the parameters in checkpoints, never differentiated.
    */
   @SuppressWarnings("unchecked")
-  public <T extends TFloating> Variable<T> slot(Param param, String name) {
-    checkState(binding == Binding.VARIABLES, "slots exist only for variables");
-    ParamSpec slotSpec = new ParamSpec(param.spec().path() + "/" + name, param.spec().shape(), param.spec().type(), Initializer.zeros());
-    checkArgument(!slots.containsKey(slotSpec.path()), "slot '%s' created twice", slotSpec.path());
-    // Not scopeOf(the parameter's path): a sub-scope named exactly like an existing op (the
+  public <T extends TFloating> Variable<T> state(String path, Shape shape, Class<T> type) {
+    checkState(binding == Binding.VARIABLES, "state variables exist only in a variables store");
+    ParamSpec spec = new ParamSpec(path, shape, type, Initializer.zeros());
+    checkArgument(!params.containsKey(path) && !states.containsKey(path), "'%s' created twice", path);
+    // Not scopeOf(a parameter's path): a sub-scope named exactly like an existing op (the
     // parameter's variable) makes TensorFlow Java 1.1.0's NameScope throw StringIndexOutOfBounds.
-    Variable<T> variable = (Variable<T>) newVariable(slotSpec.path(), slotSpec, scopeOf(SLOT_INIT_SCOPE).withInitScope());
-    slots.put(slotSpec.path(), variable);
+    Variable<T> variable = (Variable<T>) newVariable(path, spec, scopeOf(STATE_INIT_SCOPE).withInitScope());
+    states.put(path, variable);
     return variable;
   }
 

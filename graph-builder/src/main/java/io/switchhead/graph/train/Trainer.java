@@ -5,8 +5,11 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.base.Stopwatch;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.data.BatchSampler;
+import io.switchhead.graph.data.Batches;
 import io.switchhead.graph.data.Corpus;
+import io.switchhead.graph.data.StreamSampler;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -49,8 +52,8 @@ public final class Trainer implements AutoCloseable {
   private final TrainConfig train;
   private final Corpus corpus;
   private final TrainingGraph graph;
-  private final BatchSampler trainBatches;
-  private final BatchSampler validationBatches;
+  private final Batches trainBatches;
+  private final Batches validationBatches;
   private final Checkpoints checkpoints;
   private final LearningRateSchedule schedule;
   private long nextStep;
@@ -66,9 +69,13 @@ public final class Trainer implements AutoCloseable {
     this.corpus = corpus;
     this.nextStep = nextStep;
     int window = model.context() + 1;
-    this.trainBatches = new BatchSampler(corpus.train(), train.batch(), window, train.seed());
+    boolean xl = model.attention().positional() == Positional.XL;
+    // XL models read consecutive chunks (each chunk's memory is the one before); others random windows.
+    this.trainBatches = xl ? new StreamSampler(corpus.train(), train.batch(), model.context(), train.seed())
+        : new BatchSampler(corpus.train(), train.batch(), window, train.seed());
     // Fixed validation windows (seed 0, steps 0..n-1): every measurement sees the same tokens.
-    this.validationBatches = new BatchSampler(corpus.validation(), train.batch(), window, 0);
+    this.validationBatches = xl ? new StreamSampler(corpus.validation(), train.batch(), model.context(), 0)
+        : new BatchSampler(corpus.validation(), train.batch(), window, 0);
     this.checkpoints = new Checkpoints(out, train.keepCheckpoints());
     this.schedule = train.schedule();
     this.graph = new TrainingGraph(model, train.batch(), train.seed(), AdamW.paper(train.weightDecay()), train.gradientClip(), train.xla());
@@ -165,10 +172,19 @@ public final class Trainer implements AutoCloseable {
         (long) train.batch() * model.context(), seconds);
   }
 
-  /** Validation bits per token (bits per character for byte-level data). */
+  /**
+   * Validation bits per token (bits per character for byte-level data). With XL memory the memory is
+   * reset and filled by one uncounted chunk first, so every counted chunk sees a real previous chunk.
+   */
   public double evaluate() {
+    int first = 0;
+    if (graph.hasMemory()) {
+      graph.resetEvaluationMemory();
+      graph.evaluationLossSum(validationBatches.batch(0));
+      first = 1;
+    }
     double nats = 0;
-    for (int i = 0; i < train.evalBatches(); i++) {
+    for (int i = first; i < first + train.evalBatches(); i++) {
       nats += graph.evaluationLossSum(validationBatches.batch(i));
     }
     double tokens = (double) train.evalBatches() * train.batch() * model.context();

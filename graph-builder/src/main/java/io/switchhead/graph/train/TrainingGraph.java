@@ -2,6 +2,7 @@ package io.switchhead.graph.train;
 
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.LanguageModel;
 import io.switchhead.graph.params.ParamSpec;
@@ -25,6 +26,7 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
@@ -60,6 +62,8 @@ public final class TrainingGraph implements AutoCloseable {
   private final Placeholder<TInt64> stepSeed;
   private final Map<Boolean, Path> paths = new HashMap<>();
   private final Operand<TFloat32> evalLossSum;
+  private final Op evalStep;
+  private final Op resetEvalMemory;
   private final ImmutableList<String> usageNames;
   private final AdamW optimizer;
   private boolean useXla;
@@ -83,17 +87,24 @@ public final class TrainingGraph implements AutoCloseable {
     Operand<TInt32> inputs = tf.slice(tokens, tf.constant(new int[] {0, 0}), tf.constant(new int[] {batch, t}));
     Operand<TInt32> targets = tf.slice(tokens, tf.constant(new int[] {0, 1}), tf.constant(new int[] {batch, t}));
 
+    // XL models carry each layer's input of the previous chunk as memory, in state variables that
+    // checkpoints save with the parameters (so a resumed run continues the same streams).
+    boolean xl = config.attention().positional() == Positional.XL;
+    List<Variable<TFloat32>> trainMemory = xl ? memoryVariables("train") : List.of();
+    List<Variable<TFloat32>> evalMemory = xl ? memoryVariables("eval") : List.of();
+
     // The plain forward creates the variables; everything else reads them by path.
-    Forward plain = forward(config, store, LayerContext.train(tf, stepSeed), inputs, targets, tf);
+    Forward plain = forward(config, store, LayerContext.train(tf, stepSeed), inputs, targets, reads(tf, trainMemory), tf);
     usageNames = plain.usageNames();
     AdamW.Slots slots = AdamW.slots(store);
     List<Operand<?>> values = new ArrayList<>(store.values());
     if (xla != XlaMode.ON) {
       List<Operand<TFloat32>> grads = floats(Gradients.of(tf, plain.loss(), values));
-      paths.put(false, finish(tf, plain.loss(), plain.lmLoss(), grads, plain.usage(), slots, gradientClip, "plain"));
+      paths.put(false, finish(tf, plain.loss(), plain.lmLoss(), grads, plain.usage(), plain.nextMemories(), trainMemory,
+          slots, gradientClip, "plain"));
     }
     if (xla != XlaMode.OFF) {
-      paths.put(true, compiledPath(tf, inputs, targets, slots, gradientClip));
+      paths.put(true, compiledPath(tf, inputs, targets, trainMemory, slots, gradientClip));
     }
     useXla = xla == XlaMode.ON;
 
@@ -101,21 +112,27 @@ public final class TrainingGraph implements AutoCloseable {
     Map<String, Operand<? extends TFloating>> byPath = new LinkedHashMap<>();
     store.params().forEach(p -> byPath.put(p.spec().path(), p.value()));
     Ops evalOps = tf.withSubScope("eval");
-    Forward eval = forward(config, ParamStore.bound(evalOps, byPath), LayerContext.eval(evalOps), inputs, targets, evalOps);
+    Forward eval = forward(config, ParamStore.bound(evalOps, byPath), LayerContext.eval(evalOps), inputs, targets,
+        reads(evalOps, evalMemory), evalOps);
     evalLossSum = evalOps.math.mul(eval.lmLoss(), evalOps.constant((float) batch * t));
+    List<Op> evalAssigns = assigns(evalOps.withControlDependencies(List.of(evalLossSum)), evalMemory, eval.nextMemories());
+    evalStep = evalOps.withControlDependencies(evalAssigns).withName("eval_step").noOp();
+    List<Op> resets = new ArrayList<>();
+    evalMemory.forEach(m -> resets.add(evalOps.assign(m, evalOps.zerosLike(m))));
+    resetEvalMemory = evalOps.withControlDependencies(resets).withName("reset_eval_memory").noOp();
     store.freeze();
 
     session = new Session(graph, SessionOptions.plain());
     session.initialize();
   }
 
-  /** Loss of a forward pass. */
+  /** Loss of a forward pass, and (XL) the memories for the next chunk. */
   private record Forward(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, List<Operand<? extends TFloating>> usage,
-      ImmutableList<String> usageNames) {}
+      ImmutableList<String> usageNames, List<Operand<TFloat32>> nextMemories) {}
 
   private static Forward forward(ModelConfig c, ParamStore store, LayerContext ctx, Operand<TInt32> inputs,
-      Operand<TInt32> targets, Ops tf) {
-    LanguageModel.Output<TFloat32> out = LanguageModel.apply(c, store.root(), ctx, inputs, List.of());
+      Operand<TInt32> targets, List<Operand<TFloat32>> memories, Ops tf) {
+    LanguageModel.Output<TFloat32> out = LanguageModel.apply(c, store.root(), ctx, inputs, memories);
     Operand<TFloat32> logits = tf.reshape(out.logits(), tf.constant(new int[] {-1, c.vocabSize()}));
     Operand<TFloat32> perToken = tf.nn.sparseSoftmaxCrossEntropyWithLogits(logits, tf.reshape(targets, tf.constant(new int[] {-1}))).loss();
     Operand<TFloat32> lmLoss = tf.math.mean(perToken, tf.constant(0));
@@ -125,18 +142,45 @@ public final class TrainingGraph implements AutoCloseable {
       usage.add(u.entropy());
       names.add(u.name());
     });
-    return new Forward(tf.math.add(lmLoss, out.auxiliaryLoss()), lmLoss, usage, ImmutableList.copyOf(names));
+    return new Forward(tf.math.add(lmLoss, out.auxiliaryLoss()), lmLoss, usage, ImmutableList.copyOf(names), out.nextMemories());
+  }
+
+  private List<Variable<TFloat32>> memoryVariables(String kind) {
+    List<Variable<TFloat32>> memory = new ArrayList<>();
+    for (int i = 0; i < config.layers(); i++) {
+      memory.add(store.state("memory/" + kind + "/" + i, Shape.of(batch, config.context(), config.dModel()), TFloat32.class));
+    }
+    return memory;
+  }
+
+  private static List<Operand<TFloat32>> reads(Ops tf, List<Variable<TFloat32>> variables) {
+    List<Operand<TFloat32>> values = new ArrayList<>();
+    variables.forEach(v -> values.add(tf.identity(v)));
+    return values;
+  }
+
+  private static List<Op> assigns(Ops tf, List<Variable<TFloat32>> variables, List<Operand<TFloat32>> values) {
+    List<Op> ops = new ArrayList<>();
+    for (int i = 0; i < variables.size(); i++) {
+      ops.add(tf.assign(variables.get(i), values.get(i)));
+    }
+    return ops;
   }
 
   /** The forward+backward as one must-compile XLA function over parameter values passed in. */
-  private Path compiledPath(Ops tf, Operand<TInt32> inputs, Operand<TInt32> targets, AdamW.Slots slots, double clip) {
+  private Path compiledPath(Ops tf, Operand<TInt32> inputs, Operand<TInt32> targets, List<Variable<TFloat32>> memory,
+      AdamW.Slots slots, double clip) {
     List<ParamSpec> specs = store.specs();
     ConcreteFunction step = ConcreteFunction.create(ftf -> {
       Placeholder<TInt32> fInputs = ftf.placeholder(TInt32.class, Placeholder.shape(Shape.of(batch, config.context())));
       Placeholder<TInt32> fTargets = ftf.placeholder(TInt32.class, Placeholder.shape(Shape.of(batch, config.context())));
       Placeholder<TInt64> fSeed = ftf.placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+      List<Operand<TFloat32>> fMemory = new ArrayList<>();
+      for (int i = 0; i < memory.size(); i++) {
+        fMemory.add(ftf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(batch, config.context(), config.dModel()))));
+      }
       ParamStore args = ParamStore.arguments(ftf);
-      Forward f = forward(config, args, LayerContext.train(ftf, fSeed), fInputs, fTargets, ftf);
+      Forward f = forward(config, args, LayerContext.train(ftf, fSeed), fInputs, fTargets, fMemory, ftf);
       List<Operand<?>> grads = Gradients.of(ftf, f.loss(), new ArrayList<>(args.values()));
       Signature.Builder sig = Signature.builder().key("train_step").input("inputs", fInputs).input("targets", fTargets).input("seed", fSeed);
       List<ParamStore.Param> params = args.params();
@@ -150,6 +194,10 @@ public final class TrainingGraph implements AutoCloseable {
       for (int i = 0; i < f.usage().size(); i++) {
         sig.output("usage_" + i, f.usage().get(i));
       }
+      for (int i = 0; i < fMemory.size(); i++) {
+        sig.input("memory_" + i, fMemory.get(i));
+        sig.output("next_memory_" + i, f.nextMemories().get(i));
+      }
       return sig.build();
     });
     Map<String, Operand<?>> args = new LinkedHashMap<>();
@@ -160,7 +208,15 @@ public final class TrainingGraph implements AutoCloseable {
     for (int i = 0; i < specs.size(); i++) {
       args.put(argName(i), values.get(i));
     }
+    List<Operand<TFloat32>> memoryValues = reads(tf, memory);
+    for (int i = 0; i < memory.size(); i++) {
+      args.put("memory_" + i, memoryValues.get(i));
+    }
     Map<String, Operand<?>> out = XlaCompiledCall.call(tf, step, args);
+    List<Operand<TFloat32>> nextMemories = new ArrayList<>();
+    for (int i = 0; i < memory.size(); i++) {
+      nextMemories.add(cast(out.get("next_memory_" + i)));
+    }
     List<Operand<TFloat32>> grads = new ArrayList<>();
     for (int i = 0; i < specs.size(); i++) {
       grads.add(cast(out.get("grad_" + i)));
@@ -169,12 +225,13 @@ public final class TrainingGraph implements AutoCloseable {
     for (int i = 0; i < usageNames.size(); i++) {
       usage.add(cast(out.get("usage_" + i)));
     }
-    return finish(tf, cast(out.get("loss")), cast(out.get("lm_loss")), grads, usage, slots, clip, "xla");
+    return finish(tf, cast(out.get("loss")), cast(out.get("lm_loss")), grads, usage, nextMemories, memory, slots, clip, "xla");
   }
 
   /** Clipping, the finite guard and the updates of one path. */
   private Path finish(Ops root, Operand<TFloat32> loss, Operand<TFloat32> lmLoss, List<Operand<TFloat32>> grads,
-      List<Operand<? extends TFloating>> usage, AdamW.Slots slots, double clip, String name) {
+      List<Operand<? extends TFloating>> usage, List<Operand<TFloat32>> nextMemories, List<Variable<TFloat32>> memory,
+      AdamW.Slots slots, double clip, String name) {
     Ops tf = root.withSubScope("update_" + name);
     List<Operand<TFloat32>> squares = new ArrayList<>();
     for (Operand<TFloat32> g : grads) {
@@ -189,7 +246,10 @@ public final class TrainingGraph implements AutoCloseable {
         List.of(tf.constant(NON_FINITE), loss, norm));
     List<Op> updates = optimizer.updates(tf, store, slots, clipped,
         new AdamW.StepInputs(learningRate, beta1Power, beta2Power), List.of(finite));
-    Op train = tf.withControlDependencies(updates).withName("train").noOp();
+    List<Op> all = new ArrayList<>(updates);
+    // Memories advance with the step, after everything that read them (the guard waits for the gradients).
+    all.addAll(assigns(tf.withControlDependencies(List.of(finite)), memory, nextMemories));
+    Op train = tf.withControlDependencies(all).withName("train").noOp();
     return new Path(loss, lmLoss, grads, usage, norm, train);
   }
 
@@ -273,12 +333,25 @@ public final class TrainingGraph implements AutoCloseable {
     }
   }
 
-  /** The summed token cross-entropy (nats) of one evaluation batch. */
+  /**
+   * The summed token cross-entropy (nats) of one evaluation batch. With XL memory the batch must
+   * follow the previous one in each row's stream (see {@link #resetEvaluationMemory}).
+   */
   public double evaluationLossSum(int[] batchTokens) {
     try (TInt32 tokenTensor = Tensors.ints(Shape.of(batch, config.context() + 1), batchTokens);
-        Result r = session.runner().feed(tokens, tokenTensor).fetch(evalLossSum).run()) {
+        Result r = session.runner().feed(tokens, tokenTensor).fetch(evalLossSum).addTarget(evalStep).run()) {
       return ((TFloat32) r.get(0)).getFloat();
     }
+  }
+
+  /** Zeroes the evaluation memory (XL), before a new pass over the validation streams. */
+  public void resetEvaluationMemory() {
+    session.runner().addTarget(resetEvalMemory).run().close();
+  }
+
+  /** True if the model carries an XL memory from chunk to chunk. */
+  public boolean hasMemory() {
+    return config.attention().positional() == Positional.XL;
   }
 
   public void save(String prefix) {

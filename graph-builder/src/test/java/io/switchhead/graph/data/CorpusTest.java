@@ -74,6 +74,21 @@ class CorpusTest {
   }
 
   @Test
+  void streamsContinueWhereTheLastChunkEnded() {
+    byte[] data = text(3000);
+    StreamSampler streams = new StreamSampler(new ByteTokens(data), 3, 8, 17);
+    for (long step = 0; step < 5; step++) {
+      int[] now = streams.batch(step);
+      int[] next = streams.batch(step + 1);
+      for (int b = 0; b < 3; b++) {
+        // The chunk's last token (the target of its last position) is the next chunk's first input.
+        assertEquals(now[b * 9 + 8], next[b * 9], "row " + b + " step " + step);
+      }
+    }
+    assertArrayEquals(streams.batch(3), new StreamSampler(new ByteTokens(data), 3, 8, 17).batch(3));
+  }
+
+  @Test
   void batchesAreWindowsOfTheDataAndAPureFunctionOfSeedAndStep() {
     byte[] data = text(5000);
     TokenArray tokens = new ByteTokens(data);

@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class TrainerTest {
 
@@ -26,6 +28,12 @@ class TrainerTest {
   /** A tiny SwitchAll model: SwitchHead attention and a sigma-MoE feed-forward. */
   static ModelConfig tiny() {
     return new ModelConfig(256, 16, 1, 8, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1),
+        new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 0.1, 0.7);
+  }
+
+  /** The same with XL attention: memory carried from chunk to chunk through the state variables. */
+  static ModelConfig tinyXl() {
+    return new ModelConfig(256, 16, 2, 8, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.1),
         new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 0.1, 0.7);
   }
 
@@ -54,10 +62,11 @@ class TrainerTest {
     return out;
   }
 
-  @Test
-  void theLossFallsAndValidationIsMeasuredInBits() throws Exception {
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void theLossFallsAndValidationIsMeasuredInBits(boolean xlMemory) throws Exception {
     Corpus corpus = corpus(dir);
-    try (Trainer trainer = Trainer.start(tiny(), config(40, XlaMode.OFF), corpus, dir.resolve("run"))) {
+    try (Trainer trainer = Trainer.start(xlMemory ? tinyXl() : tiny(), config(40, XlaMode.OFF), corpus, dir.resolve("run"))) {
       double before = trainer.evaluate();
       List<Double> losses = losses(trainer, 40);
       double after = trainer.evaluate();
@@ -67,15 +76,17 @@ class TrainerTest {
     }
   }
 
-  @Test
-  void xlaCompiledStepsGiveThePlainLosses() throws Exception {
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void xlaCompiledStepsGiveThePlainLosses(boolean xlMemory) throws Exception {
     Corpus corpus = corpus(dir);
+    ModelConfig model = xlMemory ? tinyXl() : tiny();
     List<Double> plain;
     List<Double> xla;
-    try (Trainer trainer = Trainer.start(tiny(), config(6, XlaMode.OFF), corpus, dir.resolve("plain"))) {
+    try (Trainer trainer = Trainer.start(model, config(6, XlaMode.OFF), corpus, dir.resolve("plain"))) {
       plain = losses(trainer, 6);
     }
-    try (Trainer trainer = Trainer.start(tiny(), config(6, XlaMode.ON), corpus, dir.resolve("xla"))) {
+    try (Trainer trainer = Trainer.start(model, config(6, XlaMode.ON), corpus, dir.resolve("xla"))) {
       xla = losses(trainer, 6);
     }
     for (int i = 0; i < 6; i++) {
@@ -83,16 +94,18 @@ class TrainerTest {
     }
   }
 
-  @Test
-  void resumingFromACheckpointRepeatsTheUninterruptedRun() throws Exception {
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void resumingFromACheckpointRepeatsTheUninterruptedRun(boolean xlMemory) throws Exception {
     Corpus corpus = corpus(dir);
+    ModelConfig model = xlMemory ? tinyXl() : tiny();
     List<Double> straight;
-    try (Trainer trainer = Trainer.start(tiny(), config(8, XlaMode.OFF), corpus, dir.resolve("straight"))) {
+    try (Trainer trainer = Trainer.start(model, config(8, XlaMode.OFF), corpus, dir.resolve("straight"))) {
       straight = losses(trainer, 8);
     }
     List<Double> resumed = new ArrayList<>();
     Path out = dir.resolve("interrupted");
-    try (Trainer trainer = Trainer.start(tiny(), config(8, XlaMode.OFF), corpus, out)) {
+    try (Trainer trainer = Trainer.start(model, config(8, XlaMode.OFF), corpus, out)) {
       resumed.addAll(losses(trainer, 4));
       trainer.checkpoint();
       trainer.step(); // progress after the checkpoint is lost, as when a process is killed
