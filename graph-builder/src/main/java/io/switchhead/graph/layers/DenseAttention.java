@@ -4,7 +4,6 @@ import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
-import io.switchhead.ops.ShapeCheck;
 import io.switchhead.ops.attention.Attention;
 import io.switchhead.ops.attention.RelativePositions;
 import io.switchhead.ops.attention.Rope;
@@ -36,18 +35,12 @@ public final class DenseAttention {
     int h = c.heads();
     int dh = c.headDim();
     int keys = memory + steps;
-    ShapeCheck.require(p.path(), "queries' input [B, T, D]", xq, ShapeCheck.ANY, steps, d);
-    ShapeCheck.require(p.path(), "keys' input [B, M + T, D]", xkv, ShapeCheck.ANY, keys, d);
     Class<T> type = xq.type();
-    Initializer in = Initializer.normal(initScale / Math.sqrt(d));
-    Operand<T> quarter = Layers.scalar(tf, Math.pow(dh, -0.25), type);
-    Operand<T> wq = p.param("q", Shape.of(d, (long) h * dh), type, in);
-    Operand<T> wk = p.param("k", Shape.of(d, (long) h * dh), type, in);
-    Operand<T> wv = p.param("v", Shape.of(d, (long) h * dh), type, in);
+    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, xq, xkv, d, h, dh, steps, memory, initScale);
+    Operand<T> q = qk.q(); // [B, H, T, dh]
+    Operand<T> k = qk.k(); // [B, H, Tk, dh]
+    Operand<T> wv = p.param("v", Shape.of(d, (long) h * dh), type, Initializer.normal(initScale / Math.sqrt(d)));
     Operand<T> wo = p.param("o", Shape.of((long) h * dh, d), type, Initializer.normal(initScale / Math.sqrt((double) h * dh)));
-
-    Operand<T> q = tf.math.mul(Heads.split(tf, Heads.project(tf, xq, wq, steps), steps, h, dh), quarter); // [B, H, T, dh]
-    Operand<T> k = tf.math.mul(Heads.split(tf, Heads.project(tf, xkv, wk, keys), keys, h, dh), quarter); // [B, H, Tk, dh]
     Operand<T> v = Heads.split(tf, Heads.project(tf, xkv, wv, keys), keys, h, dh); // [B, H, Tk, dh]
 
     Operand<T> attended;

@@ -2,6 +2,7 @@ package io.switchhead.graph.layers;
 
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
+import io.switchhead.ops.ShapeCheck;
 import io.switchhead.ops.attention.RelativePositions;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
@@ -12,6 +13,28 @@ import org.tensorflow.types.family.TFloating;
 final class Heads {
 
   private Heads() {}
+
+  /** Queries and keys per head, each scaled by dh^-1/4 (the softmax's dh^-1/2 split between them). */
+  record QueriesKeys<T extends TFloating>(Operand<T> q, Operand<T> k) {}
+
+  /**
+   * Checks the inputs, creates the dense projections {@code q} and {@code k} [D, H*dh] and applies
+   * them: q [B, H, T, dh] from xq [B, T, D], k [B, H, Tk, dh] from xkv [B, Tk, D].
+   */
+  static <T extends TFloating> QueriesKeys<T> queriesAndKeys(ParamScope p, Ops tf, Operand<T> xq, Operand<T> xkv, int d,
+      int heads, int headDim, int steps, int memory, double initScale) {
+    int keys = memory + steps;
+    ShapeCheck.require(p.path(), "queries' input [B, T, D]", xq, ShapeCheck.ANY, steps, d);
+    ShapeCheck.require(p.path(), "keys' input [B, M + T, D]", xkv, ShapeCheck.ANY, keys, d);
+    Class<T> type = xq.type();
+    Initializer fromModel = Initializer.normal(initScale / Math.sqrt(d));
+    Operand<T> wq = p.param("q", Shape.of(d, (long) heads * headDim), type, fromModel);
+    Operand<T> wk = p.param("k", Shape.of(d, (long) heads * headDim), type, fromModel);
+    Operand<T> quarter = Layers.scalar(tf, Math.pow(headDim, -0.25), type);
+    Operand<T> q = tf.math.mul(split(tf, project(tf, xq, wq, steps), steps, heads, headDim), quarter); // [B, H, T, dh]
+    Operand<T> k = tf.math.mul(split(tf, project(tf, xkv, wk, keys), keys, heads, headDim), quarter); // [B, H, Tk, dh]
+    return new QueriesKeys<>(q, k);
+  }
 
   /** [B, T, H*dh] -> [B, H, T, dh]. */
   static <T extends TFloating> Operand<T> split(Ops tf, Operand<T> x, int steps, int heads, int headDim) {

@@ -5,7 +5,6 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
-import io.switchhead.ops.ShapeCheck;
 import io.switchhead.ops.attention.Attention;
 import io.switchhead.ops.attention.RelativePositions;
 import io.switchhead.ops.attention.Rope;
@@ -47,23 +46,19 @@ public final class SwitchHeadAttention {
     int e = c.experts();
     int dh = c.headDim();
     int keys = memory + steps;
-    ShapeCheck.require(p.path(), "queries' input [B, T, D]", xq, ShapeCheck.ANY, steps, d);
-    ShapeCheck.require(p.path(), "keys' input [B, M + T, D]", xkv, ShapeCheck.ANY, keys, d);
     if (c.positional() == Positional.ROPE) {
       Rope.checkHeadDim(dh);
     }
+    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, xq, xkv, d, h, dh, steps, memory, initScale);
+    Operand<T> q = qk.q(); // [B, H, T, dh]
+    Operand<T> k = qk.k(); // [B, H, Tk, dh]
     Initializer fromModel = Initializer.normal(initScale / Math.sqrt(d));
-    Operand<T> wq = p.param("q", Shape.of(d, (long) h * dh), type, fromModel);
-    Operand<T> wk = p.param("k", Shape.of(d, (long) h * dh), type, fromModel);
     Operand<T> wv = p.param("v", Shape.of((long) h * e, d, dh), type, fromModel);
     Operand<T> wo = p.param("o", Shape.of((long) h * e, dh, d), type, Initializer.normal(initScale / Math.sqrt((double) h * dh)));
     Initializer selection = Initializer.rowRenormalized(fromModel);
     Operand<T> selO = p.param("sel_o", Shape.of((long) h * e, d), type, selection);
     Operand<T> selV = e > 1 ? p.param("sel_v", Shape.of((long) h * e, d), type, selection) : null;
 
-    Operand<T> quarter = Layers.scalar(tf, Math.pow(dh, -0.25), type);
-    Operand<T> q = tf.math.mul(Heads.split(tf, Heads.project(tf, xq, wq, steps), steps, h, dh), quarter); // [B, H, T, dh]
-    Operand<T> k = tf.math.mul(Heads.split(tf, Heads.project(tf, xkv, wk, keys), keys, h, dh), quarter); // [B, H, Tk, dh]
     Operand<T> xqFlat = tf.reshape(xq, tf.constant(new int[] {-1, d})); // [N, D]
     Operand<T> xkvFlat = tf.reshape(xkv, tf.constant(new int[] {-1, d})); // [Nk, D]
     ImmutableList.Builder<Block.Usage> usage = ImmutableList.builder();
