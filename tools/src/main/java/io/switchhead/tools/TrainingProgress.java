@@ -29,7 +29,7 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
     this.bar = showBar
         ? new ProgressBarBuilder().setTaskName("train").setInitialMax(trainer.trainConfig().steps())
             .startsFrom(trainer.nextStep(), java.time.Duration.ZERO).setStyle(ProgressBarStyle.ASCII)
-            .setUpdateIntervalMillis(500).showSpeed().build()
+            .setUpdateIntervalMillis(500).setMaxRenderedLength(120).build()
         : null;
   }
 
@@ -46,9 +46,13 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
     }
     if (bar != null) {
       bar.stepTo(r.step() + 1);
-      bar.setExtraMessage(String.format(Locale.ROOT, "loss %.3f | val %s bpc | %,.0f tok/s", smoothedLoss,
-          Double.isNaN(lastBpc) ? "-" : String.format(Locale.ROOT, "%.3f", lastBpc), tokens / Math.max(seconds, 1e-9)));
+      updateMessage();
     }
+  }
+
+  private void updateMessage() {
+    bar.setExtraMessage(String.format(Locale.ROOT, " loss %.3f | val %s bpc | %,.0f tok/s", smoothedLoss,
+        Double.isNaN(lastBpc) ? "-" : String.format(Locale.ROOT, "%.3f", lastBpc), tokens / Math.max(seconds, 1e-9)));
   }
 
   @Override
@@ -56,7 +60,9 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
     lastBpc = validationBpc;
     board.scalar("validation/bpc", step, validationBpc);
     board.flush();
-    if (bar == null) {
+    if (bar != null) {
+      updateMessage();
+    } else {
       out.printf(Locale.ROOT, "step %d: train loss %.4f, validation %.4f bpc, %,.0f tokens/s%n", step + 1, smoothedLoss,
           validationBpc, tokens / Math.max(seconds, 1e-9));
       out.flush();
