@@ -40,7 +40,8 @@ public final class CustomGradients {
             new SparseSoftmaxCrossEntropyGradient(),
             TensorScatterGradients.add(),
             TensorScatterGradients.update(),
-            TensorScatterGradients.sub())) {
+            TensorScatterGradients.sub(),
+            new IdentityNGradient())) {
       GRADIENTS.put(gradient.opType(), gradient);
     }
   }
