@@ -47,11 +47,11 @@ public record BlockRouting(
     Operand<TInt32> expertIds = rt.range(zero, rt.constant(experts), rt.constant(1)); // [M]
 
     // Stable sort by expert: the keys expert*T + pair are distinct, so top-k of their negation lists
-    // the pairs by expert, and by pair within one expert. The sorted key gives back the expert.
+    // the pairs by expert, and by pair within one expert.
     Operand<TInt32> keys = rt.math.add(rt.math.mul(expert, rt.constant(pairs)), pair); // [T]
     TopK<TInt32, TInt32> sorted = rt.nn.topK(rt.math.neg(keys), rt.constant(pairs), new TopK.Options[0]);
     Operand<TInt32> order = sorted.indices(); // [T] pair at sorted position i
-    Operand<TInt32> sortedExpert = rt.math.floorDiv(rt.math.neg(sorted.values()), rt.constant(pairs)); // [T]
+    Operand<TInt32> sortedExpert = rt.gather(expert, order, zero); // [T]
     // Sorting the permutation inverts it: inverse[t] = sorted position of pair t.
     Operand<TInt32> inverse = rt.nn.topK(rt.math.neg(order), rt.constant(pairs), new TopK.Options[0]).indices(); // [T]
 
@@ -77,14 +77,26 @@ public record BlockRouting(
     // Buffer row -> pair: buffer row p of block p/B is rank p - bufferStart within its expert's run;
     // ranks past the run's length are padding (clamped to a valid sorted position).
     Operand<TInt32> row = rt.range(zero, rt.constant(layout.paddedRows()), rt.constant(1)); // [P]
-    Operand<TInt32> rowExpert = rt.gather(blockExpert, rt.math.floorDiv(row, rt.constant(b)), zero); // [P]
+    Operand<TInt32> rowExpert =
+        rt.reshape(
+            rt.broadcastTo(rt.expandDims(blockExpert, rt.constant(1)), rt.constant(new int[] {layout.blocks(), b})),
+            rt.constant(new int[] {layout.paddedRows()})); // [P], each block's expert repeated B times
     Operand<TInt32> rank = rt.math.sub(row, rt.gather(bufferStart, rowExpert, zero)); // [P]
     Operand<TInt32> inRun = rt.dtypes.cast(rt.math.less(rank, rt.gather(counts, rowExpert, zero)), TInt32.class);
     Operand<TInt32> sortedIndex =
         rt.math.minimum(rt.math.add(rt.gather(runStart, rowExpert, zero), rank), rt.constant(pairs - 1)); // [P]
     Operand<TInt32> pairOfRow = rt.gather(order, sortedIndex, zero); // [P]
-    Operand<TInt32> sourceRow = rt.math.floorDiv(pairOfRow, rt.constant(shapes.k())); // [P]
+    Operand<TInt32> sourceRow = rt.gather(rowOfPair(rt, shapes), pairOfRow, zero); // [P]
     return new BlockRouting(padPos, pairOfRow, sourceRow, inRun, blockExpert, layout);
+  }
+
+  /** [N*k] the row n of pair t = n*k + j, as a constant (an int division per buffer row is slow). */
+  private static Operand<TInt32> rowOfPair(Ops tf, MatmulShapes shapes) {
+    int[] rows = new int[shapes.pairs()];
+    for (int t = 0; t < rows.length; t++) {
+      rows[t] = t / shapes.k();
+    }
+    return tf.constant(rows);
   }
 
   /**
