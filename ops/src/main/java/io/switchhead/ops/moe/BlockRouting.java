@@ -1,10 +1,10 @@
 package io.switchhead.ops.moe;
 
-import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.math.Cumsum;
 import org.tensorflow.op.nn.TopK;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 
 /**
@@ -56,7 +56,7 @@ public record BlockRouting(
     Operand<TInt32> inverse = rt.nn.topK(rt.math.neg(order), rt.constant(pairs), new TopK.Options[0]).indices(); // [T]
 
     // Per expert: pairs, first sorted position, first buffer row (runs padded to multiples of B).
-    Operand<TInt32> counts = countLess(rt, expertIds, expert, true); // [M]
+    Operand<TInt32> counts = count(rt, rt.math.equal(column(rt, expertIds), row(rt, expert))); // [M]
     Operand<TInt32> runStart = rt.math.cumsum(counts, zero, Cumsum.exclusive(true)); // [M]
     Operand<TInt32> blocksPerExpert = rt.math.floorDiv(rt.math.add(counts, rt.constant(b - 1)), rt.constant(b));
     Operand<TInt32> blockEnd = rt.math.cumsum(blocksPerExpert, zero); // [M] one past each expert's last block
@@ -71,17 +71,17 @@ public record BlockRouting(
     // Block -> expert: the number of experts whose blocks all end at or before it. Trailing blocks
     // (past the last expert's run) would get M: clamp them to M-1; they hold only padding.
     Operand<TInt32> blockIds = rt.range(zero, rt.constant(layout.blocks()), rt.constant(1)); // [P/B]
-    Operand<TInt32> blockExpert =
-        rt.math.minimum(countLess(rt, blockIds, blockEnd, false), rt.constant(experts - 1)); // [P/B]
+    Operand<TInt32> endedBefore = count(rt, rt.math.lessEqual(row(rt, blockEnd), column(rt, blockIds))); // [P/B]
+    Operand<TInt32> blockExpert = rt.math.minimum(endedBefore, rt.constant(experts - 1)); // [P/B]
 
     // Buffer row -> pair: buffer row p of block p/B is rank p - bufferStart within its expert's run;
     // ranks past the run's length are padding (clamped to a valid sorted position).
-    Operand<TInt32> row = rt.range(zero, rt.constant(layout.paddedRows()), rt.constant(1)); // [P]
+    Operand<TInt32> bufferRow = rt.range(zero, rt.constant(layout.paddedRows()), rt.constant(1)); // [P]
     Operand<TInt32> rowExpert =
         rt.reshape(
             rt.broadcastTo(rt.expandDims(blockExpert, rt.constant(1)), rt.constant(new int[] {layout.blocks(), b})),
             rt.constant(new int[] {layout.paddedRows()})); // [P], each block's expert repeated B times
-    Operand<TInt32> rank = rt.math.sub(row, rt.gather(bufferStart, rowExpert, zero)); // [P]
+    Operand<TInt32> rank = rt.math.sub(bufferRow, rt.gather(bufferStart, rowExpert, zero)); // [P]
     Operand<TInt32> inRun = rt.dtypes.cast(rt.math.less(rank, rt.gather(counts, rowExpert, zero)), TInt32.class);
     Operand<TInt32> sortedIndex =
         rt.math.minimum(rt.math.add(rt.gather(runStart, rowExpert, zero), rank), rt.constant(pairs - 1)); // [P]
@@ -100,14 +100,18 @@ public record BlockRouting(
   }
 
   /**
-   * For each value q of {@code queries} [Q]: how many elements of {@code items} [I] equal q
-   * ({@code equal}) or are at most q (otherwise). A [Q, I] compare and a row sum, fused into one
-   * parallel loop by XLA.
+   * Row sums of a [Q, I] comparison (of a column of queries with a row of items): XLA fuses the
+   * compare and the sum into one parallel loop.
    */
-  private static Operand<TInt32> countLess(Ops tf, Operand<TInt32> queries, Operand<TInt32> items, boolean equal) {
-    Operand<TInt32> q = tf.expandDims(queries, tf.constant(1)); // [Q, 1]
-    Operand<TInt32> i = tf.expandDims(items, tf.constant(0)); // [1, I]
-    Operand<org.tensorflow.types.TBool> hit = equal ? tf.math.equal(q, i) : tf.math.lessEqual(i, q); // [Q, I]
-    return tf.reduceSum(tf.dtypes.cast(hit, TInt32.class), tf.constant(1)); // [Q]
+  private static Operand<TInt32> count(Ops tf, Operand<TBool> hits) {
+    return tf.reduceSum(tf.dtypes.cast(hits, TInt32.class), tf.constant(1)); // [Q]
+  }
+
+  private static Operand<TInt32> column(Ops tf, Operand<TInt32> v) {
+    return tf.expandDims(v, tf.constant(1)); // [Q, 1]
+  }
+
+  private static Operand<TInt32> row(Ops tf, Operand<TInt32> v) {
+    return tf.expandDims(v, tf.constant(0)); // [1, I]
   }
 }

@@ -17,7 +17,9 @@ import org.tensorflow.types.family.TFloating;
  * <p>The N*k (row, slot) pairs are sorted by expert and laid out in a buffer in which each expert's
  * run is padded to a multiple of the block size B ({@link BlockRouting}). Forward: gather the input
  * rows into the buffer, gather each block's expert weights, run one batched matmul over the blocks,
- * gather the results back to (row, slot) order, weight them by the gates.
+ * gather the results back to (row, slot) order, weight them by the gates. Padding rows read some
+ * real row of X rather than an appended zero row (which would copy X): their outputs are never
+ * gathered back and their output gradient is zero, so they contribute nothing.
  *
  * <p>Backward ({@link SortedMatmulGradient}): the same layout in reverse, with gathers only (the
  * routing keeps both index maps) and two more batched matmuls; the weight gradient sums each
