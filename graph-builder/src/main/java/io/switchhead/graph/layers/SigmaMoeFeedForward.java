@@ -4,7 +4,7 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.Dropout;
-import io.switchhead.ops.moe.ExpertSelection;
+import io.switchhead.ops.moe.SelectionConfig;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
@@ -38,8 +38,7 @@ public final class SigmaMoeFeedForward {
     Operand<T> values = p.param("values", Shape.of(e, g, d), type, Initializer.normal(initScale / Math.sqrt((double) e * g)));
 
     Operand<T> flat = tf.reshape(x, tf.constant(new int[] {-1, d})); // [N, D]
-    ExpertSelection.Result<T> s = ExpertSelection.select(tf, flat, sel, 1, e, c.k(),
-        ctx.training() ? c.expertDropout() : 0, ctx.training() ? ctx.seedFor(p.path() + "/sel") : null);
+    ExpertChoice<T> s = ExpertChoice.select(tf, ctx, p.path() + "/sel", flat, sel, new SelectionConfig(1, e, c.k(), c.expertDropout()));
     // The gate multiplies after the second matmul; ReLU sees the ungated x K_e.
     Operand<T> ones = tf.onesLike(s.gates());
     Operand<T> hidden = tf.nn.relu(ctx.dispatch().slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]

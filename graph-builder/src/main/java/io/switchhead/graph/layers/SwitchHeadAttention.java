@@ -8,7 +8,7 @@ import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.attention.Attention;
 import io.switchhead.ops.attention.RelativePositions;
 import io.switchhead.ops.attention.Rope;
-import io.switchhead.ops.moe.ExpertSelection;
+import io.switchhead.ops.moe.SelectionConfig;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
@@ -69,7 +69,7 @@ public final class SwitchHeadAttention {
       Operand<T> dense = tf.reshape(tf.linalg.transpose(wv, tf.constant(new int[] {1, 0, 2})), tf.constant(new int[] {d, h * dh}));
       values = tf.reshape(tf.linalg.matMul(xkvFlat, dense), tf.constant(new int[] {-1, h, dh}));
     } else {
-      ExpertSelection.Result<T> sv = select(tf, c, ctx, p.path() + "/sel_v", xkvFlat, selV);
+      ExpertChoice<T> sv = ExpertChoice.select(tf, ctx, p.path() + "/sel_v", xkvFlat, selV, selection(c));
       usage.add(new Block.Usage(p.path() + "/sel_v", sv.usageEntropy()));
       Operand<T> slots = ctx.dispatch().slotOutputs(tf, xkvFlat, wv, sv.ids(), sv.gates()); // [Nk, H*k, dh]
       values = tf.reduceSum(tf.reshape(slots, tf.constant(new int[] {-1, h, c.k(), dh})), tf.constant(2)); // [Nk, H, dh]
@@ -86,7 +86,7 @@ public final class SwitchHeadAttention {
     Operand<T> perHead = tf.reshape(tf.linalg.transpose(attended, tf.constant(new int[] {0, 2, 1, 3})), tf.constant(new int[] {-1, dh})); // [N*H, dh]
 
     // Output: one weighted sum over all H*k (head, expert) slots.
-    ExpertSelection.Result<T> so = select(tf, c, ctx, p.path() + "/sel_o", xqFlat, selO);
+    ExpertChoice<T> so = ExpertChoice.select(tf, ctx, p.path() + "/sel_o", xqFlat, selO, selection(c));
     Operand<T> output; // [N, D]
     if (e == 1) {
       // Dense output projection per head, scaled by the head's sigmoid output gate.
@@ -104,10 +104,8 @@ public final class SwitchHeadAttention {
     return new Output<>(output, usage.build());
   }
 
-  /** Selection ops go in the layer's scope ({@code tf}), so graph accounting finds them there. */
-  private static <T extends TFloating> ExpertSelection.Result<T> select(
-      Ops tf, SwitchHeadConfig c, LayerContext ctx, String site, Operand<T> x, Operand<T> selection) {
-    return ExpertSelection.select(tf, x, selection, c.heads(), c.experts(), c.k(),
-        ctx.training() ? c.expertDropout() : 0, ctx.training() ? ctx.seedFor(site) : null);
+  private static SelectionConfig selection(SwitchHeadConfig c) {
+    return new SelectionConfig(c.heads(), c.experts(), c.k(), c.expertDropout());
   }
+
 }

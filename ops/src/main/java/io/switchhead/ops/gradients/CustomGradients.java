@@ -41,7 +41,8 @@ public final class CustomGradients {
             TensorScatterGradients.add(),
             TensorScatterGradients.update(),
             TensorScatterGradients.sub(),
-            new ZeroGradient("OnesLike"))) {
+            new ZeroGradient("OnesLike"),
+            new IdentityNGradient())) {
       GRADIENTS.put(gradient.opType(), gradient);
     }
   }

@@ -15,7 +15,7 @@ public record BlockLayout(int pairs, int experts, int blockSize) {
   /** Smallest and largest default block size; see {@link #defaultBlockSize}. */
   static final int MIN_DEFAULT_BLOCK = 8;
 
-  static final int MAX_DEFAULT_BLOCK = 128;
+  static final int MAX_DEFAULT_BLOCK = 256;
 
   public BlockLayout {
     checkArgument(pairs >= 1, "pairs N*k must be >= 1, got %s", pairs);
@@ -35,9 +35,11 @@ public record BlockLayout(int pairs, int experts, int blockSize) {
   }
 
   /**
-   * The largest power of two B in [8, 128] whose worst-case padding M*B is at most a quarter of the
+   * The largest power of two B in [8, 256] whose worst-case padding M*B is at most a quarter of the
    * N*k real rows; 8 when even that pads more. Bigger blocks amortise the per-block weight copy
-   * (dIn*dOut values per B rows), the quarter bounds the wasted matmul rows.
+   * (dIn*dOut values per B rows) and run larger matmuls; the quarter bounds the wasted rows.
+   * Measured at N*k = 16384, dIn = 512, dOut = 128 on 2 cores (docs/benchmarks/conditional-matmul.md),
+   * this picks the fastest B within noise for M = 4 to 64 (256, 256, 256, 128, 64).
    */
   public static int defaultBlockSize(MatmulShapes shapes) {
     int b = MAX_DEFAULT_BLOCK;

@@ -1,10 +1,10 @@
 package io.switchhead.ops.moe;
 
-import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.math.Cumsum;
 import org.tensorflow.op.nn.TopK;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 
 /**
@@ -17,13 +17,23 @@ import org.tensorflow.types.TInt32;
  * compare each pair (or block) with each expert, O(N*k*M) int compares: at M = 64 that is about 1M,
  * against 6 GFLOP of matmul, so nothing here is a cost that grows with M in practice.
  *
- * @param padPos [N*k] buffer row of pair t = n*k + j
- * @param sourceRow [P] row of X each buffer row holds; padding rows point at row 0 (their outputs
- *     are never read back, so their gradient is zero)
+ * <p>Both directions are kept, so that the backward can gather too: pair to buffer row
+ * ({@code padPos}) and buffer row to pair ({@code pairOfRow}).
+ *
+ * @param padPos [N, k] buffer row of pair (n, j)
+ * @param pairOfRow [P] pair t = n*k + j held by each buffer row; padding rows hold some valid pair
+ *     (so gathers stay in range) and are marked by {@code inRun}
+ * @param sourceRow [P] row of X each buffer row reads, {@code pairOfRow / k}
+ * @param inRun [P] 1 for buffer rows holding a pair, 0 for padding
  * @param blockExpert [P/B] expert of each block; trailing unused blocks use expert M-1
  */
 public record BlockRouting(
-    Operand<TInt32> padPos, Operand<TInt32> sourceRow, Operand<TInt32> blockExpert, BlockLayout layout) {
+    Operand<TInt32> padPos,
+    Operand<TInt32> pairOfRow,
+    Operand<TInt32> sourceRow,
+    Operand<TInt32> inRun,
+    Operand<TInt32> blockExpert,
+    BlockLayout layout) {
 
   /** Builds the routing for {@code ids} [N, k] with values in [0, M). */
   public static BlockRouting build(Ops tf, Operand<TInt32> ids, MatmulShapes shapes, BlockLayout layout) {
@@ -37,16 +47,16 @@ public record BlockRouting(
     Operand<TInt32> expertIds = rt.range(zero, rt.constant(experts), rt.constant(1)); // [M]
 
     // Stable sort by expert: the keys expert*T + pair are distinct, so top-k of their negation lists
-    // the pairs by expert, and by pair within one expert. The sorted key gives back the expert.
+    // the pairs by expert, and by pair within one expert.
     Operand<TInt32> keys = rt.math.add(rt.math.mul(expert, rt.constant(pairs)), pair); // [T]
     TopK<TInt32, TInt32> sorted = rt.nn.topK(rt.math.neg(keys), rt.constant(pairs), new TopK.Options[0]);
     Operand<TInt32> order = sorted.indices(); // [T] pair at sorted position i
-    Operand<TInt32> sortedExpert = rt.math.floorDiv(rt.math.neg(sorted.values()), rt.constant(pairs)); // [T]
+    Operand<TInt32> sortedExpert = rt.gather(expert, order, zero); // [T]
     // Sorting the permutation inverts it: inverse[t] = sorted position of pair t.
     Operand<TInt32> inverse = rt.nn.topK(rt.math.neg(order), rt.constant(pairs), new TopK.Options[0]).indices(); // [T]
 
     // Per expert: pairs, first sorted position, first buffer row (runs padded to multiples of B).
-    Operand<TInt32> counts = countLess(rt, expertIds, expert, true); // [M]
+    Operand<TInt32> counts = count(rt, rt.math.equal(column(rt, expertIds), row(rt, expert))); // [M]
     Operand<TInt32> runStart = rt.math.cumsum(counts, zero, Cumsum.exclusive(true)); // [M]
     Operand<TInt32> blocksPerExpert = rt.math.floorDiv(rt.math.add(counts, rt.constant(b - 1)), rt.constant(b));
     Operand<TInt32> blockEnd = rt.math.cumsum(blocksPerExpert, zero); // [M] one past each expert's last block
@@ -55,36 +65,53 @@ public record BlockRouting(
     // Pair t sits at its expert's buffer start plus its rank within the expert.
     Operand<TInt32> shift = rt.math.sub(bufferStart, runStart); // [M]
     Operand<TInt32> sortedPos = rt.math.add(rt.gather(shift, sortedExpert, zero), pair); // [T]
-    Operand<TInt32> padPos = rt.gather(sortedPos, inverse, zero); // [T]
+    Operand<TInt32> padPos =
+        rt.reshape(rt.gather(sortedPos, inverse, zero), rt.constant(new int[] {shapes.rows(), shapes.k()})); // [N, k]
 
     // Block -> expert: the number of experts whose blocks all end at or before it. Trailing blocks
     // (past the last expert's run) would get M: clamp them to M-1; they hold only padding.
     Operand<TInt32> blockIds = rt.range(zero, rt.constant(layout.blocks()), rt.constant(1)); // [P/B]
-    Operand<TInt32> blockExpert =
-        rt.math.minimum(countLess(rt, blockIds, blockEnd, false), rt.constant(experts - 1)); // [P/B]
+    Operand<TInt32> endedBefore = count(rt, rt.math.lessEqual(row(rt, blockEnd), column(rt, blockIds))); // [P/B]
+    Operand<TInt32> blockExpert = rt.math.minimum(endedBefore, rt.constant(experts - 1)); // [P/B]
 
-    // Buffer row -> source row of X: buffer row p of block p/B is rank p - bufferStart within its
-    // expert's run; ranks past the run's length are padding and read row 0.
-    Operand<TInt32> row = rt.range(zero, rt.constant(layout.paddedRows()), rt.constant(1)); // [P]
-    Operand<TInt32> rowExpert = rt.gather(blockExpert, rt.math.floorDiv(row, rt.constant(b)), zero); // [P]
-    Operand<TInt32> rank = rt.math.sub(row, rt.gather(bufferStart, rowExpert, zero)); // [P]
+    // Buffer row -> pair: buffer row p of block p/B is rank p - bufferStart within its expert's run;
+    // ranks past the run's length are padding (clamped to a valid sorted position).
+    Operand<TInt32> bufferRow = rt.range(zero, rt.constant(layout.paddedRows()), rt.constant(1)); // [P]
+    Operand<TInt32> rowExpert =
+        rt.reshape(
+            rt.broadcastTo(rt.expandDims(blockExpert, rt.constant(1)), rt.constant(new int[] {layout.blocks(), b})),
+            rt.constant(new int[] {layout.paddedRows()})); // [P], each block's expert repeated B times
+    Operand<TInt32> rank = rt.math.sub(bufferRow, rt.gather(bufferStart, rowExpert, zero)); // [P]
     Operand<TInt32> inRun = rt.dtypes.cast(rt.math.less(rank, rt.gather(counts, rowExpert, zero)), TInt32.class);
     Operand<TInt32> sortedIndex =
         rt.math.minimum(rt.math.add(rt.gather(runStart, rowExpert, zero), rank), rt.constant(pairs - 1)); // [P]
-    Operand<TInt32> sourceRow =
-        rt.math.mul(rt.math.floorDiv(rt.gather(order, sortedIndex, zero), rt.constant(shapes.k())), inRun); // [P]
-    return new BlockRouting(padPos, sourceRow, blockExpert, layout);
+    Operand<TInt32> pairOfRow = rt.gather(order, sortedIndex, zero); // [P]
+    Operand<TInt32> sourceRow = rt.gather(rowOfPair(rt, shapes), pairOfRow, zero); // [P]
+    return new BlockRouting(padPos, pairOfRow, sourceRow, inRun, blockExpert, layout);
+  }
+
+  /** [N*k] the row n of pair t = n*k + j, as a constant (an int division per buffer row is slow). */
+  private static Operand<TInt32> rowOfPair(Ops tf, MatmulShapes shapes) {
+    int[] rows = new int[shapes.pairs()];
+    for (int t = 0; t < rows.length; t++) {
+      rows[t] = t / shapes.k();
+    }
+    return tf.constant(rows);
   }
 
   /**
-   * For each value q of {@code queries} [Q]: how many elements of {@code items} [I] equal q
-   * ({@code equal}) or are at most q (otherwise). A [Q, I] compare and a row sum, fused into one
-   * parallel loop by XLA.
+   * Row sums of a [Q, I] comparison (of a column of queries with a row of items): XLA fuses the
+   * compare and the sum into one parallel loop.
    */
-  private static Operand<TInt32> countLess(Ops tf, Operand<TInt32> queries, Operand<TInt32> items, boolean equal) {
-    Operand<TInt32> q = tf.expandDims(queries, tf.constant(1)); // [Q, 1]
-    Operand<TInt32> i = tf.expandDims(items, tf.constant(0)); // [1, I]
-    Operand<org.tensorflow.types.TBool> hit = equal ? tf.math.equal(q, i) : tf.math.lessEqual(i, q); // [Q, I]
-    return tf.reduceSum(tf.dtypes.cast(hit, TInt32.class), tf.constant(1)); // [Q]
+  private static Operand<TInt32> count(Ops tf, Operand<TBool> hits) {
+    return tf.reduceSum(tf.dtypes.cast(hits, TInt32.class), tf.constant(1)); // [Q]
+  }
+
+  private static Operand<TInt32> column(Ops tf, Operand<TInt32> v) {
+    return tf.expandDims(v, tf.constant(1)); // [Q, 1]
+  }
+
+  private static Operand<TInt32> row(Ops tf, Operand<TInt32> v) {
+    return tf.expandDims(v, tf.constant(0)); // [1, I]
   }
 }

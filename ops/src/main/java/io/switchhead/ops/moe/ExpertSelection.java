@@ -1,84 +1,133 @@
 package io.switchhead.ops.moe;
 
+import io.switchhead.ops.Mode;
 import static com.google.common.base.Preconditions.checkArgument;
 
-import io.switchhead.ops.ShapeCheck;
-import io.switchhead.ops.StatelessRandom;
 import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Gather;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.nn.TopK;
-import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TBfloat16;
-import org.tensorflow.types.TBool;
+import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
+import org.tensorflow.types.family.TNumber;
 
 /**
- * SwitchHead's expert selection (SWITCHHEAD.md section 1, step 2): per head, sigmoid gates over its E
- * experts, top-k with no gradient through the choice, gate values the raw sigmoid at the chosen
- * experts (not renormalised), expert ids offset by head (h*E + e). Expert dropout (training) masks
- * scores to -inf before top-k, so it changes which experts are chosen, never the gate values.
+ * Sigmoid expert selection per head (SWITCHHEAD.md sections 1 and 3).
  *
- * <p>Shapes: N tokens, D width, H heads, E experts per head, k chosen per head.
+ * <p>Glossary: N tokens, D model width, H heads, E experts per head, k chosen per head.
+ * logits = x S^T with S [H*E, D], viewed [N, H, E]; per head, the top-k experts by logit (sigmoid is
+ * monotonic, and logits do not saturate into ties the way float sigmoids do), with no gradient
+ * through the choice; gates = sigmoid(logits) at the chosen experts, not renormalised.
  */
 public final class ExpertSelection {
 
-  /**
-   * @param ids [N, H*k] int32, head h's experts at columns h*k .. h*k+k-1, values h*E + e
-   * @param gates [N, H*k], the sigmoid scores at ids
-   * @param logits [N, H*E], before the sigmoid (float32 or wider)
-   * @param usageEntropy scalar: entropy of the mean (over tokens) of softmax(logits) per head,
-   *     averaged over heads; the sigma-MoE regulariser maximises it
-   */
-  public record Result<T extends TFloating>(Operand<TInt32> ids, Operand<T> gates, Operand<? extends TFloating> logits,
-      Operand<T> usageEntropy) {}
+  private static final String WHERE = "expert selection";
 
   private ExpertSelection() {}
 
-  /**
-   * @param x [N, D]
-   * @param selection [H*E, D]
-   * @param dropout expert-dropout probability; 0 in evaluation
-   * @param seed int64 [2] for the dropout mask; may be null when dropout is 0
-   */
-  public static <T extends TFloating> Result<T> select(Ops tf, Operand<T> x, Operand<T> selection, int heads, int experts,
-      int k, double dropout, Operand<TInt64> seed) {
-    checkArgument(k >= 1 && k <= experts, "k (%s) must be in [1, experts = %s]", k, experts);
-    checkArgument(dropout >= 0 && dropout < 1, "expert dropout (%s) must be in [0, 1)", dropout);
-    checkArgument(dropout == 0 || seed != null, "expert dropout needs a seed");
-    ShapeCheck.require("expert selection", "selection [H*E, D]", selection, (long) heads * experts, ShapeCheck.ANY);
-    Class<T> type = x.type();
-    // Selection logits at float32 or wider, even when the model runs in half precision.
-    boolean half = type == TFloat16.class || type == TBfloat16.class;
-    Operand<? extends TFloating> logits = half
-        ? tf.linalg.matMul(tf.dtypes.cast(x, TFloat32.class), tf.dtypes.cast(selection, TFloat32.class), MatMul.transposeB(true))
-        : tf.linalg.matMul(x, selection, MatMul.transposeB(true)); // [N, H*E]
-    Operand<T> scores = tf.reshape(tf.dtypes.cast(tf.math.sigmoid(logits), type), tf.constant(new int[] {-1, heads, experts})); // [N, H, E]
-
-    Operand<T> ranked = tf.stopGradient(scores);
-    if (dropout > 0) {
-      Operand<T> minusInf = tf.dtypes.cast(tf.constant(Float.NEGATIVE_INFINITY), type);
-      Operand<TBool> dropped = tf.math.less(StatelessRandom.uniform(tf, tf.shape(scores), seed), tf.constant(dropout));
-      ranked = tf.select(dropped, tf.fill(tf.shape(scores), minusInf), ranked);
-    }
-    Operand<TInt32> chosen = tf.nn.topK(ranked, tf.constant(k), new TopK.Options[0]).indices(); // [N, H, k]
-    Operand<T> gates = tf.gather(scores, chosen, tf.constant(2), Gather.batchDims(2L)); // [N, H, k]
-    Operand<TInt32> headOffset = tf.reshape(tf.math.mul(tf.range(tf.constant(0), tf.constant(heads), tf.constant(1)), tf.constant(experts)),
-        tf.constant(new int[] {1, heads, 1}));
-    Operand<TInt32> ids = tf.reshape(tf.math.add(chosen, headOffset), tf.constant(new int[] {-1, heads * k}));
-    return new Result<>(ids, tf.reshape(gates, tf.constant(new int[] {-1, heads * k})), logits,
-        usageEntropy(tf, logits, heads, experts, type));
+  /** Selection computed in float32, whatever the float type of x and S (the paper's mixed precision). */
+  public static Selection<TFloat32> select(
+      Ops tf, Operand<? extends TFloating> x, Operand<? extends TFloating> selection, SelectionConfig config,
+      Mode mode, Operand<? extends TNumber> seed) {
+    return select(tf, x, selection, config, mode, seed, TFloat32.class);
   }
 
-  private static <T extends TFloating, L extends TFloating> Operand<T> usageEntropy(Ops tf, Operand<L> logits, int heads,
-      int experts, Class<T> type) {
-    Operand<L> perHead = tf.reshape(logits, tf.constant(new int[] {-1, heads, experts}));
-    Operand<L> mean = tf.math.mean(tf.nn.softmax(perHead), tf.constant(0)); // [H, E]
-    Operand<L> entropy = tf.math.neg(tf.reduceSum(tf.math.mul(mean, tf.math.log(mean)), tf.constant(1))); // [H]
-    return tf.dtypes.cast(tf.math.mean(entropy, tf.constant(0)), type);
+  /**
+   * Selection computed in {@code precision}: float32, or float64 (for float64 gradient checks).
+   *
+   * @param x [N, D]
+   * @param selection S [H*E, D]
+   * @param seed [2] int32 or int64, the expert-dropout seed; pass a different one each step (only
+   *     read in TRAIN mode with expertDropout > 0)
+   */
+  public static <U extends TFloating> Selection<U> select(
+      Ops tf, Operand<? extends TFloating> x, Operand<? extends TFloating> selection, SelectionConfig config,
+      Mode mode, Operand<? extends TNumber> seed, Class<U> precision) {
+    checkArgument(
+        precision == TFloat32.class || precision == TFloat64.class,
+        "%s: precision must be TFloat32 or TFloat64, got %s",
+        WHERE,
+        precision.getSimpleName());
+    int h = config.heads();
+    int e = config.experts();
+    int k = config.k();
+    long[] xs = staticShape(x, "x [N, D]", 2);
+    long[] ss = staticShape(selection, "selection S [H*E, D]", 2);
+    checkArgument(
+        ss[0] == (long) h * e && ss[1] == xs[1],
+        "%s: selection S must have shape [H*E=%s, D=%s], got %s",
+        WHERE,
+        (long) h * e,
+        xs[1],
+        Shape.of(ss));
+    int n = Math.toIntExact(xs[0]);
+    Ops sel = tf.withSubScope("expertSelection");
+
+    Operand<U> flatLogits =
+        sel.linalg.matMul(
+            sel.dtypes.cast(x, precision), sel.dtypes.cast(selection, precision), MatMul.transposeB(true)); // [N, H*E]
+    Operand<U> logits = sel.reshape(flatLogits, sel.constant(new int[] {n, h, e})); // [N, H, E]
+    Operand<U> scores = logits;
+    if (mode == Mode.TRAIN && config.expertDropout() > 0) {
+      scores = ExpertDropout.mask(sel, logits, config.expertDropout(), seed);
+    }
+    // The choice carries no gradient; the gates below do.
+    TopK<U, TInt32> top = sel.nn.topK(sel.stopGradient(scores), sel.constant(k), new TopK.Options[0]);
+    Operand<TInt32> chosen = top.indices(); // [N, H, k] in [0, E)
+
+    // Gates from the unmasked sigmoid: gather at flat positions (n*H + h)*E + e.
+    int[][][] rowHeadOffset = new int[n][h][1];
+    int[][][] headOffset = new int[1][h][1];
+    for (int head = 0; head < h; head++) {
+      headOffset[0][head][0] = head * e;
+      for (int token = 0; token < n; token++) {
+        rowHeadOffset[token][head][0] = (token * h + head) * e;
+      }
+    }
+    Operand<U> sigmoid = sel.reshape(sel.math.sigmoid(logits), sel.constant(new int[] {n * h * e})); // [N*H*E]
+    Operand<U> gates =
+        sel.gather(sigmoid, sel.math.add(chosen, sel.constant(rowHeadOffset)), sel.constant(0)); // [N, H, k]
+    Operand<TInt32> ids = sel.math.add(chosen, sel.constant(headOffset)); // [N, H, k] in [0, H*E)
+    Operand<TInt32> slotShape = sel.constant(new int[] {n, h * k});
+    return new Selection<>(sel.reshape(ids, slotShape), sel.reshape(gates, slotShape), logits);
+  }
+
+  /**
+   * The entropy regulariser of SWITCHHEAD.md section 3, per head: -H(mean over tokens of
+   * softmax(logits)). Minimising it spreads the tokens over the experts. Computed in log space, as
+   * the authors do, so no probability underflows to log(0).
+   *
+   * @param logits [N, H, E]
+   * @return [H] negative entropies; the loss adds lambda times their mean (or sum, as configured)
+   */
+  public static <U extends TFloating> Operand<U> negativeEntropy(Ops tf, Operand<U> logits) {
+    long[] dims = staticShape(logits, "logits [N, H, E]", 3);
+    Ops ent = tf.withSubScope("selectionEntropy");
+    // LogSoftmax on a [N*H, E] view: TensorFlow's C++ LogSoftmax gradient sums over axis 1, so it
+    // is wrong above rank 2 (pinned by CppGradientTrapsTest).
+    Operand<U> logP =
+        ent.reshape(
+            ent.nn.logSoftmax(ent.reshape(logits, ent.constant(new long[] {dims[0] * dims[1], dims[2]}))),
+            ent.constant(dims)); // [N, H, E]
+    // log(mean_n exp(logP)) with the max factored out; the max cancels, so it carries no gradient.
+    Operand<U> max = ent.stopGradient(ent.reduceMax(logP, ent.constant(0))); // [H, E]
+    Operand<U> logMean =
+        ent.math.add(max, ent.math.log(ent.math.mean(ent.math.exp(ent.math.sub(logP, max)), ent.constant(0)))); // [H, E]
+    return ent.reduceSum(ent.math.mul(ent.math.exp(logMean), logMean), ent.constant(-1)); // [H]
+  }
+
+  private static long[] staticShape(Operand<?> x, String what, int rank) {
+    Shape shape = x.shape();
+    checkArgument(
+        !shape.isUnknown() && shape.numDimensions() == rank && !shape.hasUnknownDimension(),
+        "%s: %s must have a static rank-%s shape, got %s",
+        WHERE,
+        what,
+        rank,
+        shape);
+    return shape.asArray();
   }
 }

@@ -1,0 +1,236 @@
+package io.switchhead.ops.moe.bench;
+
+import io.switchhead.ops.Tensors;
+import io.switchhead.ops.gradients.Gradients;
+import io.switchhead.ops.moe.BlockLayout;
+import io.switchhead.ops.moe.ConditionalMatmul;
+import io.switchhead.ops.moe.DenseConditionalMatmul;
+import io.switchhead.ops.moe.MatmulShapes;
+import io.switchhead.ops.moe.SortedConditionalMatmul;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import org.tensorflow.Operand;
+import org.tensorflow.Tensor;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * Forward + backward (gradients for x and w) of the sorted and the dense conditional matmul, each in
+ * the plain graph and as one must-compile XLA function, side by side with a plain matmul of the same
+ * useful FLOPs ([N*k, dIn] x [dIn, dOut], forward and both gradients). Not a test: run it by hand
+ * (see docs/benchmarks/conditional-matmul.md) and write the table down.
+ *
+ * <p>The machine is shared, so cases are interleaved: for each M every case is built and warmed up,
+ * then each round runs every case once; the table gives per-case medians over the rounds, and the
+ * rates are relative to the plain matmul measured in the same rounds.
+ *
+ * <p>Arguments, all optional, as key=value: experts=4,8,16,32,64  rows=8192  dIn=512  dOut=128  k=2
+ * blocks=B1,B2 (block sizes to time; default: the one {@link BlockLayout#defaultBlockSize} picks)
+ * warmups=2  repeats=7  dense=true  profile=none|types|nodes (op times of one traced run of each
+ * plain-graph sorted case)  grads=x,w (which gradients to build; "x", "w" or "" time the parts).
+ *
+ * <p>XLA on the CPU: TensorFlow 2.18 defaults to XLA's thunk runtime; {@code
+ * XLA_FLAGS=--xla_cpu_use_thunk_runtime=false} selects the older one. The output says which ran.
+ */
+public final class ConditionalMatmulBenchmark {
+
+  /** Which gradients the step builds. */
+  private static String gradsOf = "x,w";
+
+  private ConditionalMatmulBenchmark() {}
+
+  /** A named case and its times. */
+  private record Timed(String name, BenchCase bench, List<Double> millis) {
+    double median() {
+      double[] t = millis.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+      return t.length % 2 == 1 ? t[t.length / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+    }
+  }
+
+  public static void main(String[] args) {
+    Map<String, String> opts = new LinkedHashMap<>();
+    for (String a : args) {
+      String[] kv = a.split("=", 2);
+      if (kv.length != 2) {
+        throw new IllegalArgumentException("arguments are key=value, got " + a);
+      }
+      opts.put(kv[0], kv[1]);
+    }
+    int rows = Integer.parseInt(opts.getOrDefault("rows", "8192"));
+    int dIn = Integer.parseInt(opts.getOrDefault("dIn", "512"));
+    int dOut = Integer.parseInt(opts.getOrDefault("dOut", "128"));
+    int k = Integer.parseInt(opts.getOrDefault("k", "2"));
+    int warmups = Integer.parseInt(opts.getOrDefault("warmups", "2"));
+    int repeats = Integer.parseInt(opts.getOrDefault("repeats", "7"));
+    boolean withDense = Boolean.parseBoolean(opts.getOrDefault("dense", "true"));
+    String profile = opts.getOrDefault("profile", "none");
+    gradsOf = opts.getOrDefault("grads", "x,w");
+    List<Integer> expertCounts = ints(opts.getOrDefault("experts", "4,8,16,32,64"));
+    List<Integer> blocks = opts.containsKey("blocks") ? ints(opts.get("blocks")) : List.of();
+
+    double gflop = 3.0 * 2.0 * rows * k * dIn * dOut / 1e9;
+    String xlaFlags = System.getenv("XLA_FLAGS");
+    System.out.printf(Locale.ROOT, "N=%d dIn=%d dOut=%d k=%d: useful work 3 x 2*N*k*dIn*dOut = %.2f GFLOP per step%n",
+        rows, dIn, dOut, k, gflop);
+    System.out.printf(Locale.ROOT, "medians of %d interleaved rounds after %d warm-ups; %d cores; XLA CPU runtime: %s; gradients of %s%n",
+        repeats, warmups, Runtime.getRuntime().availableProcessors(),
+        xlaFlags != null && xlaFlags.contains("--xla_cpu_use_thunk_runtime=false") ? "legacy (thunk off)" : "thunk (default)",
+        gradsOf.isEmpty() ? "nothing (forward only)" : gradsOf);
+    System.out.println();
+    System.out.println("| M | B | mode | plain matmul | dense | sorted | dense/sorted | sorted GFLOP/s | plain GFLOP/s | sorted/plain rate |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|---|");
+
+    Random random = new Random();
+    for (int m : expertCounts) {
+      MatmulShapes shapes = new MatmulShapes(rows, dIn, dOut, m, k);
+      List<Integer> bs = blocks.isEmpty() ? List.of(BlockLayout.defaultBlockSize(shapes)) : blocks;
+      Map<String, Tensor> moeInputs = new LinkedHashMap<>();
+      moeInputs.put("x", normal(random, rows, dIn));
+      moeInputs.put("w", normal(random, m, dIn, dOut));
+      moeInputs.put("ids", uniformIds(random, rows, k, m));
+      moeInputs.put("gates", uniform(random, rows, k));
+      moeInputs.put("r", normal(random, rows, dOut));
+      Map<String, Tensor> plainInputs = new LinkedHashMap<>();
+      plainInputs.put("x", normal(random, rows * k, dIn));
+      plainInputs.put("w", normal(random, dIn, dOut));
+      plainInputs.put("r", normal(random, rows * k, dOut));
+
+      List<Timed> cases = new ArrayList<>();
+      for (boolean xla : new boolean[] {false, true}) {
+        String mode = xla ? "XLA" : "graph";
+        cases.add(new Timed("plain " + mode, new BenchCase(plainInputs, ConditionalMatmulBenchmark::plainStep, xla), new ArrayList<>()));
+        for (int b : bs) {
+          ConditionalMatmul sorted = SortedConditionalMatmul.withBlockSize(b);
+          cases.add(new Timed("sorted " + b + " " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, sorted, in), xla), new ArrayList<>()));
+        }
+        if (withDense) {
+          cases.add(new Timed("dense " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, new DenseConditionalMatmul(), in), xla),
+              new ArrayList<>()));
+        }
+      }
+      try {
+        for (Timed c : cases) {
+          for (int i = 0; i < warmups; i++) {
+            c.bench().runMillis();
+          }
+        }
+        for (int round = 0; round < repeats; round++) {
+          for (Timed c : cases) {
+            c.millis().add(c.bench().runMillis());
+          }
+        }
+        if (!profile.equals("none")) {
+          for (Timed c : cases) {
+            if (c.name().startsWith("sorted") && c.name().endsWith("graph")) {
+              System.out.println("  " + c.name() + " M=" + m + " op time (us): " + top(c.bench().profile(profile.equals("nodes")), 30));
+            }
+          }
+        }
+        for (String mode : List.of("graph", "XLA")) {
+          double plain = find(cases, "plain " + mode).median();
+          double dense = withDense ? find(cases, "dense " + mode).median() : Double.NaN;
+          for (int b : bs) {
+            double sorted = find(cases, "sorted " + b + " " + mode).median();
+            System.out.printf(Locale.ROOT, "| %d | %d | %s | %.1f ms | %.0f ms | %.1f ms | %.2f | %.0f | %.0f | %.2f |%n",
+                m, b, mode, plain, dense, sorted, dense / sorted, gflop / sorted * 1e3, gflop / plain * 1e3, plain / sorted);
+          }
+        }
+      } finally {
+        cases.forEach(c -> c.bench().close());
+        moeInputs.values().forEach(Tensor::close);
+        plainInputs.values().forEach(Tensor::close);
+      }
+    }
+  }
+
+  private static Timed find(List<Timed> cases, String name) {
+    return cases.stream().filter(c -> c.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  /** y = x w, loss = sum(y * r); gradients for x and w. */
+  @SuppressWarnings("unchecked")
+  private static Map<String, Operand<?>> plainStep(Ops tf, Map<String, Operand<?>> in) {
+    Operand<TFloat32> x = (Operand<TFloat32>) in.get("x");
+    Operand<TFloat32> w = (Operand<TFloat32>) in.get("w");
+    return lossAndGrads(tf, tf.linalg.matMul(x, w), (Operand<TFloat32>) in.get("r"), x, w);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Operand<?>> moeStep(Ops tf, ConditionalMatmul impl, Map<String, Operand<?>> in) {
+    Operand<TFloat32> x = (Operand<TFloat32>) in.get("x");
+    Operand<TFloat32> w = (Operand<TFloat32>) in.get("w");
+    Operand<TFloat32> y = impl.apply(tf, x, w, (Operand<TInt32>) in.get("ids"), (Operand<TFloat32>) in.get("gates"));
+    return lossAndGrads(tf, y, (Operand<TFloat32>) in.get("r"), x, w);
+  }
+
+  private static Map<String, Operand<?>> lossAndGrads(
+      Ops tf, Operand<TFloat32> y, Operand<TFloat32> r, Operand<TFloat32> x, Operand<TFloat32> w) {
+    Operand<TFloat32> loss = tf.reduceSum(tf.math.mul(y, r), tf.constant(new int[] {0, 1}));
+    Map<String, Operand<?>> wrt = new LinkedHashMap<>();
+    if (gradsOf.contains("x")) {
+      wrt.put("dx", x);
+    }
+    if (gradsOf.contains("w")) {
+      wrt.put("dw", w);
+    }
+    Map<String, Operand<?>> out = new LinkedHashMap<>();
+    out.put("loss", loss);
+    if (!wrt.isEmpty()) {
+      // One gradient call, as a training step makes it.
+      List<Operand<?>> grads = Gradients.of(tf, loss, List.copyOf(wrt.values()));
+      int i = 0;
+      for (String name : wrt.keySet()) {
+        out.put(name, grads.get(i++));
+      }
+    }
+    return out;
+  }
+
+  private static List<Integer> ints(String csv) {
+    List<Integer> out = new ArrayList<>();
+    for (String s : csv.split(",")) {
+      out.add(Integer.parseInt(s.trim()));
+    }
+    return out;
+  }
+
+  private static String top(Map<String, Long> micros, int n) {
+    StringBuilder sb = new StringBuilder();
+    micros.entrySet().stream().limit(n).forEach(e -> sb.append(e.getKey()).append('=').append(e.getValue()).append(' '));
+    return sb.toString();
+  }
+
+  private static TFloat32 normal(Random random, long... dims) {
+    Shape shape = Shape.of(dims);
+    float[] v = new float[Math.toIntExact(shape.size())];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) random.nextGaussian();
+    }
+    return Tensors.floats(shape, v);
+  }
+
+  /** Gates in [0.1, 1), like sigmoid outputs. */
+  private static TFloat32 uniform(Random random, long... dims) {
+    Shape shape = Shape.of(dims);
+    float[] v = new float[Math.toIntExact(shape.size())];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = 0.1f + 0.9f * random.nextFloat();
+    }
+    return Tensors.floats(shape, v);
+  }
+
+  /** Ids uniform over the experts, independently per slot. */
+  private static TInt32 uniformIds(Random random, int rows, int k, int experts) {
+    int[] v = new int[rows * k];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = random.nextInt(experts);
+    }
+    return Tensors.ints(Shape.of(rows, k), v);
+  }
+}

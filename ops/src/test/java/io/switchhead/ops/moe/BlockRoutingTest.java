@@ -1,0 +1,97 @@
+package io.switchhead.ops.moe;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.switchhead.ops.Tensors;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+
+/** The routing tensors against a plain-Java construction of the same layout. */
+class BlockRoutingTest {
+
+  private final Random random = new Random();
+
+  /** Expected layout: experts in order, each expert's pairs in pair order, runs padded to B. */
+  private record Expected(int[] padPos, int[] pairOfRow, int[] inRun, int[] blockExpert) {
+    static Expected of(int[] ids, int m, BlockLayout layout) {
+      int b = layout.blockSize();
+      int[] padPos = new int[ids.length];
+      int[] pairOfRow = new int[layout.paddedRows()];
+      int[] inRun = new int[layout.paddedRows()];
+      int[] blockExpert = new int[layout.blocks()];
+      Arrays.fill(blockExpert, m - 1); // trailing blocks
+      int start = 0;
+      for (int e = 0; e < m; e++) {
+        int pos = start;
+        for (int t = 0; t < ids.length; t++) {
+          if (ids[t] == e) {
+            padPos[t] = pos;
+            pairOfRow[pos] = t;
+            inRun[pos] = 1;
+            pos++;
+          }
+        }
+        int end = start + (pos - start + b - 1) / b * b;
+        for (int blk = start / b; blk < end / b; blk++) {
+          blockExpert[blk] = e;
+        }
+        start = end;
+      }
+      return new Expected(padPos, pairOfRow, inRun, blockExpert);
+    }
+  }
+
+  private void check(int rows, int k, int m, int b, int[] ids) {
+    MatmulShapes s = new MatmulShapes(rows, 1, 1, m, k);
+    BlockLayout layout = BlockLayout.of(s, b);
+    Expected expected = Expected.of(ids, m, layout);
+    try (Graph g = new Graph();
+        Session session = new Session(g)) {
+      Ops tf = Ops.create(g);
+      BlockRouting r = BlockRouting.build(tf, tf.constant(Shape.of(rows, k), DataBuffers.of(ids)), s, layout);
+      try (Result res =
+          session.runner().fetch(r.padPos()).fetch(r.pairOfRow()).fetch(r.sourceRow()).fetch(r.inRun()).fetch(r.blockExpert()).run()) {
+        String what = "rows=" + rows + " k=" + k + " M=" + m + " B=" + b;
+        assertArrayEquals(expected.padPos(), Tensors.toInts(res.get(0)), what + " padPos");
+        int[] inRun = Tensors.toInts(res.get(3));
+        assertArrayEquals(expected.inRun(), inRun, what + " inRun");
+        int[] pairOfRow = Tensors.toInts(res.get(1));
+        int[] sourceRow = Tensors.toInts(res.get(2));
+        for (int p = 0; p < inRun.length; p++) {
+          if (inRun[p] == 1) {
+            assertEquals(expected.pairOfRow()[p], pairOfRow[p], what + " pairOfRow " + p);
+          }
+          assertTrue(pairOfRow[p] >= 0 && pairOfRow[p] < ids.length, what + " pair in range");
+          assertEquals(pairOfRow[p] / k, sourceRow[p], what + " sourceRow " + p);
+        }
+        assertArrayEquals(expected.blockExpert(), Tensors.toInts(res.get(4)), what + " blockExpert");
+      }
+    }
+  }
+
+  @Test
+  void matchesThePlainJavaLayout() {
+    int[][] cases = {{7, 2, 4, 8}, {13, 2, 16, 4}, {9, 3, 1, 5}, {20, 1, 64, 2}, {6, 4, 4, 1}, {5, 2, 3, 32}};
+    for (int[] c : cases) {
+      int rows = c[0];
+      int k = c[1];
+      int m = c[2];
+      int[] ids = random.ints(rows * k, 0, m).toArray();
+      check(rows, k, m, c[3], ids);
+    }
+    // Every pair to one expert; and experts that receive nothing at both ends.
+    check(11, 2, 5, 4, new int[22]);
+    int[] middleOnly = new int[12];
+    Arrays.fill(middleOnly, 2);
+    check(6, 2, 5, 3, middleOnly);
+  }
+}
