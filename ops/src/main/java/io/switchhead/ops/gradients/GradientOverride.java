@@ -5,8 +5,6 @@ import static com.google.common.base.Preconditions.checkState;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -52,8 +50,6 @@ public final class GradientOverride {
     List<Operand<?>> inputGradients(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config);
   }
 
-  private static final Map<String, NodeGradient> GRADIENTS = new ConcurrentHashMap<>();
-
   private GradientOverride() {}
 
   /**
@@ -61,12 +57,7 @@ public final class GradientOverride {
    * same class is a no-op (class initialisers may run it), with another class an error.
    */
   public static void define(String name, NodeGradient gradient) {
-    NodeGradient previous = GRADIENTS.putIfAbsent(name, gradient);
-    checkArgument(
-        previous == null || previous.getClass().equals(gradient.getClass()),
-        "gradient %s is already defined by %s",
-        name,
-        previous == null ? null : previous.getClass().getName());
+    CustomGradients.defineNodeGradient(name, gradient);
   }
 
   /**
@@ -74,7 +65,7 @@ public final class GradientOverride {
    * {@link #define}); output i is input i.
    */
   public static GraphOperation identity(Ops tf, String name, String config, List<? extends Operand<?>> inputs) {
-    checkArgument(GRADIENTS.containsKey(name), "no gradient named %s is defined", name);
+    checkArgument(CustomGradients.nodeGradient(name) != null, "no gradient named %s is defined", name);
     Output<?>[] outputs = new Output<?>[inputs.size()];
     for (int i = 0; i < outputs.length; i++) {
       outputs[i] = inputs.get(i).asOutput();
@@ -96,7 +87,7 @@ public final class GradientOverride {
       // TensorFlow Java has no "has attribute": a missing one throws.
       return new ArrayList<>(outputGradients); // null entries become zeros in CustomGradients
     }
-    NodeGradient gradient = GRADIENTS.get(name);
+    NodeGradient gradient = CustomGradients.nodeGradient(name);
     checkState(gradient != null, "IdentityN %s is tagged with undefined gradient %s", op.name(), name);
     return gradient.inputGradients(tf, op, outputGradients, op.attributes().getAttrString(CONFIG_ATTR));
   }
