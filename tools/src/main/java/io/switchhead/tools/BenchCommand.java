@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
  * {@code switchhead bench train}: whole training steps (forward, backward, AdamW) of presets, plain
  * graph and XLA-compiled side by side in one process, so the ratios hold on a noisy machine.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class},
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class, BenchCommand.Matmul.class},
     description = "Benchmarks, measured side by side in one process.")
 final class BenchCommand implements Runnable {
 
@@ -30,6 +30,22 @@ final class BenchCommand implements Runnable {
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  @Command(name = "matmul", mixinStandardHelpOptions = true,
+      description = {"The sorted conditional matmul against the dense reference and a plain matmul of the same",
+          "useful FLOPs, forward and backward, graph and XLA, interleaved (docs/benchmarks/conditional-matmul.md).",
+          "Options as key=value: experts=4,8,16,32,64 rows=8192 dIn=512 dOut=128 k=2 blocks=B1,B2",
+          "warmups=2 repeats=7 dense=true profile=none|types|nodes grads=x,w"})
+  static final class Matmul implements Runnable {
+
+    @CommandLine.Parameters(paramLabel = "KEY=VALUE", arity = "0..*", description = "Benchmark options.")
+    List<String> options = List.of();
+
+    @Override
+    public void run() {
+      io.switchhead.ops.moe.bench.ConditionalMatmulBenchmark.main(options.toArray(new String[0]));
+    }
   }
 
   @Command(name = "train", mixinStandardHelpOptions = true,
