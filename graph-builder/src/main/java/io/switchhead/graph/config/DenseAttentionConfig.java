@@ -17,5 +17,7 @@ public record DenseAttentionConfig(int heads, int headDim, Positional positional
     checkArgument(heads >= 1, "dense attention: heads (%s) must be >= 1", heads);
     checkArgument(headDim >= 2, "dense attention: headDim (%s) must be >= 2", headDim);
     checkNotNull(positional, "dense attention: positional is missing (ROPE or XL)");
+    checkArgument(positional != Positional.ROPE || (headDim / 2) % 2 == 0,
+        "dense attention: headDim (%s) must make headDim/2 even: RoPE rotates headDim/2 channels in two halves", headDim);
   }
 }

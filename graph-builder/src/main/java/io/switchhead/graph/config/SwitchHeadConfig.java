@@ -23,6 +23,8 @@ public record SwitchHeadConfig(int heads, int experts, int k, int headDim, Posit
     checkArgument(k >= 1 && k <= experts, "SwitchHead attention: k (%s) must be in [1, experts = %s]", k, experts);
     checkArgument(headDim >= 2, "SwitchHead attention: headDim (%s) must be >= 2", headDim);
     Preconditions.checkNotNull(positional, "SwitchHead attention: positional is missing (ROPE or XL)");
+    checkArgument(positional != Positional.ROPE || (headDim / 2) % 2 == 0,
+        "SwitchHead attention: headDim (%s) must make headDim/2 even: RoPE rotates headDim/2 channels in two halves", headDim);
     checkArgument(
         expertDropout >= 0 && expertDropout < 1,
         "SwitchHead attention: expertDropout (%s) must be in [0, 1)",

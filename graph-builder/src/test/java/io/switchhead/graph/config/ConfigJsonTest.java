@@ -57,6 +57,14 @@ class ConfigJsonTest {
   }
 
   @Test
+  void aRopeHeadWidthThatCannotBeHalvedTwiceIsRefused() {
+    String message = errorOf(tinyJson().replace("\"headDim\" : 32", "\"headDim\" : 30"));
+    assertTrue(message.contains("headDim (30)") && message.contains("RoPE"), message);
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> new DenseAttentionConfig(4, 6, Positional.ROPE))
+        .getMessage().contains("headDim (6)"));
+  }
+
+  @Test
   void anUnknownAttentionTypeAndBadJsonAreClear() {
     String message = errorOf(tinyJson().replace("\"type\" : \"switchhead\"", "\"type\" : \"switchheadz\""));
     assertTrue(message.contains("switchheadz"), message);
