@@ -10,6 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -19,8 +21,13 @@ final class Launcher implements AutoCloseable {
 
   static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
 
+  /** Marks the end of the output in {@link #unread}; compared by identity. */
+  @SuppressWarnings("StringOperationCanBeSimplified")
+  private static final String END = new String("<end of output>");
+
   private final Process process;
   private final List<String> lines = new CopyOnWriteArrayList<>();
+  private final BlockingQueue<String> unread = new LinkedBlockingQueue<>();
   private final Thread reader;
 
   private Launcher(Process process) {
@@ -29,9 +36,12 @@ final class Launcher implements AutoCloseable {
       try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
         for (String line = in.readLine(); line != null; line = in.readLine()) {
           lines.add(line);
+          unread.add(line);
         }
       } catch (IOException e) {
         lines.add("<output lost: " + e + ">");
+      } finally {
+        unread.add(END);
       }
     });
     reader.setDaemon(true);
@@ -56,25 +66,25 @@ final class Launcher implements AutoCloseable {
     return process.exitValue();
   }
 
-  /** Waits until a line matches; fails with the output if the process ends first or time runs out. */
+  /**
+   * Waits for the next line that matches (lines are consumed as they are read); fails with the output
+   * if the process ends first or time runs out.
+   */
   String awaitLine(Predicate<String> matches, long seconds) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    int seen = 0;
-    while (System.nanoTime() < deadline) {
-      for (; seen < lines.size(); seen++) {
-        if (matches.test(lines.get(seen))) {
-          return lines.get(seen);
-        }
+    while (true) {
+      String line = unread.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      if (line == null) {
+        throw new AssertionError("no expected line within " + seconds + " s:\n" + output());
       }
-      if (!process.isAlive() && seen >= lines.size()) {
-        reader.join(1000);
-        if (seen >= lines.size()) {
-          throw new AssertionError("switchhead exited (" + process.exitValue() + ") before the expected line:\n" + output());
-        }
+      if (line == END) {
+        unread.add(END);
+        throw new AssertionError("switchhead ended before the expected line:\n" + output());
       }
-      Thread.sleep(20);
+      if (matches.test(line)) {
+        return line;
+      }
     }
-    throw new AssertionError("no expected line within " + seconds + " s:\n" + output());
   }
 
   long pid() {

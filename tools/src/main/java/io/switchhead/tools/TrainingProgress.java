@@ -70,6 +70,14 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
   }
 
   @Override
+  public void onCheckpoint(long step, java.nio.file.Path directory) {
+    if (bar == null) {
+      out.printf(Locale.ROOT, "checkpoint of step %d: %s%n", step + 1, directory);
+      out.flush();
+    }
+  }
+
+  @Override
   public void close() {
     if (bar != null) {
       bar.close();
