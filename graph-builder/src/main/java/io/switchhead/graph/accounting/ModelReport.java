@@ -18,7 +18,8 @@ import org.tensorflow.types.TInt32;
 /**
  * The cost of a model config: parameters (formula, and counted in a built graph), and per attention
  * layer the paper's MACs and memory beside the MACs of the matmuls the built graph really runs for one
- * sequence (with the XL memory when the model has one; the sorted expert matmul's padding included).
+ * sequence (with the XL memory when the model has one), built with static shapes as under XLA, so the
+ * block padding of the sorted expert matmul is included.
  */
 public record ModelReport(
     long parameters, long builtParameters, long attentionParameters, double paperMacs, double paperMemoryFloats, long graphMacs) {
@@ -34,7 +35,8 @@ public record ModelReport(
           memories.add(tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, c.context(), c.dModel()))));
         }
       }
-      LanguageModel.apply(c, store.root(), LayerContext.eval(tf), tokens, memories);
+      // Static shapes, so every matmul can be counted (the padded blocks included).
+      LanguageModel.apply(c, store.root(), LayerContext.eval(tf).withStaticShapes(), tokens, memories);
       ParameterCount count = ParameterCount.of(c);
       return new ModelReport(count.total(), store.size(), count.attention(),
           AttentionCost.paperMacs(c.attention(), c.dModel(), c.context()),

@@ -3,6 +3,7 @@ package io.switchhead.graph.layers;
 import com.google.common.hash.Hashing;
 import io.switchhead.ops.Mode;
 import io.switchhead.ops.moe.ConditionalMatmul;
+import io.switchhead.ops.moe.SegmentedConditionalMatmul;
 import io.switchhead.ops.moe.SortedConditionalMatmul;
 import java.nio.charset.StandardCharsets;
 import org.tensorflow.Operand;
@@ -23,14 +24,25 @@ public record LayerContext(Ops tf, Mode mode, Operand<TInt64> stepSeed, Conditio
     }
   }
 
-  /** A training context with the sorted (fast) expert dispatch. */
+  /**
+   * A training context for the plain graph: experts computed on segments of exactly their size
+   * ({@link SegmentedConditionalMatmul}, the fastest there, shapes decided by the data).
+   */
   public static LayerContext train(Ops tf, Operand<TInt64> stepSeed) {
-    return new LayerContext(tf, Mode.TRAIN, stepSeed, SortedConditionalMatmul.withDefaultBlockSize());
+    return new LayerContext(tf, Mode.TRAIN, stepSeed, new SegmentedConditionalMatmul());
   }
 
-  /** An evaluation context: no randomness, sorted dispatch. */
+  /** An evaluation context for the plain graph: no randomness, segmented dispatch. */
   public static LayerContext eval(Ops tf) {
-    return new LayerContext(tf, Mode.EVAL, null, SortedConditionalMatmul.withDefaultBlockSize());
+    return new LayerContext(tf, Mode.EVAL, null, new SegmentedConditionalMatmul());
+  }
+
+  /**
+   * The same context with every shape static, as XLA needs: experts computed on block-padded
+   * segments ({@link SortedConditionalMatmul}).
+   */
+  public LayerContext withStaticShapes() {
+    return withDispatch(SortedConditionalMatmul.withDefaultBlockSize());
   }
 
   /** The same context with another expert dispatch (e.g. the dense reference in tests). */

@@ -180,7 +180,7 @@ public final class TrainingGraph implements AutoCloseable {
         fMemory.add(ftf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(batch, config.context(), config.dModel()))));
       }
       ParamStore args = ParamStore.arguments(ftf);
-      Forward f = forward(config, args, LayerContext.train(ftf, fSeed), fInputs, fTargets, fMemory, ftf);
+      Forward f = forward(config, args, LayerContext.train(ftf, fSeed).withStaticShapes(), fInputs, fTargets, fMemory, ftf);
       List<Operand<?>> grads = Gradients.of(ftf, f.loss(), new ArrayList<>(args.values()));
       Signature.Builder sig = Signature.builder().key("train_step").input("inputs", fInputs).input("targets", fTargets).input("seed", fSeed);
       List<ParamStore.Param> params = args.params();

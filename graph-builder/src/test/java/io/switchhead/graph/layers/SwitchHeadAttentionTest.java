@@ -70,8 +70,15 @@ class SwitchHeadAttentionTest {
   }
 
   private void assertSortedEqualsDense(SwitchHeadConfig c, int b, int t, int d) {
+    // The plain graph's segmented dispatch, and XLA's static block-padded one.
+    assertDispatchEqualsDense(c, b, t, d, false);
+    assertDispatchEqualsDense(c, b, t, d, true);
+  }
+
+  private void assertDispatchEqualsDense(SwitchHeadConfig c, int b, int t, int d, boolean staticShapes) {
     Shape xShape = Shape.of(b, t, d);
-    LayerHarness.Layer sorted = (p, ctx, x) -> SwitchHeadAttention.apply(c, d, 1, p, ctx, x, x, t, 0).output();
+    LayerHarness.Layer sorted = (p, ctx, x) ->
+        SwitchHeadAttention.apply(c, d, 1, p, staticShapes ? ctx.withStaticShapes() : ctx, x, x, t, 0).output();
     LayerHarness.Layer dense = (p, ctx, x) -> SwitchHeadAttention.apply(c, d, 1, p, ctx.withDispatch(new DenseConditionalMatmul()), x, x, t, 0).output();
     List<ParamSpec> specs = LayerHarness.specs(sorted, xShape);
     Map<String, double[]> params = new HashMap<>();
@@ -84,7 +91,8 @@ class SwitchHeadAttentionTest {
       String what = i == 0 ? "output" : i == 1 ? "d/dx" : "d/d" + specs.get(i - 2).path();
       for (int j = 0; j < a.get(i).length; j++) {
         double expected = r.get(i)[j];
-        assertEquals(expected, a.get(i)[j], 1e-10 * (1 + Math.abs(expected)), c + " " + what + "[" + j + "]");
+        assertEquals(expected, a.get(i)[j], 1e-10 * (1 + Math.abs(expected)),
+            c + (staticShapes ? " static" : " segmented") + " " + what + "[" + j + "]");
       }
     }
   }

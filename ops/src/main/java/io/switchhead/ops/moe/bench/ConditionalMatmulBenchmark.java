@@ -6,6 +6,7 @@ import io.switchhead.ops.moe.BlockLayout;
 import io.switchhead.ops.moe.ConditionalMatmul;
 import io.switchhead.ops.moe.DenseConditionalMatmul;
 import io.switchhead.ops.moe.MatmulShapes;
+import io.switchhead.ops.moe.SegmentedConditionalMatmul;
 import io.switchhead.ops.moe.SortedConditionalMatmul;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -109,6 +110,11 @@ public final class ConditionalMatmulBenchmark {
           ConditionalMatmul sorted = SortedConditionalMatmul.withBlockSize(b);
           cases.add(new Timed("sorted " + b + " " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, sorted, in), xla), new ArrayList<>()));
         }
+        if (!xla) {
+          // Segment sizes are data: the plain graph only.
+          cases.add(new Timed("segmented graph", new BenchCase(moeInputs, (tf, in) -> moeStep(tf, new SegmentedConditionalMatmul(), in), false),
+              new ArrayList<>()));
+        }
         if (withDense) {
           cases.add(new Timed("dense " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, new DenseConditionalMatmul(), in), xla),
               new ArrayList<>()));
@@ -139,6 +145,11 @@ public final class ConditionalMatmulBenchmark {
             double sorted = find(cases, "sorted " + b + " " + mode).median();
             System.out.printf(Locale.ROOT, "| %d | %d | %s | %.1f ms | %.0f ms | %.1f ms | %.2f | %.0f | %.0f | %.2f |%n",
                 m, b, mode, plain, dense, sorted, dense / sorted, gflop / sorted * 1e3, gflop / plain * 1e3, plain / sorted);
+          }
+          if (mode.equals("graph")) {
+            double segmented = find(cases, "segmented graph").median();
+            System.out.printf(Locale.ROOT, "| %d | - | graph, segmented | %.1f ms | %.0f ms | %.1f ms | %.2f | %.0f | %.0f | %.2f |%n",
+                m, plain, dense, segmented, dense / segmented, gflop / segmented * 1e3, gflop / plain * 1e3, plain / segmented);
           }
         }
       } finally {

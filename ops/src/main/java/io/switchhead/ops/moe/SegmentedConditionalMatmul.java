@@ -1,0 +1,68 @@
+package io.switchhead.ops.moe;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Unstack;
+import org.tensorflow.op.nn.TopK;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * The conditional matmul for the plain graph, where shapes may be dynamic: the N*k (row, slot) pairs
+ * sorted by expert, the input rows gathered in that order, split into one segment per expert of
+ * exactly its size, one matmul per expert on its segment, the results concatenated and gathered back.
+ * No padding and no per-block copies of the weights: the work is the useful work. Gradients are
+ * TensorFlow's own (Gather, SplitV, MatMul, ConcatV2, Unpack), none of them dense over the experts.
+ *
+ * <p>The segment sizes are data, so XLA cannot compile this: XLA steps use {@link
+ * SortedConditionalMatmul}, whose block-padded layout has static shapes. The graph holds one matmul
+ * per expert, so it suits tens of experts, not thousands.
+ */
+public final class SegmentedConditionalMatmul implements ConditionalMatmul {
+
+  private static final String WHERE = "segmented conditional matmul";
+
+  @Override
+  public <T extends TFloating> Operand<T> slotOutputs(Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates) {
+    MatmulShapes s = MatmulShapes.of(WHERE, x, w, ids, gates);
+    int pairs = s.pairs();
+    checkArgument((long) s.experts() * pairs < Integer.MAX_VALUE, "%s: M * N * k (%s * %s) must fit an int32 sort key",
+        WHERE, s.experts(), pairs);
+    Ops mm = tf.withSubScope("segmentedMatmul");
+    Operand<TInt32> flatIds = mm.reshape(mm.stopGradient(ExpertIds.checked(mm, ids, s.experts())), mm.constant(new int[] {pairs})); // [P]
+
+    // Sort the pairs by expert, stably: the key expert * P + pair is unique; top-k of its negation.
+    Operand<TInt32> pairIndex = mm.range(mm.constant(0), mm.constant(pairs), mm.constant(1));
+    Operand<TInt32> keys = mm.math.add(mm.math.mul(flatIds, mm.constant(pairs)), pairIndex);
+    Operand<TInt32> order = mm.nn.topK(mm.math.neg(keys), mm.constant(pairs), new TopK.Options[0]).indices(); // [P] pairs by expert
+    Operand<TInt32> sortedRows = mm.math.floorDiv(order, mm.constant(s.k())); // [P] row of each sorted pair
+    Operand<TInt32> counts = mm.math.unsortedSegmentSum(mm.onesLike(flatIds), flatIds, mm.constant(s.experts())); // [M]
+
+    Operand<T> xSorted = mm.gather(x, sortedRows, mm.constant(0)); // [P, dIn]
+    if (s.experts() == 1) {
+      // One expert: no segments (and SplitV/Unpack/ConcatV2 gradients want at least two parts).
+      Operand<T> y = mm.linalg.matMul(xSorted, mm.reshape(w, mm.constant(new int[] {s.dIn(), s.dOut()})));
+      return gatherBack(mm, y, order, gates, s);
+    }
+    List<Output<T>> segments = mm.splitV(xSorted, counts, mm.constant(0), (long) s.experts()).output(); // M x [count_e, dIn]
+    List<Output<T>> weights = mm.unstack(w, (long) s.experts(), Unstack.axis(0L)).output(); // M x [dIn, dOut]
+    List<Operand<T>> products = new ArrayList<>();
+    for (int e = 0; e < s.experts(); e++) {
+      products.add(mm.linalg.matMul(segments.get(e), weights.get(e))); // [count_e, dOut]
+    }
+    return gatherBack(mm, mm.concat(products, mm.constant(0)), order, gates, s);
+  }
+
+  /** The sorted results [P, dOut] back in (row, slot) order, weighted by the gates: [N, k, dOut]. */
+  private static <T extends TFloating> Operand<T> gatherBack(Ops mm, Operand<T> ySorted, Operand<TInt32> order, Operand<T> gates,
+      MatmulShapes s) {
+    Operand<T> yPairs = mm.gather(ySorted, mm.math.invertPermutation(order), mm.constant(0)); // [P, dOut] in pair order
+    Operand<T> ySlots = mm.reshape(yPairs, mm.constant(new int[] {s.rows(), s.k(), s.dOut()}));
+    return mm.math.mul(ySlots, mm.expandDims(gates, mm.constant(-1))); // [N, k, dOut]
+  }
+}
