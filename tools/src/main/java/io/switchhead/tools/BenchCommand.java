@@ -64,31 +64,35 @@ final class BenchCommand implements Runnable {
     @Option(names = "--steps", defaultValue = "20", description = "Timed steps per configuration (default: ${DEFAULT-VALUE}).")
     int steps;
 
+    @Option(names = "--blocked", description = "Also time the plain graph with the block-padded expert layout (XLA's).")
+    boolean blocked;
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
-      out.printf("%-22s %6s %12s %12s %14s%n", "preset", "xla", "ms/step", "tokens/s", "vs first row");
+      out.printf("%-28s %-14s %12s %12s %14s%n", "preset", "step", "ms/step", "tokens/s", "vs first row");
       double first = Double.NaN;
       for (String preset : presets) {
         ModelConfig model = Presets.get(preset);
-        for (boolean xla : new boolean[] {false, true}) {
-          double ms = medianStepMillis(model, xla);
+        for (String way : blocked ? List.of("plain", "plain-blocked", "xla") : List.of("plain", "xla")) {
+          double ms = medianStepMillis(model, way.equals("xla"), way.equals("plain-blocked"));
           double tokensPerSecond = batch * model.context() / (ms / 1000);
           if (Double.isNaN(first)) {
             first = ms;
           }
-          out.printf(Locale.ROOT, "%-22s %6s %12.1f %12.0f %13.2fx%n", preset, xla ? "on" : "off", ms, tokensPerSecond, first / ms);
+          out.printf(Locale.ROOT, "%-28s %-14s %12.1f %12.0f %13.2fx%n", preset, way, ms, tokensPerSecond, first / ms);
           out.flush();
         }
       }
-      out.println("vs first row: the first row's time divided by this row's (above 1 is faster).");
+      out.println("plain: the plain graph (segmented experts); plain-blocked: the plain graph with XLA's block-padded");
+      out.println("layout; xla: one must-compile XLA step. vs first row: the first row's time over this row's.");
       return 0;
     }
 
-    private double medianStepMillis(ModelConfig model, boolean xla) {
+    private double medianStepMillis(ModelConfig model, boolean xla, boolean blockedLayout) {
       SplittableRandom random = new SplittableRandom(7);
       int[] tokens = random.ints((long) batch * (model.context() + 1), 0, model.vocabSize()).toArray();
-      try (TrainingGraph graph = new TrainingGraph(model, batch, 1, AdamW.paper(0), 0.25, xla ? XlaMode.ON : XlaMode.OFF)) {
+      try (TrainingGraph graph = new TrainingGraph(model, batch, 1, AdamW.paper(0), 0.25, xla ? XlaMode.ON : XlaMode.OFF, blockedLayout)) {
         for (int i = 0; i < 3; i++) {
           graph.step(tokens, i, 1, 1e-4, true); // compile and warm up
         }

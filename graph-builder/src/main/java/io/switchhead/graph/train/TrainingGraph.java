@@ -72,6 +72,15 @@ public final class TrainingGraph implements AutoCloseable {
    * @param xla ON or OFF builds that path; AUTO builds both (choose with {@link #useXla(boolean)})
    */
   public TrainingGraph(ModelConfig config, int batch, long seed, AdamW optimizer, double gradientClip, XlaMode xla) {
+    this(config, batch, seed, optimizer, gradientClip, xla, false);
+  }
+
+  /**
+   * @param staticShapesInPlainGraph run the plain graph with the block-padded expert layout XLA needs
+   *     instead of the segmented one (to compare the two; the segmented one is the default)
+   */
+  public TrainingGraph(ModelConfig config, int batch, long seed, AdamW optimizer, double gradientClip, XlaMode xla,
+      boolean staticShapesInPlainGraph) {
     this.config = config;
     this.batch = batch;
     this.optimizer = optimizer;
@@ -94,7 +103,9 @@ public final class TrainingGraph implements AutoCloseable {
     List<Variable<TFloat32>> evalMemory = xl ? memoryVariables("eval") : List.of();
 
     // The plain forward creates the variables; everything else reads them by path.
-    Forward plain = forward(config, store, LayerContext.train(tf, stepSeed), inputs, targets, reads(tf, trainMemory), tf);
+    LayerContext trainContext = LayerContext.train(tf, stepSeed);
+    Forward plain = forward(config, store, staticShapesInPlainGraph ? trainContext.withStaticShapes() : trainContext, inputs,
+        targets, reads(tf, trainMemory), tf);
     usageNames = plain.usageNames();
     AdamW.Slots slots = AdamW.slots(store);
     List<Operand<?>> values = new ArrayList<>(store.values());

@@ -41,9 +41,6 @@ import org.tensorflow.types.TInt32;
  */
 public final class ConditionalMatmulBenchmark {
 
-  /** Which gradients the step builds. */
-  private static String gradsOf = "x,w";
-
   private ConditionalMatmulBenchmark() {}
 
   /** A named case and its times. */
@@ -71,7 +68,7 @@ public final class ConditionalMatmulBenchmark {
     int repeats = Integer.parseInt(opts.getOrDefault("repeats", "7"));
     boolean withDense = Boolean.parseBoolean(opts.getOrDefault("dense", "true"));
     String profile = opts.getOrDefault("profile", "none");
-    gradsOf = opts.getOrDefault("grads", "x,w");
+    String gradsOf = opts.getOrDefault("grads", "x,w");
     List<Integer> expertCounts = ints(opts.getOrDefault("experts", "4,8,16,32,64"));
     List<Integer> blocks = opts.containsKey("blocks") ? ints(opts.get("blocks")) : List.of();
 
@@ -105,18 +102,18 @@ public final class ConditionalMatmulBenchmark {
       List<Timed> cases = new ArrayList<>();
       for (boolean xla : new boolean[] {false, true}) {
         String mode = xla ? "XLA" : "graph";
-        cases.add(new Timed("plain " + mode, new BenchCase(plainInputs, ConditionalMatmulBenchmark::plainStep, xla), new ArrayList<>()));
+        cases.add(new Timed("plain " + mode, new BenchCase(plainInputs, (tf, in) -> plainStep(tf, in, gradsOf), xla), new ArrayList<>()));
         for (int b : bs) {
           ConditionalMatmul sorted = SortedConditionalMatmul.withBlockSize(b);
-          cases.add(new Timed("sorted " + b + " " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, sorted, in), xla), new ArrayList<>()));
+          cases.add(new Timed("sorted " + b + " " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, sorted, in, gradsOf), xla), new ArrayList<>()));
         }
         if (!xla) {
           // Segment sizes are data: the plain graph only.
-          cases.add(new Timed("segmented graph", new BenchCase(moeInputs, (tf, in) -> moeStep(tf, new SegmentedConditionalMatmul(), in), false),
+          cases.add(new Timed("segmented graph", new BenchCase(moeInputs, (tf, in) -> moeStep(tf, new SegmentedConditionalMatmul(), in, gradsOf), false),
               new ArrayList<>()));
         }
         if (withDense) {
-          cases.add(new Timed("dense " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, new DenseConditionalMatmul(), in), xla),
+          cases.add(new Timed("dense " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, new DenseConditionalMatmul(), in, gradsOf), xla),
               new ArrayList<>()));
         }
       }
@@ -166,22 +163,22 @@ public final class ConditionalMatmulBenchmark {
 
   /** y = x w, loss = sum(y * r); gradients for x and w. */
   @SuppressWarnings("unchecked")
-  private static Map<String, Operand<?>> plainStep(Ops tf, Map<String, Operand<?>> in) {
+  private static Map<String, Operand<?>> plainStep(Ops tf, Map<String, Operand<?>> in, String gradsOf) {
     Operand<TFloat32> x = (Operand<TFloat32>) in.get("x");
     Operand<TFloat32> w = (Operand<TFloat32>) in.get("w");
-    return lossAndGrads(tf, tf.linalg.matMul(x, w), (Operand<TFloat32>) in.get("r"), x, w);
+    return lossAndGrads(tf, tf.linalg.matMul(x, w), (Operand<TFloat32>) in.get("r"), x, w, gradsOf);
   }
 
   @SuppressWarnings("unchecked")
-  private static Map<String, Operand<?>> moeStep(Ops tf, ConditionalMatmul impl, Map<String, Operand<?>> in) {
+  private static Map<String, Operand<?>> moeStep(Ops tf, ConditionalMatmul impl, Map<String, Operand<?>> in, String gradsOf) {
     Operand<TFloat32> x = (Operand<TFloat32>) in.get("x");
     Operand<TFloat32> w = (Operand<TFloat32>) in.get("w");
     Operand<TFloat32> y = impl.apply(tf, x, w, (Operand<TInt32>) in.get("ids"), (Operand<TFloat32>) in.get("gates"));
-    return lossAndGrads(tf, y, (Operand<TFloat32>) in.get("r"), x, w);
+    return lossAndGrads(tf, y, (Operand<TFloat32>) in.get("r"), x, w, gradsOf);
   }
 
   private static Map<String, Operand<?>> lossAndGrads(
-      Ops tf, Operand<TFloat32> y, Operand<TFloat32> r, Operand<TFloat32> x, Operand<TFloat32> w) {
+      Ops tf, Operand<TFloat32> y, Operand<TFloat32> r, Operand<TFloat32> x, Operand<TFloat32> w, String gradsOf) {
     Operand<TFloat32> loss = tf.reduceSum(tf.math.mul(y, r), tf.constant(new int[] {0, 1}));
     Map<String, Operand<?>> wrt = new LinkedHashMap<>();
     if (gradsOf.contains("x")) {
