@@ -5,17 +5,10 @@ import static io.switchhead.ops.moe.MatmulProblem.EVEN_ONLY;
 import static io.switchhead.ops.moe.MatmulProblem.UNIFORM;
 import static io.switchhead.ops.moe.MatmulProblem.allTo;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import io.switchhead.ops.check.GradientChecker;
-import io.switchhead.ops.check.GradientChecker.Input;
-import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
-import org.tensorflow.Operand;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
-import org.tensorflow.types.TInt32;
 
 /** The segmented (plain-graph) matmul against the dense reference: forward and all three gradients. */
 class SegmentedConditionalMatmulTest {
@@ -46,31 +39,10 @@ class SegmentedConditionalMatmulTest {
     check(new MatmulShapes(50, 4, 3, 64, 3), UNIFORM, "M=64");
   }
 
-  /** Central differences in float64 for x, w and the gates; one expert gets no row, one gets many. */
+  /** Central differences in float64 for x, w and the gates; the odd experts get no row. */
   @Test
   void gradientsMatchFiniteDifferences() {
     MatmulShapes s = new MatmulShapes(9, 4, 3, 5, 2);
-    int[][] ids = new int[s.rows()][s.k()];
-    for (int[] row : ids) {
-      for (int j = 0; j < row.length; j++) {
-        row[j] = random.nextInt(s.experts() - 1); // the last expert receives no row
-      }
-    }
-    GradientChecker checker = new GradientChecker().seed(random.nextLong());
-    for (boolean slots : new boolean[] {false, true}) {
-      GradientChecker.Report report =
-          checker.check(
-              (tf, in) -> {
-                Operand<TInt32> idsConst = tf.constant(ids);
-                return slots
-                    ? segmented.slotOutputs(tf, in.get(0), in.get(1), idsConst, in.get(2))
-                    : segmented.apply(tf, in.get(0), in.get(1), idsConst, in.get(2));
-              },
-              List.of(
-                  Input.normal(random, s.rows(), s.dIn()),
-                  Input.normal(random, s.experts(), s.dIn(), s.dOut()),
-                  Input.normal(random, s.rows(), s.k())));
-      assertTrue(report.maxRelativeError() < 1e-6, (slots ? "slots: " : "summed: ") + report);
-    }
+    MatmulRunner.assertGradientsMatchFiniteDifferences(segmented, s, EVEN_ONLY, random);
   }
 }

@@ -7,8 +7,6 @@ import static io.switchhead.ops.moe.MatmulProblem.allTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.switchhead.ops.check.GradientChecker;
-import io.switchhead.ops.check.GradientChecker.Input;
 import io.switchhead.ops.gradients.GradientCoverage;
 import io.switchhead.ops.gradients.Gradients;
 import java.util.List;
@@ -93,30 +91,7 @@ class SortedConditionalMatmulTest {
   @Test
   void gradientsMatchFiniteDifferences() {
     MatmulShapes s = new MatmulShapes(9, 4, 3, 5, 2);
-    int[][] ids = new int[s.rows()][s.k()];
-    for (int[] row : ids) {
-      for (int j = 0; j < row.length; j++) {
-        row[j] = random.nextInt(s.experts());
-      }
-    }
-    GradientChecker checker = new GradientChecker().seed(random.nextLong());
-    for (boolean slots : new boolean[] {false, true}) {
-      SortedConditionalMatmul sorted = SortedConditionalMatmul.withBlockSize(4);
-      GradientChecker.Report report =
-          checker.check(
-              (tf, in) -> {
-                Operand<TInt32> idsConst = tf.constant(ids);
-                return slots
-                    ? sorted.slotOutputs(tf, in.get(0), in.get(1), idsConst, in.get(2))
-                    : sorted.apply(tf, in.get(0), in.get(1), idsConst, in.get(2));
-              },
-              List.of(
-                  Input.normal(random, s.rows(), s.dIn()),
-                  Input.normal(random, s.experts(), s.dIn(), s.dOut()),
-                  Input.normal(random, s.rows(), s.k())));
-      // 1e-6 as in the project's other checks: central differences at h = 1e-6 carry ~1e-9 absolute noise.
-      assertTrue(report.maxRelativeError() < 1e-6, (slots ? "slots: " : "summed: ") + report);
-    }
+    MatmulRunner.assertGradientsMatchFiniteDifferences(SortedConditionalMatmul.withBlockSize(4), s, UNIFORM, random);
   }
 
   /**
