@@ -112,7 +112,6 @@ public record SortedConditionalMatmul(OptionalInt blockSize) implements Conditio
                 w,
                 gates,
                 mm.stopGradient(xBlocks),
-                mm.stopGradient(wBlocks),
                 mm.stopGradient(ySlots),
                 mm.stopGradient(bufferGate),
                 mm.stopGradient(route.padPos()),
