@@ -140,13 +140,11 @@ public final class ConditionalMatmulBenchmark {
           double dense = withDense ? find(cases, "dense " + mode).median() : Double.NaN;
           for (int b : bs) {
             double sorted = find(cases, "sorted " + b + " " + mode).median();
-            System.out.printf(Locale.ROOT, "| %d | %d | %s | %.1f ms | %.0f ms | %.1f ms | %.2f | %.0f | %.0f | %.2f |%n",
-                m, b, mode, plain, dense, sorted, dense / sorted, gflop / sorted * 1e3, gflop / plain * 1e3, plain / sorted);
+            printRow(m, Integer.toString(b), mode, plain, dense, sorted, gflop);
           }
           if (mode.equals("graph")) {
             double segmented = find(cases, "segmented graph").median();
-            System.out.printf(Locale.ROOT, "| %d | - | graph, segmented | %.1f ms | %.0f ms | %.1f ms | %.2f | %.0f | %.0f | %.2f |%n",
-                m, plain, dense, segmented, dense / segmented, gflop / segmented * 1e3, gflop / plain * 1e3, plain / segmented);
+            printRow(m, "-", "graph, segmented", plain, dense, segmented, gflop);
           }
         }
       } finally {
@@ -155,6 +153,14 @@ public final class ConditionalMatmulBenchmark {
         plainInputs.values().forEach(Tensor::close);
       }
     }
+  }
+
+  /** One table row; "-" in the dense columns when dense was not timed. */
+  private static void printRow(int m, String block, String mode, double plain, double dense, double time, double gflop) {
+    String denseTime = Double.isNaN(dense) ? "-" : String.format(Locale.ROOT, "%.0f ms", dense);
+    String denseRatio = Double.isNaN(dense) ? "-" : String.format(Locale.ROOT, "%.2f", dense / time);
+    System.out.printf(Locale.ROOT, "| %d | %s | %s | %.1f ms | %s | %.1f ms | %s | %.0f | %.0f | %.2f |%n",
+        m, block, mode, plain, denseTime, time, denseRatio, gflop / time * 1e3, gflop / plain * 1e3, plain / time);
   }
 
   private static Timed find(List<Timed> cases, String name) {
