@@ -153,4 +153,65 @@ class SwitchHeadAttentionTest {
       return DenseAttention.apply(dense, d, 1, p, ctx, q, kv, steps, memory);
     }, t, d);
   }
+
+  /**
+   * The special case E = 1 (SWITCHHEAD.md section 1) against dense multi-head attention: with V and O
+   * copied into the dense layer's layout, SwitchHead's output is the sum over heads of each head's
+   * dense contribution (the dense layer run with the other heads' rows of O zeroed) times the head's
+   * output gate sigmoid(x S_o^T), computed here in plain Java.
+   */
+  @Test
+  void oneExpertIsDenseAttentionWithAPerHeadOutputGate() {
+    int b = 2;
+    int t = 3;
+    int d = 10;
+    int h = 2;
+    int dh = 4;
+    Shape xShape = Shape.of(b, t, d);
+    SwitchHeadConfig oneExpert = new SwitchHeadConfig(h, 1, 1, dh, Positional.ROPE, 0);
+    LayerHarness.Layer switchHead = (p, ctx, x) -> SwitchHeadAttention.apply(oneExpert, d, 1, p, ctx, x, x, t, 0).output();
+    LayerHarness.Layer dense = (p, ctx, x) -> DenseAttention.apply(new DenseAttentionConfig(h, dh, Positional.ROPE), d, 1, p, ctx, x, x, t, 0);
+
+    Map<String, double[]> params = new HashMap<>();
+    List<ParamSpec> specs = LayerHarness.specs(switchHead, xShape);
+    specs.forEach(spec -> params.put(spec.path(), normal(spec.size(), 0.5)));
+    double[] x = normal(xShape.size(), 1);
+    double[] noProjection = new double[b * t * d];
+    double[] got = outputAndGradients(switchHead, xShape, x, params, specs, noProjection).get(0);
+
+    // SwitchHead's v [H, D, dh] and o [H, dh, D] in the dense layer's v [D, H*dh] and o [H*dh, D].
+    double[] v = params.get("layer/v");
+    double[] o = params.get("layer/o");
+    double[] denseV = new double[d * h * dh];
+    for (int head = 0; head < h; head++) {
+      for (int c = 0; c < d; c++) {
+        for (int j = 0; j < dh; j++) {
+          denseV[c * h * dh + head * dh + j] = v[(head * d + c) * dh + j];
+        }
+      }
+    }
+    List<ParamSpec> denseSpecs = LayerHarness.specs(dense, xShape);
+    double[] expected = new double[b * t * d];
+    double[] selO = params.get("layer/sel_o"); // [H, D]
+    for (int head = 0; head < h; head++) {
+      double[] oneHeadO = new double[h * dh * d]; // the other heads' rows stay zero
+      System.arraycopy(o, head * dh * d, oneHeadO, head * dh * d, dh * d);
+      Map<String, double[]> denseParams = new HashMap<>(Map.of("layer/q", params.get("layer/q"), "layer/k", params.get("layer/k"),
+          "layer/v", denseV, "layer/o", oneHeadO));
+      double[] headOut = outputAndGradients(dense, xShape, x, denseParams, denseSpecs, noProjection).get(0);
+      for (int n = 0; n < b * t; n++) {
+        double logit = 0;
+        for (int c = 0; c < d; c++) {
+          logit += x[n * d + c] * selO[head * d + c];
+        }
+        double gate = 1 / (1 + Math.exp(-logit));
+        for (int c = 0; c < d; c++) {
+          expected[n * d + c] += gate * headOut[n * d + c];
+        }
+      }
+    }
+    for (int i = 0; i < expected.length; i++) {
+      assertEquals(expected[i], got[i], 1e-10 * (1 + Math.abs(expected[i])), "output[" + i + "]");
+    }
+  }
 }
