@@ -35,15 +35,18 @@ public record BlockLayout(int pairs, int experts, int blockSize) {
   }
 
   /**
-   * The largest power of two B in [8, 256] whose worst-case padding M*B is at most a quarter of the
-   * N*k real rows; 8 when even that pads more. Bigger blocks amortise the per-block weight copy
-   * (dIn*dOut values per B rows) and run larger matmuls; the quarter bounds the wasted rows.
-   * Measured at N*k = 16384, dIn = 512, dOut = 128 on 2 cores (docs/benchmarks/conditional-matmul.md),
-   * this picks the fastest B within noise for M = 4 to 64 (256, 256, 256, 128, 64).
+   * The largest power of two B in [8, 256] whose worst-case padding M*B is at most half of the N*k
+   * real rows; 8 when even that pads more. Bigger blocks amortise the per-block weight copies
+   * (dIn*dOut values per B rows, gathered and written back several times) and run larger matmuls;
+   * the half bounds the wasted rows. The layout serves XLA (the plain graph uses the segmented
+   * one), and under XLA on the CPU the weight copies cost more than padding: at N*k = 16384, dIn =
+   * 512, dOut = 128, M = 64 on 2 cores, B = 128 took 62.5 ms against 70.4 ms for B = 64 (the plain
+   * graph: equal), and at M = 32, B = 256 and 128 tied (docs/benchmarks/conditional-matmul.md).
+   * For M = 4, 8, 16, 32, 64 it picks 256, 256, 256, 256, 128.
    */
   public static int defaultBlockSize(MatmulShapes shapes) {
     int b = MAX_DEFAULT_BLOCK;
-    while (b > MIN_DEFAULT_BLOCK && (long) shapes.experts() * b * 4 > shapes.pairs()) {
+    while (b > MIN_DEFAULT_BLOCK && (long) shapes.experts() * b * 2 > shapes.pairs()) {
       b /= 2;
     }
     return b;
