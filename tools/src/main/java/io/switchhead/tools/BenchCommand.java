@@ -74,13 +74,13 @@ final class BenchCommand implements Runnable {
       double first = Double.NaN;
       for (String preset : presets) {
         ModelConfig model = Presets.get(preset);
-        for (String way : blocked ? List.of("plain", "plain-blocked", "xla") : List.of("plain", "xla")) {
-          double ms = medianStepMillis(model, way.equals("xla"), way.equals("plain-blocked"));
+        for (StepKind way : blocked ? List.of(StepKind.PLAIN, StepKind.PLAIN_BLOCKED, StepKind.XLA) : List.of(StepKind.PLAIN, StepKind.XLA)) {
+          double ms = medianStepMillis(model, way);
           double tokensPerSecond = batch * model.context() / (ms / 1000);
           if (Double.isNaN(first)) {
             first = ms;
           }
-          out.printf(Locale.ROOT, "%-28s %-14s %12.1f %12.0f %13.2fx%n", preset, way, ms, tokensPerSecond, first / ms);
+          out.printf(Locale.ROOT, "%-28s %-14s %12.1f %12.0f %13.2fx%n", preset, way.label, ms, tokensPerSecond, first / ms);
           out.flush();
         }
       }
@@ -89,10 +89,27 @@ final class BenchCommand implements Runnable {
       return 0;
     }
 
-    private double medianStepMillis(ModelConfig model, boolean xla, boolean blockedLayout) {
+    /** Which training step a row times. */
+    private enum StepKind {
+      PLAIN("plain", XlaMode.OFF, false),
+      PLAIN_BLOCKED("plain-blocked", XlaMode.OFF, true),
+      XLA("xla", XlaMode.ON, false);
+
+      final String label;
+      final XlaMode xla;
+      final boolean blockedLayout;
+
+      StepKind(String label, XlaMode xla, boolean blockedLayout) {
+        this.label = label;
+        this.xla = xla;
+        this.blockedLayout = blockedLayout;
+      }
+    }
+
+    private double medianStepMillis(ModelConfig model, StepKind way) {
       SplittableRandom random = new SplittableRandom(7);
       int[] tokens = random.ints((long) batch * (model.context() + 1), 0, model.vocabSize()).toArray();
-      try (TrainingGraph graph = new TrainingGraph(model, batch, 1, AdamW.paper(0), 0.25, xla ? XlaMode.ON : XlaMode.OFF, blockedLayout)) {
+      try (TrainingGraph graph = new TrainingGraph(model, batch, 1, AdamW.paper(0), 0.25, way.xla, way.blockedLayout)) {
         for (int i = 0; i < 3; i++) {
           graph.step(tokens, i, 1, 1e-4, true); // compile and warm up
         }
