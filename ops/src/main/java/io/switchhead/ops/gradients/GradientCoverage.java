@@ -1,6 +1,8 @@
 package io.switchhead.ops.gradients;
 
 import com.google.common.collect.ImmutableSortedSet;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -16,7 +18,9 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>A path is differentiable where it carries floating-point tensors: an op needs a gradient if one
  * of its floating-point inputs depends on a parameter and it lies upstream of the loss. Integer and
- * boolean edges (shapes, indices, masks) carry no gradient.
+ * boolean edges (shapes, indices, masks) carry no gradient. Nor do the inputs of a StopGradient: a
+ * value computed one way and differentiated another ({@link GradientOverride}) may be computed with
+ * ops that have no gradient, such as a loop.
  */
 public final class GradientCoverage {
 
@@ -42,8 +46,7 @@ public final class GradientCoverage {
 
   private static Set<GraphOperation> needingGradients(Graph graph, Operand<?> loss, List<? extends Operand<?>> params) {
     Set<GraphOperation> downstream = new HashSet<>(graph.subgraphFrom(Set.copyOf(params)));
-    Set<GraphOperation> upstream = new HashSet<>(graph.subgraphTo(Set.of(loss)));
-    upstream.add((GraphOperation) loss.op());
+    Set<GraphOperation> upstream = upstreamThroughGradients((GraphOperation) loss.op());
     Set<GraphOperation> sources = new HashSet<>();
     params.forEach(p -> sources.add((GraphOperation) p.op()));
     Set<GraphOperation> result = new HashSet<>();
@@ -53,6 +56,25 @@ public final class GradientCoverage {
       }
     }
     return result;
+  }
+
+  /** {@code loss} and the ops it reads, transitively, except through a StopGradient's input. */
+  private static Set<GraphOperation> upstreamThroughGradients(GraphOperation loss) {
+    Set<GraphOperation> seen = new HashSet<>(Set.of(loss));
+    Deque<GraphOperation> todo = new ArrayDeque<>(List.of(loss));
+    while (!todo.isEmpty()) {
+      GraphOperation op = todo.pop();
+      if (op.type().equals("StopGradient")) {
+        continue;
+      }
+      for (int i = 0; i < op.numInputs(); i++) {
+        GraphOperation producer = (GraphOperation) op.input(i).op();
+        if (seen.add(producer)) {
+          todo.push(producer);
+        }
+      }
+    }
+    return seen;
   }
 
   private static boolean hasDifferentiableInputFrom(GraphOperation op, Set<GraphOperation> downstream, Set<GraphOperation> sources) {
