@@ -34,10 +34,11 @@ class ModelReportTest {
     assertTrue(sh.graphMacs() < 0.6 * dense.graphMacs(), sh.graphMacs() + " vs " + dense.graphMacs());
     // The paper's formulas leave terms out, never add any: the graph recomputes the memory's keys and
     // values and position keys for all M + T positions, adds the position scores, the selections and
-    // (SwitchHead) the block padding of the sorted matmul. So the graph counts more, within bounds.
+    // (SwitchHead) the worst-case block padding of the sorted matmul, in whole loop groups. So the
+    // graph counts more, within bounds.
     for (ModelReport r : new ModelReport[] {sh, dense}) {
       double ratio = r.graphMacs() / r.paperMacs();
-      assertTrue(ratio >= 1 && ratio < 1.6, "graph/paper MACs " + ratio + ": " + r);
+      assertTrue(ratio >= 1 && ratio < 1.65, "graph/paper MACs " + ratio + ": " + r);
     }
   }
 

@@ -6,11 +6,22 @@ import static com.google.common.base.Preconditions.checkArgument;
  * Static sizes of the sorted layout: the N*k (row, slot) pairs sorted by expert, each expert's run
  * padded up to a multiple of the block size B, so every block of B rows belongs to one expert.
  *
- * <p>Padding is at most B-1 rows per expert, so P = N*k + M*(B-1) rows, rounded up to a multiple of
- * B, always suffice, whatever the routing. Their cost is M*(B-1) extra rows: larger blocks mean fewer
+ * <p>Padding is at most B-1 rows per expert, so N*k + M*(B-1) rows always suffice, whatever the
+ * routing. Blocks are computed in groups of G blocks, one loop iteration each, and only the groups
+ * that a routing fills run: the buffer holds the worst case, rounded up to whole groups, but the
+ * work follows the actual padding, about M*B/2 rows for spread routings. Larger blocks mean fewer
  * weight copies (one per block) but more padding, which is why B is chosen from the shapes.
+ *
+ * @param groupBlocks G, blocks per loop iteration
  */
-public record BlockLayout(int pairs, int experts, int blockSize) {
+public record BlockLayout(int pairs, int experts, int blockSize, int groupBlocks) {
+
+  /**
+   * Rows per loop iteration by default: big enough that one iteration's batched matmul runs at
+   * full speed, small enough that its gathered inputs stay in cache and that few rows past the
+   * routing's last block are computed.
+   */
+  static final int DEFAULT_GROUP_ROWS = 2048;
 
   /** Smallest and largest default block size; see {@link #defaultBlockSize}. */
   static final int MIN_DEFAULT_BLOCK = 8;
@@ -21,17 +32,40 @@ public record BlockLayout(int pairs, int experts, int blockSize) {
     checkArgument(pairs >= 1, "pairs N*k must be >= 1, got %s", pairs);
     checkArgument(experts >= 1, "experts M must be >= 1, got %s", experts);
     checkArgument(blockSize >= 1, "blockSize B must be >= 1, got %s", blockSize);
+    checkArgument(groupBlocks >= 1, "groupBlocks G must be >= 1, got %s", groupBlocks);
     checkArgument(
-        (long) pairs + (long) experts * blockSize < Integer.MAX_VALUE,
-        "padded rows N*k + M*B (%s + %s * %s) must fit in int32",
+        (long) pairs + (long) experts * blockSize + (long) groupBlocks * blockSize < Integer.MAX_VALUE,
+        "padded rows N*k + M*B + G*B (%s + %s * %s + %s * %s) must fit in int32",
         pairs,
         experts,
+        blockSize,
+        groupBlocks,
         blockSize);
+  }
+
+  /** Groups of about {@link #DEFAULT_GROUP_ROWS} rows, no more blocks than the worst case needs. */
+  public BlockLayout(int pairs, int experts, int blockSize) {
+    this(pairs, experts, blockSize, defaultGroupBlocks(pairs, experts, blockSize));
   }
 
   /** Layout for these shapes with an explicit block size. */
   public static BlockLayout of(MatmulShapes shapes, int blockSize) {
     return new BlockLayout(shapes.pairs(), shapes.experts(), blockSize);
+  }
+
+  /** As few groups as groups of at most DEFAULT_GROUP_ROWS allow, sized evenly so that rounding up to whole groups adds little. */
+  private static int defaultGroupBlocks(int pairs, int experts, int blockSize) {
+    checkArgument(blockSize >= 1, "blockSize B must be >= 1, got %s", blockSize);
+    int worst = worstCaseBlocks(pairs, experts, blockSize);
+    int largest = Math.max(1, DEFAULT_GROUP_ROWS / blockSize);
+    int groups = (worst + largest - 1) / largest;
+    return (worst + groups - 1) / groups;
+  }
+
+  /** Blocks the worst routing fills: N*k + M*(B-1) rows in whole blocks. */
+  private static int worstCaseBlocks(int pairs, int experts, int blockSize) {
+    long worst = (long) pairs + (long) experts * (blockSize - 1);
+    return Math.toIntExact((worst + blockSize - 1) / blockSize);
   }
 
   /**
@@ -52,14 +86,23 @@ public record BlockLayout(int pairs, int experts, int blockSize) {
     return b;
   }
 
-  /** P: rows of the padded buffer, a multiple of B. */
-  public int paddedRows() {
-    long worst = (long) pairs + (long) experts * (blockSize - 1);
-    return Math.toIntExact((worst + blockSize - 1) / blockSize * blockSize);
+  /** Loop iterations that cover the worst case; a routing runs only the ones it fills. */
+  public int groups() {
+    return (worstCaseBlocks(pairs, experts, blockSize) + groupBlocks - 1) / groupBlocks;
   }
 
-  /** P / B: blocks in the padded buffer, each run with one expert's weights. */
+  /** P / B: blocks in the padded buffer, each run with one expert's weights; whole groups. */
   public int blocks() {
-    return paddedRows() / blockSize;
+    return groups() * groupBlocks;
+  }
+
+  /** P: rows of the padded buffer. */
+  public int paddedRows() {
+    return Math.multiplyExact(blocks(), blockSize);
+  }
+
+  /** G*B: rows of one group. */
+  public int groupRows() {
+    return groupBlocks * blockSize;
   }
 }

@@ -2,23 +2,22 @@ package io.switchhead.ops.moe;
 
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.math.Cumsum;
-import org.tensorflow.op.nn.TopK;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 
 /**
  * Where every (row, slot) pair goes in the block-padded buffer, computed from the expert ids alone.
  *
- * <p>Int32 index arithmetic only, built on {@code stopGradient(ids)} so that gradient building never
- * walks into it, even when the ids come from a differentiable top-k. It uses sorts, gathers and
- * compare-and-count reductions, no scatters: XLA on the CPU turns every scatter into a serial loop
- * with one iteration per index, while gathers and reductions become parallel loops. The counts
- * compare each pair (or block) with each expert, O(N*k*M) int compares: at M = 64 that is about 1M,
- * against 6 GFLOP of matmul, so nothing here is a cost that grows with M in practice.
- *
- * <p>Both directions are kept, so that the backward can gather too: pair to buffer row
- * ({@code padPos}) and buffer row to pair ({@code pairOfRow}).
+ * <p>Int32 index arithmetic (and one float matmul that counts), built on {@code stopGradient(ids)}
+ * so that gradient building never walks into it, even when the ids come from a differentiable
+ * top-k. No sorts and no scatters, which XLA runs on one thread (at N*k = 16K on 2 cores: a 16K-key
+ * sort 3.5 ms, a 16K-index scatter 4.8 ms). Instead a table of prefix counts ({@link
+ * PrefixCounts}) says how many pairs of each expert come up to each pair:
+ * <ul>
+ *   <li>pair to buffer row: a pair's rank within its expert's run is one table entry (a gather);
+ *   <li>buffer row to pair: the r-th pair of expert e is where e's count first exceeds r, found by
+ *       a branchless binary search, log2(N*k) rounds of gathers.
+ * </ul>
  *
  * @param padPos [N, k] buffer row of pair (n, j)
  * @param pairOfRow [P] pair t = n*k + j held by each buffer row; padding rows hold some valid pair
@@ -26,6 +25,8 @@ import org.tensorflow.types.TInt32;
  * @param sourceRow [P] row of X each buffer row reads, {@code pairOfRow / k}
  * @param inRun [P] 1 for buffer rows holding a pair, 0 for padding
  * @param blockExpert [P/B] expert of each block; trailing unused blocks use expert M-1
+ * @param usedGroups scalar, the groups of blocks ({@link BlockLayout#groupBlocks}) that hold pairs;
+ *     the ones after them hold only padding and are skipped
  */
 public record BlockRouting(
     Operand<TInt32> padPos,
@@ -33,6 +34,7 @@ public record BlockRouting(
     Operand<TInt32> sourceRow,
     Operand<TInt32> inRun,
     Operand<TInt32> blockExpert,
+    Operand<TInt32> usedGroups,
     BlockLayout layout) {
 
   /** Builds the routing for {@code ids} [N, k] with values in [0, M). */
@@ -43,51 +45,46 @@ public record BlockRouting(
     int b = layout.blockSize();
     Operand<TInt32> zero = rt.constant(0);
     Operand<TInt32> expert = rt.reshape(rt.stopGradient(ids), rt.constant(new int[] {pairs})); // [T]
-    Operand<TInt32> pair = rt.range(zero, rt.constant(pairs), rt.constant(1)); // [T]
-    Operand<TInt32> expertIds = rt.range(zero, rt.constant(experts), rt.constant(1)); // [M]
+    PrefixCounts table = PrefixCounts.of(rt, expert, pairs, experts);
 
-    // Stable sort by expert: the keys expert*T + pair are distinct, so top-k of their negation lists
-    // the pairs by expert, and by pair within one expert.
-    Operand<TInt32> keys = rt.math.add(rt.math.mul(expert, rt.constant(pairs)), pair); // [T]
-    TopK<TInt32, TInt32> sorted = rt.nn.topK(rt.math.neg(keys), rt.constant(pairs), new TopK.Options[0]);
-    Operand<TInt32> order = sorted.indices(); // [T] pair at sorted position i
-    Operand<TInt32> sortedExpert = rt.gather(expert, order, zero); // [T]
-    // Sorting the permutation inverts it: inverse[t] = sorted position of pair t.
-    Operand<TInt32> inverse = rt.nn.topK(rt.math.neg(order), rt.constant(pairs), new TopK.Options[0]).indices(); // [T]
-
-    // Per expert: pairs, first sorted position, first buffer row (runs padded to multiples of B).
-    Operand<TInt32> counts = count(rt, rt.math.equal(column(rt, expertIds), row(rt, expert))); // [M]
-    Operand<TInt32> runStart = rt.math.cumsum(counts, zero, Cumsum.exclusive(true)); // [M]
+    // Per expert: its run of pairs padded to a multiple of B, runs laid out in expert order.
+    Operand<TInt32> counts = table.totals(); // [M]
     Operand<TInt32> blocksPerExpert = rt.math.floorDiv(rt.math.add(counts, rt.constant(b - 1)), rt.constant(b));
     Operand<TInt32> blockEnd = rt.math.cumsum(blocksPerExpert, zero); // [M] one past each expert's last block
     Operand<TInt32> bufferStart = rt.math.mul(rt.math.sub(blockEnd, blocksPerExpert), rt.constant(b)); // [M]
 
-    // Pair t sits at its expert's buffer start plus its rank within the expert.
-    Operand<TInt32> shift = rt.math.sub(bufferStart, runStart); // [M]
-    Operand<TInt32> sortedPos = rt.math.add(rt.gather(shift, sortedExpert, zero), pair); // [T]
+    // Pair t sits at its expert's buffer start plus its rank: the pairs of its expert before it.
+    Operand<TInt32> pair = rt.range(zero, rt.constant(pairs), rt.constant(1)); // [T]
+    Operand<TInt32> rank = rt.math.sub(table.countUpTo(rt, expert, pair), rt.constant(1)); // [T]
     Operand<TInt32> padPos =
-        rt.reshape(rt.gather(sortedPos, inverse, zero), rt.constant(new int[] {shapes.rows(), shapes.k()})); // [N, k]
+        rt.reshape(
+            rt.math.add(rt.gather(bufferStart, expert, zero), rank),
+            rt.constant(new int[] {shapes.rows(), shapes.k()})); // [N, k]
 
     // Block -> expert: the number of experts whose blocks all end at or before it. Trailing blocks
     // (past the last expert's run) would get M: clamp them to M-1; they hold only padding.
     Operand<TInt32> blockIds = rt.range(zero, rt.constant(layout.blocks()), rt.constant(1)); // [P/B]
     Operand<TInt32> endedBefore = count(rt, rt.math.lessEqual(row(rt, blockEnd), column(rt, blockIds))); // [P/B]
     Operand<TInt32> blockExpert = rt.math.minimum(endedBefore, rt.constant(experts - 1)); // [P/B]
+    int g = layout.groupBlocks();
+    Operand<TInt32> usedBlocks = rt.reduceSum(blocksPerExpert, zero);
+    Operand<TInt32> usedGroups = rt.math.floorDiv(rt.math.add(usedBlocks, rt.constant(g - 1)), rt.constant(g)); // []
 
-    // Buffer row -> pair: buffer row p of block p/B is rank p - bufferStart within its expert's run;
-    // ranks past the run's length are padding (clamped to a valid sorted position).
+    // Buffer row -> pair: row p of an expert-e block holds e's pair of rank p - bufferStart[e];
+    // ranks past e's count are padding and read e's last pair (some valid pair if e has none).
     Operand<TInt32> bufferRow = rt.range(zero, rt.constant(layout.paddedRows()), rt.constant(1)); // [P]
     Operand<TInt32> rowExpert =
         rt.reshape(
             rt.broadcastTo(rt.expandDims(blockExpert, rt.constant(1)), rt.constant(new int[] {layout.blocks(), b})),
             rt.constant(new int[] {layout.paddedRows()})); // [P], each block's expert repeated B times
-    Operand<TInt32> rank = rt.math.sub(bufferRow, rt.gather(bufferStart, rowExpert, zero)); // [P]
-    Operand<TInt32> inRun = rt.dtypes.cast(rt.math.less(rank, rt.gather(counts, rowExpert, zero)), TInt32.class);
-    Operand<TInt32> sortedIndex =
-        rt.math.minimum(rt.math.add(rt.gather(runStart, rowExpert, zero), rank), rt.constant(pairs - 1)); // [P]
-    Operand<TInt32> pairOfRow = rt.gather(order, sortedIndex, zero); // [P]
+    Operand<TInt32> rowRank = rt.math.sub(bufferRow, rt.gather(bufferStart, rowExpert, zero)); // [P]
+    Operand<TInt32> rowCount = rt.gather(counts, rowExpert, zero); // [P]
+    Operand<TInt32> inRun = rt.dtypes.cast(rt.math.less(rowRank, rowCount), TInt32.class); // [P]
+    Operand<TInt32> lastRank = rt.math.sub(rowCount, rt.constant(1));
+    Operand<TInt32> wanted = rt.math.maximum(rt.math.minimum(rowRank, lastRank), zero); // [P]
+    Operand<TInt32> pairOfRow = table.firstExceeding(rt, rowExpert, wanted); // [P]
     Operand<TInt32> sourceRow = rt.gather(rowOfPair(rt, shapes), pairOfRow, zero); // [P]
-    return new BlockRouting(padPos, pairOfRow, sourceRow, inRun, blockExpert, layout);
+    return new BlockRouting(padPos, pairOfRow, sourceRow, inRun, blockExpert, usedGroups, layout);
   }
 
   /** [N*k] the row n of pair t = n*k + j, as a constant (an int division per buffer row is slow). */
@@ -103,15 +100,15 @@ public record BlockRouting(
    * Row sums of a [Q, I] comparison (of a column of queries with a row of items): XLA fuses the
    * compare and the sum into one parallel loop.
    */
-  private static Operand<TInt32> count(Ops tf, Operand<TBool> hits) {
+  static Operand<TInt32> count(Ops tf, Operand<TBool> hits) {
     return tf.reduceSum(tf.dtypes.cast(hits, TInt32.class), tf.constant(1)); // [Q]
   }
 
-  private static Operand<TInt32> column(Ops tf, Operand<TInt32> v) {
+  static Operand<TInt32> column(Ops tf, Operand<TInt32> v) {
     return tf.expandDims(v, tf.constant(1)); // [Q, 1]
   }
 
-  private static Operand<TInt32> row(Ops tf, Operand<TInt32> v) {
+  static Operand<TInt32> row(Ops tf, Operand<TInt32> v) {
     return tf.expandDims(v, tf.constant(0)); // [1, I]
   }
 }

@@ -2,6 +2,8 @@ package io.switchhead.ops.moe;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import io.switchhead.ops.control.CountedLoop;
+import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -12,12 +14,14 @@ import java.util.Set;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
 /**
- * Backward of {@link SortedConditionalMatmul}, in the same block layout as its forward.
+ * Backward of {@link SortedConditionalMatmul}, in the same block layout and the same loop over the
+ * groups of blocks that the routing fills.
  *
  * <p>Why not TensorFlow's own gradient of the forward ops: it scatters three times (the gradient
  * of each gather is a segment sum, and XLA on the CPU runs every scatter as a serial loop), and it
@@ -26,11 +30,13 @@ import org.tensorflow.types.family.TFloating;
  * plain graph; docs/benchmarks/conditional-matmul.md). Here:
  * <ul>
  *   <li>dGates[n, j] = dy[n, j] . ySlots[n, j] (ySlots saved ungated);
- *   <li>dyBuffer = the output gradient gathered into buffer order, times each row's gate (0 on
- *       padding rows, so padding contributes nothing below);
- *   <li>dx = sum over the k slots of (dyBuffer W_block^T) gathered back at padPos, with W^T gathered
- *       per block (cheaper under XLA than a transposed batched matmul);
- *   <li>dw = per-block xBlock^T dyBuffer, summed over each expert's blocks (the one segment sum).
+ *   <li>per group: dyGroup = the output gradient gathered into buffer order, times each row's gate
+ *       (0 on padding rows, so padding contributes nothing below); dxGroup = dyGroup W_block^T,
+ *       with W^T (transposed once) gathered per block: XLA on the CPU runs a batched matmul with a
+ *       transposed operand far slower; dwGroup = dyGroup^T xGroup per block, the input rows
+ *       gathered again rather than saved, added into their experts' sums of dW^T;
+ *   <li>dx = the buffer's rows gathered back at padPos and summed over the k slots; dw = the
+ *       transpose of the dW^T sums (transposing dyGroup is cheaper than transposing xGroup).
  * </ul>
  */
 final class SortedMatmulGradient implements GradientOverride.NodeGradient {
@@ -39,16 +45,22 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
 
   /** The tagged node's inputs, in order. */
   enum Input {
-    VALUE, X, W, GATES, X_BLOCKS, Y_SLOTS, BUFFER_GATE, PAD_POS, PAIR_OF_ROW, SOURCE_ROW, BLOCK_EXPERT
+    VALUE, X, W, GATES, Y_SLOTS, BUFFER_GATE, PAD_POS, PAIR_OF_ROW, SOURCE_ROW, BLOCK_EXPERT, USED_GROUPS
   }
 
-  /** Static sizes the gradient needs, carried in the node's config attribute. */
-  record Config(MatmulShapes shapes, int blockSize, boolean slots) {
+  /** Static sizes the gradient needs and its loop, carried in the node's config attribute. */
+  record Config(MatmulShapes shapes, int blockSize, int groupBlocks, boolean slots, CountedLoop.Definition loop) {
+
+    private static final Set<String> FIELDS = Set.of("rows", "dIn", "dOut", "experts", "k", "block", "group", "slots", "loop");
+
+    BlockLayout layout() {
+      return new BlockLayout(shapes.pairs(), shapes.experts(), blockSize, groupBlocks);
+    }
 
     String encode() {
       return String.format(
-          "rows=%d,dIn=%d,dOut=%d,experts=%d,k=%d,block=%d,slots=%b",
-          shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), blockSize, slots);
+          "rows=%d,dIn=%d,dOut=%d,experts=%d,k=%d,block=%d,group=%d,slots=%b,loop=%s",
+          shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), blockSize, groupBlocks, slots, loop.encode());
     }
 
     static Config decode(String encoded) {
@@ -58,10 +70,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
         checkArgument(kv.length == 2, "bad field %s in sorted matmul config %s", field, encoded);
         fields.put(kv[0], kv[1]);
       }
-      checkArgument(
-          fields.keySet().equals(Set.of("rows", "dIn", "dOut", "experts", "k", "block", "slots")),
-          "sorted matmul config must have rows, dIn, dOut, experts, k, block, slots, got %s",
-          encoded);
+      checkArgument(fields.keySet().equals(FIELDS), "sorted matmul config must have %s, got %s", FIELDS, encoded);
       return new Config(
           new MatmulShapes(
               Integer.parseInt(fields.get("rows")),
@@ -70,8 +79,72 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
               Integer.parseInt(fields.get("experts")),
               Integer.parseInt(fields.get("k"))),
           Integer.parseInt(fields.get("block")),
-          Boolean.parseBoolean(fields.get("slots")));
+          Integer.parseInt(fields.get("group")),
+          Boolean.parseBoolean(fields.get("slots")),
+          CountedLoop.Definition.decode(fields.get("loop")));
     }
+  }
+
+  /** The loop's invariant inputs, in order. */
+  private enum LoopInput {
+    DY_SOURCE, DY_INDEX, ROW_GATE, X, W_TRANSPOSED, GROUP_SOURCES, GROUP_EXPERTS
+  }
+
+  /**
+   * Defines the backward loop in the graph of {@code tf}; the forward calls this, because loops
+   * cannot be defined inside a gradient ({@link CountedLoop}).
+   */
+  @SuppressWarnings("unchecked")
+  static <T extends TFloating> CountedLoop.Definition defineLoop(
+      Ops tf, MatmulShapes s, BlockLayout layout, boolean slots, Class<T> type) {
+    int groups = layout.groups();
+    int rows = layout.groupRows();
+    int g = layout.groupBlocks();
+    int b = layout.blockSize();
+    List<Spec> invariants =
+        List.of(
+            new Spec(type, Shape.of(slots ? s.pairs() : s.rows(), s.dOut())),
+            new Spec(TInt32.class, Shape.of(groups, rows)),
+            new Spec(type, Shape.of(groups, rows)),
+            new Spec(type, Shape.of(s.rows(), s.dIn())),
+            new Spec(type, Shape.of(s.experts(), s.dOut(), s.dIn())),
+            new Spec(TInt32.class, Shape.of(groups, rows)),
+            new Spec(TInt32.class, Shape.of(groups, g)));
+    List<Spec> carried =
+        List.of(new Spec(type, Shape.of(groups, rows, s.dIn())), new Spec(type, Shape.of(s.experts(), s.dOut(), s.dIn())));
+    return CountedLoop.define(
+        tf,
+        "sortedMatmulBackward",
+        invariants,
+        carried,
+        (ops, i, in, acc) -> {
+          Operand<TInt32> axis0 = ops.constant(0);
+          Operand<TInt32> experts = SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_EXPERTS.ordinal()), i); // [G]
+          Operand<T> gate = ops.gather((Operand<T>) in.get(LoopInput.ROW_GATE.ordinal()), i, axis0); // [G*B]
+          Operand<T> dyGroup =
+              ops.reshape(
+                  ops.math.mul(
+                      ops.gather(
+                          (Operand<T>) in.get(LoopInput.DY_SOURCE.ordinal()),
+                          SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.DY_INDEX.ordinal()), i),
+                          axis0),
+                      ops.expandDims(gate, ops.constant(-1))),
+                  ops.constant(new int[] {g, b, s.dOut()})); // [G, B, dOut]
+          Operand<T> wTransposed = ops.gather((Operand<T>) in.get(LoopInput.W_TRANSPOSED.ordinal()), experts, axis0); // [G, dOut, dIn]
+          Operand<T> dxGroup =
+              ops.reshape(BatchMatmulV2.of(ops, dyGroup, wTransposed, false, false), ops.constant(new int[] {1, rows, s.dIn()}));
+          Operand<T> xGroup =
+              ops.reshape(
+                  ops.gather(
+                      (Operand<T>) in.get(LoopInput.X.ordinal()),
+                      SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_SOURCES.ordinal()), i),
+                      axis0),
+                  ops.constant(new int[] {g, b, s.dIn()})); // [G, B, dIn]
+          Operand<T> dwTransposedGroup = BatchMatmulV2.of(ops, dyGroup, xGroup, true, false); // [G, dOut, dIn]
+          return List.of(
+              ops.tensorScatterNdUpdate((Operand<T>) acc.get(0), ops.reshape(i, ops.constant(new int[] {1, 1})), dxGroup),
+              ops.tensorScatterNdAdd((Operand<T>) acc.get(1), ops.expandDims(experts, ops.constant(1)), dwTransposedGroup));
+        });
   }
 
   @Override
@@ -84,49 +157,39 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
   private static <T extends TFloating> List<Operand<?>> gradients(
       Ops tf, GraphOperation node, List<Output<?>> outputGradients, Config c) {
     MatmulShapes s = c.shapes();
-    BlockLayout layout = BlockLayout.of(s, c.blockSize());
+    BlockLayout layout = c.layout();
     Operand<T> dy = (Operand<T>) outputGradients.get(Input.VALUE.ordinal()); // [N, dOut] or [N, k, dOut]
+    Operand<T> x = (Operand<T>) input(node, Input.X);
     Operand<T> ySlots = (Operand<T>) input(node, Input.Y_SLOTS); // [N, k, dOut]
-    Operand<T> xBlocks = (Operand<T>) input(node, Input.X_BLOCKS); // [P/B, B, dIn]
-    Operand<T> bufferGate = (Operand<T>) input(node, Input.BUFFER_GATE); // [P]
     Operand<TInt32> padPos = (Operand<TInt32>) input(node, Input.PAD_POS); // [N, k]
-    Operand<TInt32> blockExpert = (Operand<TInt32>) input(node, Input.BLOCK_EXPERT); // [P/B]
     Operand<TInt32> axis0 = tf.constant(0);
 
     Operand<T> dySlots = c.slots() ? dy : tf.expandDims(dy, tf.constant(1)); // [N, k or 1, dOut]
     Operand<T> dGates = tf.reduceSum(tf.math.mul(ySlots, dySlots), tf.constant(-1)); // [N, k]
 
     // Each buffer row's output gradient: slot outputs are indexed by pair, the summed output by row.
-    Operand<T> dyRows =
-        c.slots()
-            ? tf.gather(
-                tf.reshape(dy, tf.constant(new int[] {s.pairs(), s.dOut()})),
-                (Operand<TInt32>) input(node, Input.PAIR_OF_ROW),
-                axis0)
-            : tf.gather(dy, (Operand<TInt32>) input(node, Input.SOURCE_ROW), axis0); // [P, dOut]
-    Operand<T> dyBuffer =
-        tf.reshape(
-            tf.math.mul(dyRows, tf.expandDims(bufferGate, tf.constant(-1))),
-            tf.constant(new int[] {layout.blocks(), layout.blockSize(), s.dOut()})); // [P/B, B, dOut]
-
-    // W^T gathered per block rather than a batched matmul with a transposed operand: XLA on the CPU
-    // copies the transpose of every block's gathered W (84 MB at M = 64, B = 64), while transposing
-    // W itself first costs M weight matrices; under XLA the step at M = 64 went from 72 to 62 ms.
-    Operand<T> wTransposedBlocks =
-        tf.gather(
+    Operand<T> dySource = c.slots() ? tf.reshape(dy, tf.constant(new int[] {s.pairs(), s.dOut()})) : dy;
+    Operand<TInt32> dyIndex = (Operand<TInt32>) input(node, c.slots() ? Input.PAIR_OF_ROW : Input.SOURCE_ROW); // [P]
+    List<Operand<?>> invariants =
+        List.of(
+            dySource,
+            SortedConditionalMatmul.byGroup(tf, dyIndex, layout),
+            SortedConditionalMatmul.byGroup(tf, (Operand<T>) input(node, Input.BUFFER_GATE), layout),
+            x,
             tf.linalg.transpose((Operand<T>) input(node, Input.W), tf.constant(new int[] {0, 2, 1})),
-            blockExpert,
-            axis0); // [P/B, dOut, dIn]
-    Operand<T> dxBuffer =
-        tf.reshape(
-            BatchMatmulV2.of(tf, dyBuffer, wTransposedBlocks, false, false),
-            tf.constant(new int[] {layout.paddedRows(), s.dIn()})); // [P, dIn]
+            SortedConditionalMatmul.byGroup(tf, (Operand<TInt32>) input(node, Input.SOURCE_ROW), layout),
+            SortedConditionalMatmul.byGroup(tf, (Operand<TInt32>) input(node, Input.BLOCK_EXPERT), layout));
+    List<Operand<?>> initial =
+        List.of(
+            tf.zeros(tf.constant(new int[] {layout.groups(), layout.groupRows(), s.dIn()}), x.type()),
+            tf.zeros(tf.constant(new int[] {s.experts(), s.dOut(), s.dIn()}), x.type()));
+    List<Output<?>> sums = CountedLoop.call(tf, c.loop(), (Operand<TInt32>) input(node, Input.USED_GROUPS), layout.groups(), invariants, initial);
+
+    Operand<T> dxBuffer = tf.reshape((Operand<T>) sums.get(0), tf.constant(new int[] {layout.paddedRows(), s.dIn()})); // [P, dIn]
     // Slot-major gather, summed over the leading axis: Eigen sums a middle axis several times slower.
     Operand<TInt32> padPosBySlot = tf.linalg.transpose(padPos, tf.constant(new int[] {1, 0})); // [k, N]
     Operand<T> dx = tf.reduceSum(tf.gather(dxBuffer, padPosBySlot, axis0), axis0); // [N, dIn]
-
-    Operand<T> dwBlocks = BatchMatmulV2.of(tf, xBlocks, dyBuffer, true, false); // [P/B, dIn, dOut]
-    Operand<T> dw = tf.math.unsortedSegmentSum(dwBlocks, blockExpert, tf.constant(s.experts())); // [M, dIn, dOut]
+    Operand<T> dw = tf.linalg.transpose((Operand<T>) sums.get(1), tf.constant(new int[] {0, 2, 1})); // [M, dIn, dOut]
 
     List<Operand<?>> grads = new ArrayList<>(Collections.nCopies(Input.values().length, null));
     grads.set(Input.X.ordinal(), dx);

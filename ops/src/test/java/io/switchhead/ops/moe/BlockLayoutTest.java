@@ -19,6 +19,25 @@ class BlockLayoutTest {
   }
 
   @Test
+  void defaultGroupsAreEvenAndAddFewBlocks() {
+    // The benchmark at M = 64: 24512 worst-case rows in 192 blocks of 128, 12 groups of 16.
+    BlockLayout bench = new BlockLayout(16384, 64, 128);
+    assertEquals(16, bench.groupBlocks());
+    assertEquals(12, bench.groups());
+    assertEquals(192, bench.blocks());
+    // 300 worst-case blocks of 8 rows: 2 groups of 150, not 2 of 256.
+    BlockLayout small = new BlockLayout(300 * 8 - 4 * 7, 4, 8);
+    assertEquals(150, small.groupBlocks());
+    assertEquals(300, small.blocks());
+    for (int pairs : new int[] {1, 17, 1000, 5000, 40000}) {
+      BlockLayout l = new BlockLayout(pairs, 8, 16);
+      int worst = (pairs + 8 * 15 + 15) / 16;
+      assertTrue(l.blocks() >= worst && l.blocks() < worst + l.groups(), l + " blocks " + l.blocks() + " worst " + worst);
+      assertTrue(l.groupRows() <= BlockLayout.DEFAULT_GROUP_ROWS || l.groupBlocks() == 1, l.toString());
+    }
+  }
+
+  @Test
   void defaultBlockSizeKeepsWorstCasePaddingUnderAHalf() {
     // The benchmark's shapes: N*k = 16384.
     assertEquals(256, BlockLayout.defaultBlockSize(new MatmulShapes(8192, 512, 128, 4, 2)));

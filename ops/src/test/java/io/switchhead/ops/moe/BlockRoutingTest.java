@@ -21,7 +21,7 @@ class BlockRoutingTest {
   private final Random random = new Random();
 
   /** Expected layout: experts in order, each expert's pairs in pair order, runs padded to B. */
-  private record Expected(int[] padPos, int[] pairOfRow, int[] inRun, int[] blockExpert) {
+  private record Expected(int[] padPos, int[] pairOfRow, int[] inRun, int[] blockExpert, int usedGroups) {
     static Expected of(int[] ids, int m, BlockLayout layout) {
       int b = layout.blockSize();
       int[] padPos = new int[ids.length];
@@ -46,21 +46,27 @@ class BlockRoutingTest {
         }
         start = end;
       }
-      return new Expected(padPos, pairOfRow, inRun, blockExpert);
+      int usedBlocks = start / b;
+      int g = layout.groupBlocks();
+      return new Expected(padPos, pairOfRow, inRun, blockExpert, (usedBlocks + g - 1) / g);
     }
   }
 
   private void check(int rows, int k, int m, int b, int[] ids) {
+    check(rows, k, m, BlockLayout.of(new MatmulShapes(rows, 1, 1, m, k), b), ids);
+  }
+
+  private void check(int rows, int k, int m, BlockLayout layout, int[] ids) {
     MatmulShapes s = new MatmulShapes(rows, 1, 1, m, k);
-    BlockLayout layout = BlockLayout.of(s, b);
+    int b = layout.blockSize();
     Expected expected = Expected.of(ids, m, layout);
     try (Graph g = new Graph();
         Session session = new Session(g)) {
       Ops tf = Ops.create(g);
       BlockRouting r = BlockRouting.build(tf, tf.constant(Shape.of(rows, k), DataBuffers.of(ids)), s, layout);
       try (Result res =
-          session.runner().fetch(r.padPos()).fetch(r.pairOfRow()).fetch(r.sourceRow()).fetch(r.inRun()).fetch(r.blockExpert()).run()) {
-        String what = "rows=" + rows + " k=" + k + " M=" + m + " B=" + b;
+          session.runner().fetch(r.padPos()).fetch(r.pairOfRow()).fetch(r.sourceRow()).fetch(r.inRun()).fetch(r.blockExpert()).fetch(r.usedGroups()).run()) {
+        String what = "rows=" + rows + " k=" + k + " M=" + m + " B=" + b + " G=" + layout.groupBlocks();
         assertArrayEquals(expected.padPos(), Tensors.toInts(res.get(0)), what + " padPos");
         int[] inRun = Tensors.toInts(res.get(3));
         assertArrayEquals(expected.inRun(), inRun, what + " inRun");
@@ -74,13 +80,19 @@ class BlockRoutingTest {
           assertEquals(pairOfRow[p] / k, sourceRow[p], what + " sourceRow " + p);
         }
         assertArrayEquals(expected.blockExpert(), Tensors.toInts(res.get(4)), what + " blockExpert");
+        assertEquals(expected.usedGroups(), Tensors.toInts(res.get(5))[0], what + " usedGroups");
       }
     }
   }
 
   @Test
   void matchesThePlainJavaLayout() {
-    int[][] cases = {{7, 2, 4, 8}, {13, 2, 16, 4}, {9, 3, 1, 5}, {20, 1, 64, 2}, {6, 4, 4, 1}, {5, 2, 3, 32}};
+    // The last three span several chunks of the prefix count (BlockRouting.RANK_CHUNK pairs), with
+    // and without a partial last chunk.
+    int[][] cases = {
+      {7, 2, 4, 8}, {13, 2, 16, 4}, {9, 3, 1, 5}, {20, 1, 64, 2}, {6, 4, 4, 1}, {5, 2, 3, 32},
+      {300, 2, 8, 16}, {257, 1, 3, 4}, {128, 2, 5, 8}
+    };
     for (int[] c : cases) {
       int rows = c[0];
       int k = c[1];
@@ -93,5 +105,10 @@ class BlockRoutingTest {
     int[] middleOnly = new int[12];
     Arrays.fill(middleOnly, 2);
     check(6, 2, 5, 3, middleOnly);
+    // Groups of 1, 2 and 3 blocks: the used ones counted, the buffer rounded up to whole groups.
+    for (int g : new int[] {1, 2, 3}) {
+      check(40, 2, 6, new BlockLayout(80, 6, 4, g), random.ints(80, 0, 6).toArray());
+      check(40, 2, 6, new BlockLayout(80, 6, 4, g), new int[80]);
+    }
   }
 }

@@ -36,6 +36,9 @@ class ConditionalMatmulXlaTest {
     check(new MatmulShapes(7, 5, 3, 4, 2), UNIFORM, SortedConditionalMatmul.withDefaultBlockSize(), true, true);
     check(new MatmulShapes(9, 4, 3, 5, 2), allTo(4), SortedConditionalMatmul.withBlockSize(4), false, false);
     check(new MatmulShapes(5, 4, 3, 6, 6), DISTINCT, SortedConditionalMatmul.withBlockSize(3), true, false);
+    // Several loop iterations, and trailing groups skipped.
+    check(new MatmulShapes(23, 4, 3, 6, 2), UNIFORM, SortedConditionalMatmul.withBlocks(4, 2), false, true);
+    check(new MatmulShapes(23, 4, 3, 6, 2), allTo(5), SortedConditionalMatmul.withBlocks(4, 2), true, false);
   }
 
   @Test
