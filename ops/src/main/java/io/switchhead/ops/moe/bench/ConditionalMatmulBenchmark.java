@@ -33,6 +33,8 @@ import org.tensorflow.types.TInt32;
  *
  * <p>Arguments, all optional, as key=value: experts=4,8,16,32,64  rows=8192  dIn=512  dOut=128  k=2
  * blocks=B1,B2 (block sizes to time; default: the one {@link BlockLayout#defaultBlockSize} picks)
+ * groupRows=R (rows per loop iteration of the sorted matmul, rounded down to whole blocks; default:
+ * {@link BlockLayout}'s)
  * warmups=2  repeats=7  dense=true  profile=none|types|nodes (op times of one traced run of each
  * plain-graph sorted case)  grads=x,w (which gradients to build; "x", "w" or "" time the parts).
  *
@@ -71,6 +73,7 @@ public final class ConditionalMatmulBenchmark {
     String gradsOf = opts.getOrDefault("grads", "x,w");
     List<Integer> expertCounts = ints(opts.getOrDefault("experts", "4,8,16,32,64"));
     List<Integer> blocks = opts.containsKey("blocks") ? ints(opts.get("blocks")) : List.of();
+    int groupRows = Integer.parseInt(opts.getOrDefault("groupRows", "0"));
 
     double gflop = 3.0 * 2.0 * rows * k * dIn * dOut / 1e9;
     String xlaFlags = System.getenv("XLA_FLAGS");
@@ -104,7 +107,8 @@ public final class ConditionalMatmulBenchmark {
         String mode = xla ? "XLA" : "graph";
         cases.add(new Timed("plain " + mode, new BenchCase(plainInputs, (tf, in) -> plainStep(tf, in, gradsOf), xla), new ArrayList<>()));
         for (int b : bs) {
-          ConditionalMatmul sorted = SortedConditionalMatmul.withBlockSize(b);
+          ConditionalMatmul sorted =
+              groupRows > 0 ? SortedConditionalMatmul.withBlocks(b, Math.max(1, groupRows / b)) : SortedConditionalMatmul.withBlockSize(b);
           cases.add(new Timed("sorted " + b + " " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, sorted, in, gradsOf), xla), new ArrayList<>()));
         }
         if (!xla) {
