@@ -22,8 +22,24 @@ import org.tensorflow.types.family.TType;
  * One timed computation: a step built on placeholders fed with pre-built tensors, so no data is
  * copied while timing. With XLA, the whole step is one must-compile function call; without, it is
  * the plain graph. Outputs are run as targets, not fetched, so nothing is copied out either.
+ *
+ * <p>Cases compared with each other share one {@link Shared} graph and session, as the ops of one
+ * training process do: one set of TensorFlow thread pools rather than one idle set per case.
  */
 final class BenchCase implements AutoCloseable {
+
+  /** The graph and session that the cases of one comparison are built in and run by. */
+  static final class Shared implements AutoCloseable {
+    private final Graph graph = new Graph();
+    private final Session session = new Session(graph);
+    private int cases;
+
+    @Override
+    public void close() {
+      session.close();
+      graph.close();
+    }
+  }
 
   /** Builds the step's outputs from its inputs (by name, in the order of the feed map). */
   @FunctionalInterface
@@ -31,14 +47,15 @@ final class BenchCase implements AutoCloseable {
     Map<String, Operand<?>> build(Ops tf, Map<String, Operand<?>> inputs);
   }
 
-  private final Graph graph = new Graph();
-  private final Session session = new Session(graph);
+  private final Session session;
   private final ConcreteFunction function;
   private final Map<Placeholder<?>, Tensor> feeds = new LinkedHashMap<>();
   private final List<Operand<?>> targets = new ArrayList<>();
 
-  BenchCase(Map<String, Tensor> inputs, Step step, boolean xla) {
-    Ops tf = Ops.create(graph);
+  /** Builds the case in {@code shared}'s graph, under a name scope of its own. */
+  BenchCase(Shared shared, Map<String, Tensor> inputs, Step step, boolean xla) {
+    this.session = shared.session;
+    Ops tf = Ops.create(shared.graph).withSubScope("case" + shared.cases++);
     Map<String, Operand<?>> placeholders = placeholders(tf, inputs);
     inputs.forEach((name, t) -> feeds.put((Placeholder<?>) placeholders.get(name), t));
     if (xla) {
@@ -107,10 +124,9 @@ final class BenchCase implements AutoCloseable {
     return out;
   }
 
+  /** Closes the case's function; the shared graph and session close with {@link Shared}. */
   @Override
   public void close() {
-    session.close();
-    graph.close();
     if (function != null) {
       function.close();
     }

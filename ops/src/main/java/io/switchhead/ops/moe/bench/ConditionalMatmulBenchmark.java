@@ -103,21 +103,22 @@ public final class ConditionalMatmulBenchmark {
       plainInputs.put("r", normal(random, rows * k, dOut));
 
       List<Timed> cases = new ArrayList<>();
+      BenchCase.Shared shared = new BenchCase.Shared();
       for (boolean xla : new boolean[] {false, true}) {
         String mode = xla ? "XLA" : "graph";
-        cases.add(new Timed("plain " + mode, new BenchCase(plainInputs, (tf, in) -> plainStep(tf, in, gradsOf), xla), new ArrayList<>()));
+        cases.add(new Timed("plain " + mode, new BenchCase(shared, plainInputs, (tf, in) -> plainStep(tf, in, gradsOf), xla), new ArrayList<>()));
         for (int b : bs) {
           ConditionalMatmul sorted =
               groupRows > 0 ? SortedConditionalMatmul.withBlocks(b, Math.max(1, groupRows / b)) : SortedConditionalMatmul.withBlockSize(b);
-          cases.add(new Timed("sorted " + b + " " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, sorted, in, gradsOf), xla), new ArrayList<>()));
+          cases.add(new Timed("sorted " + b + " " + mode, new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, sorted, in, gradsOf), xla), new ArrayList<>()));
         }
         if (!xla) {
           // Segment sizes are data: the plain graph only.
-          cases.add(new Timed("segmented graph", new BenchCase(moeInputs, (tf, in) -> moeStep(tf, new SegmentedConditionalMatmul(), in, gradsOf), false),
+          cases.add(new Timed("segmented graph", new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, new SegmentedConditionalMatmul(), in, gradsOf), false),
               new ArrayList<>()));
         }
         if (withDense) {
-          cases.add(new Timed("dense " + mode, new BenchCase(moeInputs, (tf, in) -> moeStep(tf, new DenseConditionalMatmul(), in, gradsOf), xla),
+          cases.add(new Timed("dense " + mode, new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, new DenseConditionalMatmul(), in, gradsOf), xla),
               new ArrayList<>()));
         }
       }
@@ -153,6 +154,7 @@ public final class ConditionalMatmulBenchmark {
         }
       } finally {
         cases.forEach(c -> c.bench().close());
+        shared.close();
         moeInputs.values().forEach(Tensor::close);
         plainInputs.values().forEach(Tensor::close);
       }
