@@ -7,8 +7,8 @@ import static com.google.common.base.Preconditions.checkArgument;
  * padded up to a multiple of the block size B, so every block of B rows belongs to one expert.
  *
  * <p>Padding is at most B-1 rows per expert, so N*k + M*(B-1) rows always suffice, whatever the
- * routing. Blocks are computed in groups of G blocks, one loop iteration each, and only the groups
- * that a routing fills run: the buffer holds the worst case, rounded up to whole groups, but the
+ * routing. Past {@link #SINGLE_GROUP_ROWS} worst-case rows, blocks are computed in groups of G
+ * blocks, one loop iteration each, and only the groups that a routing fills run: the buffer holds the worst case, rounded up to whole groups, but the
  * work follows the actual padding, about M*B/2 rows for spread routings. Larger blocks mean fewer
  * weight copies (one per block) but more padding, which is why B is chosen from the shapes.
  *
@@ -53,10 +53,24 @@ public record BlockLayout(int pairs, int experts, int blockSize, int groupBlocks
     return new BlockLayout(shapes.pairs(), shapes.experts(), blockSize);
   }
 
-  /** As few groups as groups of at most DEFAULT_GROUP_ROWS allow, sized evenly so that rounding up to whole groups adds little. */
+  /**
+   * Worst cases up to this many rows are one group, which runs without a loop op. A loop pays off
+   * only with enough groups to skip, and TensorFlow 2.18's XLA CPU runtime slows a whole XL
+   * training step down when it holds loops (switchhead-tiny-xl: 29 ms per step without, 42-46 ms
+   * with one or two groups per matmul; the legacy runtime: no difference).
+   */
+  static final int SINGLE_GROUP_ROWS = 8192;
+
+  /**
+   * One group up to {@link #SINGLE_GROUP_ROWS}; beyond, as few groups as groups of at most
+   * {@link #DEFAULT_GROUP_ROWS} allow, sized evenly so that rounding up to whole groups adds little.
+   */
   private static int defaultGroupBlocks(int pairs, int experts, int blockSize) {
     checkArgument(blockSize >= 1, "blockSize B must be >= 1, got %s", blockSize);
     int worst = worstCaseBlocks(pairs, experts, blockSize);
+    if ((long) worst * blockSize <= SINGLE_GROUP_ROWS) {
+      return worst;
+    }
     int largest = Math.max(1, DEFAULT_GROUP_ROWS / blockSize);
     int groups = (worst + largest - 1) / largest;
     return (worst + groups - 1) / groups;

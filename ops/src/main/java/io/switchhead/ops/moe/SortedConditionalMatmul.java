@@ -6,6 +6,7 @@ import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalInt;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
@@ -30,7 +31,8 @@ import org.tensorflow.types.family.TType;
  * but a spread routing fills about N*k + M*B/2, and the loop runs only the groups that hold pairs.
  * Under XLA each group's gathered rows are also still in cache when its matmul reads them. At N*k =
  * 16K, M = 64, B = 128 on 2 cores the forward went from 16.5 to 10.4 ms against one batched matmul
- * over the whole buffer (docs/benchmarks/conditional-matmul.md).
+ * over the whole buffer (docs/benchmarks/conditional-matmul.md). Small problems, one group, run
+ * the same computation without a loop op ({@link BlockLayout#SINGLE_GROUP_ROWS}).
  *
  * <p>Backward ({@link SortedMatmulGradient}): the same loop in reverse, with gathers only (the
  * routing keeps both index maps) and two more batched matmuls per group; each group's weight
@@ -106,29 +108,31 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
     Operand<TInt32> groupSources = byGroup(mm, route.sourceRow(), layout); // [groups, G*B]
     Operand<TInt32> groupExperts = byGroup(mm, route.blockExpert(), layout); // [groups, G]
 
-    CountedLoop.Definition forward =
-        CountedLoop.define(
-            mm,
-            "sortedMatmulForward",
-            List.of(Spec.of(x), Spec.of(w), Spec.of(groupSources), Spec.of(groupExperts)),
-            List.of(new Spec(x.type(), Shape.of(layout.groups(), layout.groupRows(), s.dOut()))),
-            (ops, i, in, carried) -> {
-              Operand<T> xs =
-                  ops.reshape(
-                      ops.gather((Operand<T>) in.get(0), row(ops, (Operand<TInt32>) in.get(2), i), ops.constant(0)),
-                      ops.constant(new int[] {layout.groupBlocks(), layout.blockSize(), s.dIn()})); // [G, B, dIn]
-              Operand<T> ws = ops.gather((Operand<T>) in.get(1), row(ops, (Operand<TInt32>) in.get(3), i), ops.constant(0)); // [G, dIn, dOut]
-              Operand<T> ys =
-                  ops.reshape(
-                      BatchMatmulV2.of(ops, xs, ws, false, false),
-                      ops.constant(new int[] {1, layout.groupRows(), s.dOut()}));
-              return List.of(ops.tensorScatterNdUpdate((Operand<T>) carried.get(0), ops.reshape(i, ops.constant(new int[] {1, 1})), ys));
-            });
-    Operand<T> emptyBuffer = mm.zeros(mm.constant(new int[] {layout.groups(), layout.groupRows(), s.dOut()}), x.type());
-    Operand<T> yBuffer =
-        mm.reshape(
-            (Operand<T>) CountedLoop.call(mm, forward, route.usedGroups(), layout.groups(), List.of(x, w, groupSources, groupExperts), List.of(emptyBuffer)).get(0),
-            mm.constant(new int[] {layout.paddedRows(), s.dOut()})); // [P, dOut]; skipped groups are zero
+    List<Operand<?>> inputs = List.of(x, w, groupSources, groupExperts);
+    Operand<T> yBuffer; // [P, dOut]; skipped groups are zero
+    if (layout.groups() == 1) {
+      // One group: no loop op (TensorFlow 2.18's XLA CPU runtime slows whole XL training steps
+      // down by about a third when they hold loops, see BlockLayout).
+      yBuffer = mm.reshape(groupOutput(mm, mm.constant(0), inputs, s, layout), mm.constant(new int[] {layout.paddedRows(), s.dOut()}));
+    } else {
+      CountedLoop.Definition forward =
+          CountedLoop.define(
+              mm,
+              "sortedMatmulForward",
+              List.of(Spec.of(x), Spec.of(w), Spec.of(groupSources), Spec.of(groupExperts)),
+              List.of(new Spec(x.type(), Shape.of(layout.groups(), layout.groupRows(), s.dOut()))),
+              (ops, i, in, carried) ->
+                  List.of(
+                      ops.tensorScatterNdUpdate(
+                          (Operand<T>) carried.get(0),
+                          ops.reshape(i, ops.constant(new int[] {1, 1})),
+                          ops.expandDims(groupOutput(ops, i, in, s, layout), ops.constant(0)))));
+      Operand<T> empty = mm.zeros(mm.constant(new int[] {layout.groups(), layout.groupRows(), s.dOut()}), x.type());
+      yBuffer =
+          mm.reshape(
+              (Operand<T>) CountedLoop.call(mm, forward, route.usedGroups(), layout.groups(), inputs, List.of(empty)).get(0),
+              mm.constant(new int[] {layout.paddedRows(), s.dOut()}));
+    }
     Operand<T> ySlots = mm.gather(yBuffer, route.padPos(), axis0); // [N, k, dOut], not yet gated
     Operand<T> weighted = mm.math.mul(ySlots, mm.expandDims(gates, mm.constant(-1))); // [N, k, dOut]
     Operand<T> value = slots ? weighted : mm.reduceSum(weighted, mm.constant(1)); // [N, k, dOut] or [N, dOut]
@@ -142,7 +146,12 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
     // tensors from the node's inputs, in the order of SortedMatmulGradient.Input. Its loop is
     // defined here, outside the gradient (see CountedLoop).
     SortedMatmulGradient.Config config =
-        new SortedMatmulGradient.Config(s, layout.blockSize(), layout.groupBlocks(), slots, SortedMatmulGradient.defineLoop(mm, s, layout, slots, x.type()));
+        new SortedMatmulGradient.Config(
+            s,
+            layout.blockSize(),
+            layout.groupBlocks(),
+            slots,
+            layout.groups() == 1 ? Optional.empty() : Optional.of(SortedMatmulGradient.defineLoop(mm, s, layout, slots, x.type())));
     GraphOperation node =
         GradientOverride.identity(
             mm,
@@ -161,6 +170,21 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
                 mm.stopGradient(route.blockExpert()),
                 mm.stopGradient(route.usedGroups())));
     return (Operand<T>) (Operand<?>) node.output(SortedMatmulGradient.Input.VALUE.ordinal());
+  }
+
+  /**
+   * The outputs of group {@code i}'s rows, [G*B, dOut]: its input rows and its blocks' expert
+   * weights gathered, one batched matmul. {@code in}: x, w, group sources, group experts.
+   */
+  @SuppressWarnings("unchecked")
+  private static <T extends TFloating> Operand<T> groupOutput(
+      Ops ops, Operand<TInt32> i, List<Operand<?>> in, MatmulShapes s, BlockLayout layout) {
+    Operand<T> xs =
+        ops.reshape(
+            ops.gather((Operand<T>) in.get(0), row(ops, (Operand<TInt32>) in.get(2), i), ops.constant(0)),
+            ops.constant(new int[] {layout.groupBlocks(), layout.blockSize(), s.dIn()})); // [G, B, dIn]
+    Operand<T> ws = ops.gather((Operand<T>) in.get(1), row(ops, (Operand<TInt32>) in.get(3), i), ops.constant(0)); // [G, dIn, dOut]
+    return ops.reshape(BatchMatmulV2.of(ops, xs, ws, false, false), ops.constant(new int[] {layout.groupRows(), s.dOut()}));
   }
 
   /** A per-row (or per-block) index vector as [groups, rows of one group]. */

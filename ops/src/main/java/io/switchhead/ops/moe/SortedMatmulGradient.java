@@ -10,6 +10,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
@@ -49,7 +50,10 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
   }
 
   /** Static sizes the gradient needs and its loop, carried in the node's config attribute. */
-  record Config(MatmulShapes shapes, int blockSize, int groupBlocks, boolean slots, CountedLoop.Definition loop) {
+  record Config(MatmulShapes shapes, int blockSize, int groupBlocks, boolean slots, Optional<CountedLoop.Definition> loop) {
+
+    /** The loop field of a layout with one group, which runs without a loop op. */
+    private static final String INLINE = "inline";
 
     private static final Set<String> FIELDS = Set.of("rows", "dIn", "dOut", "experts", "k", "block", "group", "slots", "loop");
 
@@ -60,7 +64,8 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     String encode() {
       return String.format(
           "rows=%d,dIn=%d,dOut=%d,experts=%d,k=%d,block=%d,group=%d,slots=%b,loop=%s",
-          shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), blockSize, groupBlocks, slots, loop.encode());
+          shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), blockSize, groupBlocks, slots,
+          loop.map(CountedLoop.Definition::encode).orElse(INLINE));
     }
 
     static Config decode(String encoded) {
@@ -81,7 +86,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
           Integer.parseInt(fields.get("block")),
           Integer.parseInt(fields.get("group")),
           Boolean.parseBoolean(fields.get("slots")),
-          CountedLoop.Definition.decode(fields.get("loop")));
+          fields.get("loop").equals(INLINE) ? Optional.empty() : Optional.of(CountedLoop.Definition.decode(fields.get("loop"))));
     }
   }
 
@@ -100,7 +105,6 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     int groups = layout.groups();
     int rows = layout.groupRows();
     int g = layout.groupBlocks();
-    int b = layout.blockSize();
     List<Spec> invariants =
         List.of(
             new Spec(type, Shape.of(slots ? s.pairs() : s.rows(), s.dOut())),
@@ -118,33 +122,46 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
         invariants,
         carried,
         (ops, i, in, acc) -> {
-          Operand<TInt32> axis0 = ops.constant(0);
-          Operand<TInt32> experts = SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_EXPERTS.ordinal()), i); // [G]
-          Operand<T> gate = ops.gather((Operand<T>) in.get(LoopInput.ROW_GATE.ordinal()), i, axis0); // [G*B]
-          Operand<T> dyGroup =
-              ops.reshape(
-                  ops.math.mul(
-                      ops.gather(
-                          (Operand<T>) in.get(LoopInput.DY_SOURCE.ordinal()),
-                          SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.DY_INDEX.ordinal()), i),
-                          axis0),
-                      ops.expandDims(gate, ops.constant(-1))),
-                  ops.constant(new int[] {g, b, s.dOut()})); // [G, B, dOut]
-          Operand<T> wTransposed = ops.gather((Operand<T>) in.get(LoopInput.W_TRANSPOSED.ordinal()), experts, axis0); // [G, dOut, dIn]
-          Operand<T> dxGroup =
-              ops.reshape(BatchMatmulV2.of(ops, dyGroup, wTransposed, false, false), ops.constant(new int[] {1, rows, s.dIn()}));
-          Operand<T> xGroup =
-              ops.reshape(
-                  ops.gather(
-                      (Operand<T>) in.get(LoopInput.X.ordinal()),
-                      SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_SOURCES.ordinal()), i),
-                      axis0),
-                  ops.constant(new int[] {g, b, s.dIn()})); // [G, B, dIn]
-          Operand<T> dwTransposedGroup = BatchMatmulV2.of(ops, dyGroup, xGroup, true, false); // [G, dOut, dIn]
+          GroupGradients<T> group = groupGradients(ops, i, in, s, layout);
           return List.of(
-              ops.tensorScatterNdUpdate((Operand<T>) acc.get(0), ops.reshape(i, ops.constant(new int[] {1, 1})), dxGroup),
-              ops.tensorScatterNdAdd((Operand<T>) acc.get(1), ops.expandDims(experts, ops.constant(1)), dwTransposedGroup));
+              ops.tensorScatterNdUpdate(
+                  (Operand<T>) acc.get(0), ops.reshape(i, ops.constant(new int[] {1, 1})), ops.expandDims(group.dx(), ops.constant(0))),
+              ops.tensorScatterNdAdd((Operand<T>) acc.get(1), ops.expandDims(group.experts(), ops.constant(1)), group.dwTransposed()));
         });
+  }
+
+  /** One group's rows of the dx buffer, [G*B, dIn], its blocks' dW^T, [G, dOut, dIn], and their experts. */
+  private record GroupGradients<T extends TFloating>(Operand<T> dx, Operand<T> dwTransposed, Operand<TInt32> experts) {}
+
+  /** The backward of group {@code i}; {@code in} in the order of {@link LoopInput}. */
+  @SuppressWarnings("unchecked")
+  private static <T extends TFloating> GroupGradients<T> groupGradients(
+      Ops ops, Operand<TInt32> i, List<Operand<?>> in, MatmulShapes s, BlockLayout layout) {
+    int g = layout.groupBlocks();
+    int b = layout.blockSize();
+    Operand<TInt32> axis0 = ops.constant(0);
+    Operand<TInt32> experts = SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_EXPERTS.ordinal()), i); // [G]
+    Operand<T> gate = ops.gather((Operand<T>) in.get(LoopInput.ROW_GATE.ordinal()), i, axis0); // [G*B]
+    Operand<T> dyGroup =
+        ops.reshape(
+            ops.math.mul(
+                ops.gather(
+                    (Operand<T>) in.get(LoopInput.DY_SOURCE.ordinal()),
+                    SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.DY_INDEX.ordinal()), i),
+                    axis0),
+                ops.expandDims(gate, ops.constant(-1))),
+            ops.constant(new int[] {g, b, s.dOut()})); // [G, B, dOut]
+    Operand<T> wTransposed = ops.gather((Operand<T>) in.get(LoopInput.W_TRANSPOSED.ordinal()), experts, axis0); // [G, dOut, dIn]
+    Operand<T> dx = ops.reshape(BatchMatmulV2.of(ops, dyGroup, wTransposed, false, false), ops.constant(new int[] {layout.groupRows(), s.dIn()}));
+    Operand<T> xGroup =
+        ops.reshape(
+            ops.gather(
+                (Operand<T>) in.get(LoopInput.X.ordinal()),
+                SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_SOURCES.ordinal()), i),
+                axis0),
+            ops.constant(new int[] {g, b, s.dIn()})); // [G, B, dIn]
+    Operand<T> dwTransposed = BatchMatmulV2.of(ops, dyGroup, xGroup, true, false); // [G, dOut, dIn]
+    return new GroupGradients<>(dx, dwTransposed, experts);
   }
 
   @Override
@@ -179,17 +196,27 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
             tf.linalg.transpose((Operand<T>) input(node, Input.W), tf.constant(new int[] {0, 2, 1})),
             SortedConditionalMatmul.byGroup(tf, (Operand<TInt32>) input(node, Input.SOURCE_ROW), layout),
             SortedConditionalMatmul.byGroup(tf, (Operand<TInt32>) input(node, Input.BLOCK_EXPERT), layout));
-    List<Operand<?>> initial =
-        List.of(
-            tf.zeros(tf.constant(new int[] {layout.groups(), layout.groupRows(), s.dIn()}), x.type()),
-            tf.zeros(tf.constant(new int[] {s.experts(), s.dOut(), s.dIn()}), x.type()));
-    List<Output<?>> sums = CountedLoop.call(tf, c.loop(), (Operand<TInt32>) input(node, Input.USED_GROUPS), layout.groups(), invariants, initial);
-
-    Operand<T> dxBuffer = tf.reshape((Operand<T>) sums.get(0), tf.constant(new int[] {layout.paddedRows(), s.dIn()})); // [P, dIn]
+    Operand<T> dxBuffer; // [P, dIn]
+    Operand<T> dwTransposedSums; // [M, dOut, dIn]
+    if (c.loop().isEmpty()) {
+      // One group: no loop op (see SortedConditionalMatmul).
+      GroupGradients<T> group = groupGradients(tf, tf.constant(0), invariants, s, layout);
+      dxBuffer = group.dx();
+      dwTransposedSums = tf.math.unsortedSegmentSum(group.dwTransposed(), group.experts(), tf.constant(s.experts()));
+    } else {
+      List<Operand<?>> initial =
+          List.of(
+              tf.zeros(tf.constant(new int[] {layout.groups(), layout.groupRows(), s.dIn()}), x.type()),
+              tf.zeros(tf.constant(new int[] {s.experts(), s.dOut(), s.dIn()}), x.type()));
+      List<Output<?>> sums =
+          CountedLoop.call(tf, c.loop().get(), (Operand<TInt32>) input(node, Input.USED_GROUPS), layout.groups(), invariants, initial);
+      dxBuffer = tf.reshape((Operand<T>) sums.get(0), tf.constant(new int[] {layout.paddedRows(), s.dIn()}));
+      dwTransposedSums = (Operand<T>) sums.get(1);
+    }
     // Slot-major gather, summed over the leading axis: Eigen sums a middle axis several times slower.
     Operand<TInt32> padPosBySlot = tf.linalg.transpose(padPos, tf.constant(new int[] {1, 0})); // [k, N]
     Operand<T> dx = tf.reduceSum(tf.gather(dxBuffer, padPosBySlot, axis0), axis0); // [N, dIn]
-    Operand<T> dw = tf.linalg.transpose((Operand<T>) sums.get(1), tf.constant(new int[] {0, 2, 1})); // [M, dIn, dOut]
+    Operand<T> dw = tf.linalg.transpose(dwTransposedSums, tf.constant(new int[] {0, 2, 1})); // [M, dIn, dOut]
 
     List<Operand<?>> grads = new ArrayList<>(Collections.nCopies(Input.values().length, null));
     grads.set(Input.X.ordinal(), dx);

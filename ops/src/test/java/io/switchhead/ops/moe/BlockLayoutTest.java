@@ -25,15 +25,19 @@ class BlockLayoutTest {
     assertEquals(16, bench.groupBlocks());
     assertEquals(12, bench.groups());
     assertEquals(192, bench.blocks());
-    // 300 worst-case blocks of 8 rows: 2 groups of 150, not 2 of 256.
+    // Up to 8192 worst-case rows: one group, which runs without a loop.
     BlockLayout small = new BlockLayout(300 * 8 - 4 * 7, 4, 8);
-    assertEquals(150, small.groupBlocks());
+    assertEquals(1, small.groups());
     assertEquals(300, small.blocks());
+    // 1500 worst-case blocks of 8 rows: 6 groups of 250, not 6 of 256.
+    BlockLayout mid = new BlockLayout(1500 * 8 - 4 * 7, 4, 8);
+    assertEquals(250, mid.groupBlocks());
+    assertEquals(1500, mid.blocks());
     for (int pairs : new int[] {1, 17, 1000, 5000, 40000}) {
       BlockLayout l = new BlockLayout(pairs, 8, 16);
       int worst = (pairs + 8 * 15 + 15) / 16;
       assertTrue(l.blocks() >= worst && l.blocks() < worst + l.groups(), l + " blocks " + l.blocks() + " worst " + worst);
-      assertTrue(l.groupRows() <= BlockLayout.DEFAULT_GROUP_ROWS || l.groupBlocks() == 1, l.toString());
+      assertTrue(l.groups() == 1 ? l.paddedRows() <= BlockLayout.SINGLE_GROUP_ROWS : l.groupRows() <= BlockLayout.DEFAULT_GROUP_ROWS, l.toString());
     }
   }
 

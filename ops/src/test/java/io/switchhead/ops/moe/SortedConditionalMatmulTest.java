@@ -109,36 +109,55 @@ class SortedConditionalMatmulTest {
     MatmulRunner.assertGradientsMatchFiniteDifferences(SortedConditionalMatmul.withBlocks(2, 2), s, UNIFORM, random);
   }
 
+  private static final List<String> SCATTERS =
+      List.of("UnsortedSegmentSum", "ScatterNd", "TensorScatterAdd", "TensorScatterUpdate", "SegmentSum");
+
+  /** Builds sorted on [16, 8] x [4, 8, 6], k = 2, and its gradients; returns the graph's backward op counts. */
+  private static Map<String, Integer> backwardOps(Graph g, SortedConditionalMatmul sorted) {
+    Ops tf = Ops.create(g);
+    var x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(16, 8)));
+    var w = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(4, 8, 6)));
+    var ids = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(16, 2)));
+    var gates = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(16, 2)));
+    Operand<TFloat32> y = sorted.apply(tf, x, w, ids, gates);
+    List<Operand<?>> grads = Gradients.of(tf, tf.reduceSum(y, tf.constant(new int[] {0, 1})), List.of(x, w, gates));
+    assertTrue(GradientCoverage.missingGradients(g, y, List.of(x, w, gates)).isEmpty());
+    assertEquals(3, grads.size());
+    return opCounts(g, "gradients");
+  }
+
+  private static int scatters(Map<String, Integer> ops) {
+    return SCATTERS.stream().mapToInt(type -> ops.getOrDefault(type, 0)).sum();
+  }
+
   /**
-   * Pins the backward's design: one loop over the groups of blocks, whose body gathers, runs
-   * BatchMatMulV2 (which oneDNN rewrites; V3 it does not) and writes with exactly two scatter-like
-   * ops (the group's rows of the dx buffer, and its blocks' dW added into their experts).
-   * TensorFlow's own gradients would add a scatter per gather and BatchMatMulV3.
+   * Pins the backward's design with several groups: one loop over the groups of blocks, whose body
+   * gathers, runs BatchMatMulV2 (which oneDNN rewrites; V3 it does not) and writes with exactly two
+   * scatter-like ops (the group's rows of the dx buffer, and its blocks' dW added into their
+   * experts). TensorFlow's own gradients would add a scatter per gather and BatchMatMulV3.
    */
   @Test
   void backwardLoopGathersAndScattersOnlyItsResults() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
-      var x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(16, 8)));
-      var w = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(4, 8, 6)));
-      var ids = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(16, 2)));
-      var gates = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(16, 2)));
-      Operand<TFloat32> y = byDefault().apply(tf, x, w, ids, gates);
-      List<Operand<?>> grads = Gradients.of(tf, tf.reduceSum(y, tf.constant(new int[] {0, 1})), List.of(x, w, gates));
-      Map<String, Integer> backward = opCounts(g, "gradients");
+      Map<String, Integer> backward = backwardOps(g, SortedConditionalMatmul.withBlocks(4, 2));
       assertEquals(1, backward.getOrDefault("StatelessWhile", 0), "backward ops: " + backward);
+      assertEquals(0, scatters(backward), "backward ops: " + backward);
       Map<String, Integer> body = functionOpCounts(g, "sortedMatmulBackward_.*_body.*");
       assertEquals(0, body.getOrDefault("BatchMatMulV3", 0), "backward loop ops: " + body);
       assertEquals(2, body.getOrDefault("BatchMatMulV2", 0), "backward loop ops: " + body);
-      for (Map<String, Integer> ops : List.of(backward, body)) {
-        int scatters = 0;
-        for (String type : List.of("UnsortedSegmentSum", "ScatterNd", "TensorScatterAdd", "TensorScatterUpdate", "SegmentSum")) {
-          scatters += ops.getOrDefault(type, 0);
-        }
-        assertEquals(ops == body ? 2 : 0, scatters, "ops: " + ops);
-      }
-      assertTrue(GradientCoverage.missingGradients(g, y, List.of(x, w, gates)).isEmpty());
-      assertEquals(3, grads.size());
+      assertEquals(2, scatters(body), "backward loop ops: " + body);
+    }
+  }
+
+  /** With one group (small problems) the same computation runs without a loop op: one segment sum. */
+  @Test
+  void backwardOfOneGroupRunsWithoutALoop() {
+    try (Graph g = new Graph()) {
+      Map<String, Integer> backward = backwardOps(g, byDefault());
+      assertEquals(0, backward.getOrDefault("StatelessWhile", 0), "backward ops: " + backward);
+      assertEquals(0, backward.getOrDefault("BatchMatMulV3", 0), "backward ops: " + backward);
+      assertEquals(2, backward.getOrDefault("BatchMatMulV2", 0), "backward ops: " + backward);
+      assertEquals(1, scatters(backward), "backward ops: " + backward);
     }
   }
 
