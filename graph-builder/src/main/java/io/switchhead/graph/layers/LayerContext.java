@@ -39,7 +39,7 @@ public record LayerContext(Ops tf, Mode mode, Operand<TInt64> stepSeed, Conditio
 
   /**
    * The same context with every shape static, as XLA needs: experts computed on block-padded
-   * segments ({@link SortedConditionalMatmul}); past 8192 worst-case rows, in a loop over the
+   * segments ({@link SortedConditionalMatmul}); past 16384 worst-case rows, in a loop over the
    * groups of blocks a routing fills. Made for XLA, which updates the loop's buffers in place; the
    * plain graph copies them every iteration, so there the default segmented dispatch is faster.
    */

@@ -55,11 +55,13 @@ public record BlockLayout(int pairs, int experts, int blockSize, int groupBlocks
 
   /**
    * Worst cases up to this many rows are one group, which runs without a loop op. A loop pays off
-   * only with enough groups to skip, and TensorFlow 2.18's XLA CPU runtime slows a whole XL
-   * training step down when it holds loops (switchhead-tiny-xl: 29 ms per step without, 42-46 ms
-   * with one or two groups per matmul; the legacy runtime: no difference).
+   * only with enough groups to skip: TensorFlow 2.18's XLA CPU runtime slows a whole XL training
+   * step down when it holds loops (switchhead-tiny-xl: 29 ms per step without, 42-46 ms with one or
+   * two groups per matmul; the legacy runtime: no difference), at 10K rows (switchhead-tiny, batch
+   * 16) the loop saved nothing under XLA, and the plain graph copies a loop's buffers (81 against
+   * 64 ms per step).
    */
-  static final int SINGLE_GROUP_ROWS = 8192;
+  static final int SINGLE_GROUP_ROWS = 16384;
 
   /**
    * One group up to {@link #SINGLE_GROUP_ROWS}; beyond, as few groups as groups of at most

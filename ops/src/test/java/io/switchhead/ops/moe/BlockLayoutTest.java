@@ -25,14 +25,14 @@ class BlockLayoutTest {
     assertEquals(16, bench.groupBlocks());
     assertEquals(12, bench.groups());
     assertEquals(192, bench.blocks());
-    // Up to 8192 worst-case rows: one group, which runs without a loop.
-    BlockLayout small = new BlockLayout(300 * 8 - 4 * 7, 4, 8);
+    // Up to 16384 worst-case rows: one group, which runs without a loop.
+    BlockLayout small = new BlockLayout(2000 * 8 - 4 * 7, 4, 8);
     assertEquals(1, small.groups());
-    assertEquals(300, small.blocks());
-    // 1500 worst-case blocks of 8 rows: 6 groups of 250, not 6 of 256.
-    BlockLayout mid = new BlockLayout(1500 * 8 - 4 * 7, 4, 8);
+    assertEquals(2000, small.blocks());
+    // 3000 worst-case blocks of 8 rows: 12 groups of 250, not 12 of 256.
+    BlockLayout mid = new BlockLayout(3000 * 8 - 4 * 7, 4, 8);
     assertEquals(250, mid.groupBlocks());
-    assertEquals(1500, mid.blocks());
+    assertEquals(3000, mid.blocks());
     for (int pairs : new int[] {1, 17, 1000, 5000, 40000}) {
       BlockLayout l = new BlockLayout(pairs, 8, 16);
       int worst = (pairs + 8 * 15 + 15) / 16;
