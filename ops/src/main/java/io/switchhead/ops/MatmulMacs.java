@@ -12,14 +12,11 @@ public final class MatmulMacs {
 
   private MatmulMacs() {}
 
-  /** MACs of the matmuls among {@code ops} whose names start with {@code prefix}. */
-  public static long count(Iterator<GraphOperation> ops, String prefix) {
+  /** MACs of the matmuls among {@code ops}. */
+  public static long count(Iterator<GraphOperation> ops) {
     long total = 0;
     while (ops.hasNext()) {
-      GraphOperation op = ops.next();
-      if (op.name().startsWith(prefix)) {
-        total += of(op);
-      }
+      total += of(ops.next());
     }
     return total;
   }

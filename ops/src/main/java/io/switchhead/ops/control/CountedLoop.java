@@ -106,7 +106,7 @@ public final class CountedLoop {
             ConcreteFunction.create(
                 ops -> {
                   Signature signature = body(ops, key, invariants, carried, body);
-                  macs[0] = MatmulMacs.count(((Graph) ops.scope().env()).operations(), "");
+                  macs[0] = MatmulMacs.count(((Graph) ops.scope().env()).operations());
                   return signature;
                 })) {
       graph.attachFunction(condition);
