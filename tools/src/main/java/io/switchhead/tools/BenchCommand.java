@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
  * {@code switchhead bench train}: whole training steps (forward, backward, AdamW) of presets, plain
  * graph and XLA-compiled side by side in one process, so the ratios hold on a noisy machine.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class, BenchCommand.Matmul.class},
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class, BenchCommand.Matmul.class, BenchCommand.Dots.class},
     description = "Benchmarks, measured side by side in one process.")
 final class BenchCommand implements Runnable {
 
@@ -37,14 +37,37 @@ final class BenchCommand implements Runnable {
           "useful FLOPs, forward and backward, graph and XLA, interleaved (docs/benchmarks/conditional-matmul.md).",
           "Options as key=value: experts=4,8,16,32,64 rows=8192 dIn=512 dOut=128 k=2 blocks=B1,B2",
           "warmups=2 repeats=7 dense=true profile=none|types|nodes grads=x,w"})
-  static final class Matmul implements Runnable {
+  static final class Matmul extends KeyValueBenchmark {
+    Matmul() {
+      super(io.switchhead.ops.moe.bench.ConditionalMatmulBenchmark::main);
+    }
+  }
+
+  @Command(name = "dots", mixinStandardHelpOptions = true,
+      description = {"The block-padded sorted matmul's batched dots (forward, dx, dW^T) against plain dots of the",
+          "same FLOPs under XLA, interleaved: what many small dots cost apart from gathers and routing.",
+          "Options as key=value: blocks=160 block=128 dIn=512 dOut=128 warmups=2 repeats=9"})
+  static final class Dots extends KeyValueBenchmark {
+    Dots() {
+      super(io.switchhead.ops.moe.bench.BlockDotBenchmark::main);
+    }
+  }
+
+  /** A benchmark of the ops module, which takes its options as key=value words. */
+  abstract static class KeyValueBenchmark implements Runnable {
 
     @CommandLine.Parameters(paramLabel = "KEY=VALUE", arity = "0..*", description = "Benchmark options.")
     List<String> options = List.of();
 
+    private final java.util.function.Consumer<String[]> main;
+
+    KeyValueBenchmark(java.util.function.Consumer<String[]> main) {
+      this.main = main;
+    }
+
     @Override
     public void run() {
-      io.switchhead.ops.moe.bench.ConditionalMatmulBenchmark.main(options.toArray(new String[0]));
+      main.accept(options.toArray(new String[0]));
     }
   }
 

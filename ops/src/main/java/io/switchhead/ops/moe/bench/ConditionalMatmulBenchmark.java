@@ -54,26 +54,19 @@ public final class ConditionalMatmulBenchmark {
   }
 
   public static void main(String[] args) {
-    Map<String, String> opts = new LinkedHashMap<>();
-    for (String a : args) {
-      String[] kv = a.split("=", 2);
-      if (kv.length != 2) {
-        throw new IllegalArgumentException("arguments are key=value, got " + a);
-      }
-      opts.put(kv[0], kv[1]);
-    }
-    int rows = Integer.parseInt(opts.getOrDefault("rows", "8192"));
-    int dIn = Integer.parseInt(opts.getOrDefault("dIn", "512"));
-    int dOut = Integer.parseInt(opts.getOrDefault("dOut", "128"));
-    int k = Integer.parseInt(opts.getOrDefault("k", "2"));
-    int warmups = Integer.parseInt(opts.getOrDefault("warmups", "2"));
-    int repeats = Integer.parseInt(opts.getOrDefault("repeats", "7"));
+    Map<String, String> opts = BenchInputs.options(args);
+    int rows = BenchInputs.intOption(opts, "rows", 8192);
+    int dIn = BenchInputs.intOption(opts, "dIn", 512);
+    int dOut = BenchInputs.intOption(opts, "dOut", 128);
+    int k = BenchInputs.intOption(opts, "k", 2);
+    int warmups = BenchInputs.intOption(opts, "warmups", 2);
+    int repeats = BenchInputs.intOption(opts, "repeats", 7);
     boolean withDense = Boolean.parseBoolean(opts.getOrDefault("dense", "true"));
     String profile = opts.getOrDefault("profile", "none");
     String gradsOf = opts.getOrDefault("grads", "x,w");
     List<Integer> expertCounts = ints(opts.getOrDefault("experts", "4,8,16,32,64"));
     List<Integer> blocks = opts.containsKey("blocks") ? ints(opts.get("blocks")) : List.of();
-    int groupRows = Integer.parseInt(opts.getOrDefault("groupRows", "0"));
+    int groupRows = BenchInputs.intOption(opts, "groupRows", 0);
 
     double gflop = 3.0 * 2.0 * rows * k * dIn * dOut / 1e9;
     String xlaFlags = System.getenv("XLA_FLAGS");
@@ -92,15 +85,15 @@ public final class ConditionalMatmulBenchmark {
       MatmulShapes shapes = new MatmulShapes(rows, dIn, dOut, m, k);
       List<Integer> bs = blocks.isEmpty() ? List.of(BlockLayout.defaultBlockSize(shapes)) : blocks;
       Map<String, Tensor> moeInputs = new LinkedHashMap<>();
-      moeInputs.put("x", normal(random, rows, dIn));
-      moeInputs.put("w", normal(random, m, dIn, dOut));
+      moeInputs.put("x", BenchInputs.normal(random, rows, dIn));
+      moeInputs.put("w", BenchInputs.normal(random, m, dIn, dOut));
       moeInputs.put("ids", uniformIds(random, rows, k, m));
       moeInputs.put("gates", uniform(random, rows, k));
-      moeInputs.put("r", normal(random, rows, dOut));
+      moeInputs.put("r", BenchInputs.normal(random, rows, dOut));
       Map<String, Tensor> plainInputs = new LinkedHashMap<>();
-      plainInputs.put("x", normal(random, rows * k, dIn));
-      plainInputs.put("w", normal(random, dIn, dOut));
-      plainInputs.put("r", normal(random, rows * k, dOut));
+      plainInputs.put("x", BenchInputs.normal(random, rows * k, dIn));
+      plainInputs.put("w", BenchInputs.normal(random, dIn, dOut));
+      plainInputs.put("r", BenchInputs.normal(random, rows * k, dOut));
 
       List<Timed> cases = new ArrayList<>();
       BenchCase.Shared shared = new BenchCase.Shared();
@@ -224,15 +217,6 @@ public final class ConditionalMatmulBenchmark {
     StringBuilder sb = new StringBuilder();
     micros.entrySet().stream().limit(n).forEach(e -> sb.append(e.getKey()).append('=').append(e.getValue()).append(' '));
     return sb.toString();
-  }
-
-  private static TFloat32 normal(Random random, long... dims) {
-    Shape shape = Shape.of(dims);
-    float[] v = new float[Math.toIntExact(shape.size())];
-    for (int i = 0; i < v.length; i++) {
-      v[i] = (float) random.nextGaussian();
-    }
-    return Tensors.floats(shape, v);
   }
 
   /** Gates in [0.1, 1), like sigmoid outputs. */
