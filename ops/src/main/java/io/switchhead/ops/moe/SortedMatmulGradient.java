@@ -213,9 +213,14 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
       dxBuffer = tf.reshape((Operand<T>) sums.get(0), tf.constant(new int[] {layout.paddedRows(), s.dIn()}));
       dwTransposedSums = (Operand<T>) sums.get(1);
     }
-    // Slot-major gather, summed over the leading axis: Eigen sums a middle axis several times slower.
-    Operand<TInt32> padPosBySlot = tf.linalg.transpose(padPos, tf.constant(new int[] {1, 0})); // [k, N]
-    Operand<T> dx = tf.reduceSum(tf.gather(dxBuffer, padPosBySlot, axis0), axis0); // [N, dIn]
+    // dx[n] = the sum over slots j of the buffer row of pair (n, j): one gather per slot, added,
+    // which XLA fuses into one pass over dx. (Gathering all slots as [k, N, dIn] and reducing
+    // wrote and read that array once more: 44.4 against 40.4-41.5 ms per step at M = 64, XLA.)
+    List<Operand<T>> perSlot = new ArrayList<>();
+    for (int j = 0; j < s.k(); j++) {
+      perSlot.add(tf.gather(dxBuffer, tf.gather(padPos, tf.constant(j), tf.constant(1)), axis0)); // [N, dIn]
+    }
+    Operand<T> dx = perSlot.size() == 1 ? perSlot.get(0) : tf.math.addN(perSlot);
     Operand<T> dw = tf.linalg.transpose(dwTransposedSums, tf.constant(new int[] {0, 2, 1})); // [M, dIn, dOut]
 
     List<Operand<?>> grads = new ArrayList<>(Collections.nCopies(Input.values().length, null));
