@@ -80,7 +80,8 @@ public final class BlockDotBenchmark {
       }
       double gflop = 2.0 * rows * dIn * dOut / 1e9;
       for (int c = 0; c < cases.size(); c++) {
-        double median = millis.get(c).stream().mapToDouble(Double::doubleValue).sorted().toArray()[repeats / 2];
+        double[] sorted = millis.get(c).stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        double median = (sorted[(repeats - 1) / 2] + sorted[repeats / 2]) / 2;
         System.out.printf(Locale.ROOT, "%-30s %7.2f ms  %5.0f GFLOP/s%n", names.get(c), median, gflop / median * 1e3);
       }
       cases.forEach(BenchCase::close);
@@ -101,6 +102,6 @@ public final class BlockDotBenchmark {
 
   /** The first of a stack of matrices. */
   private static Operand<TFloat32> first(Ops tf, Operand<TFloat32> stack) {
-    return tf.squeeze(tf.gather(stack, tf.constant(new int[] {0}), tf.constant(0)), org.tensorflow.op.core.Squeeze.axis(List.of(0L)));
+    return tf.gather(stack, tf.constant(0), tf.constant(0));
   }
 }
