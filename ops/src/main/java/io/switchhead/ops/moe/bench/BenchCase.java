@@ -84,6 +84,12 @@ final class BenchCase implements AutoCloseable {
     return (System.nanoTime() - start) / 1e6;
   }
 
+  /** The median of run times (the mean of the middle two for an even count). */
+  static double median(List<Double> millis) {
+    double[] t = millis.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    return t.length % 2 == 1 ? t[t.length / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+  }
+
   /**
    * One traced run: microseconds per op type (or per node with {@code byNode}), summed over the
    * ops, largest first. Ops overlap on the two cores, so the sum exceeds the wall time.

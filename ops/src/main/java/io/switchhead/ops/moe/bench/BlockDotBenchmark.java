@@ -80,8 +80,7 @@ public final class BlockDotBenchmark {
       }
       double gflop = 2.0 * rows * dIn * dOut / 1e9;
       for (int c = 0; c < cases.size(); c++) {
-        double[] sorted = millis.get(c).stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        double median = (sorted[(repeats - 1) / 2] + sorted[repeats / 2]) / 2;
+        double median = BenchCase.median(millis.get(c));
         System.out.printf(Locale.ROOT, "%-30s %7.2f ms  %5.0f GFLOP/s%n", names.get(c), median, gflop / median * 1e3);
       }
       cases.forEach(BenchCase::close);

@@ -48,8 +48,7 @@ public final class ConditionalMatmulBenchmark {
   /** A named case and its times. */
   private record Timed(String name, BenchCase bench, List<Double> millis) {
     double median() {
-      double[] t = millis.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-      return t.length % 2 == 1 ? t[t.length / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+      return BenchCase.median(millis);
     }
   }
 
