@@ -1,9 +1,13 @@
 package io.switchhead.ops.moe.bench;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import io.switchhead.ops.Tensors;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.types.TFloat32;
 
@@ -12,17 +16,26 @@ final class BenchInputs {
 
   private BenchInputs() {}
 
-  /** key=value arguments, in order. */
-  static Map<String, String> options(String[] args) {
+  /**
+   * key=value arguments, in order. A key not in {@code known} (a typo would otherwise silently run
+   * the defaults, minutes of the wrong benchmark) or given twice is an error that names it.
+   */
+  static Map<String, String> options(String[] args, Set<String> known) {
     Map<String, String> opts = new LinkedHashMap<>();
     for (String a : args) {
       String[] kv = a.split("=", 2);
-      if (kv.length != 2) {
-        throw new IllegalArgumentException("arguments are key=value, got " + a);
-      }
-      opts.put(kv[0], kv[1]);
+      checkArgument(kv.length == 2, "arguments are key=value, got %s", a);
+      checkArgument(known.contains(kv[0]), "unknown option %s; the options are %s", kv[0], new TreeSet<>(known));
+      checkArgument(opts.put(kv[0], kv[1]) == null, "option %s given twice", kv[0]);
     }
     return opts;
+  }
+
+  /** A boolean option (true or false, nothing else), or its default. */
+  static boolean booleanOption(Map<String, String> opts, String key, boolean orElse) {
+    String v = opts.get(key);
+    checkArgument(v == null || v.equals("true") || v.equals("false"), "%s must be true or false, got %s", key, v);
+    return v == null ? orElse : Boolean.parseBoolean(v);
   }
 
   /** An int option, or its default. */

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.tensorflow.Operand;
 import org.tensorflow.Tensor;
 import org.tensorflow.op.Ops;
@@ -33,7 +34,7 @@ public final class BlockDotBenchmark {
   }
 
   public static void main(String[] args) {
-    Map<String, String> opts = BenchInputs.options(args);
+    Map<String, String> opts = BenchInputs.options(args, Set.of("blocks", "block", "dIn", "dOut", "warmups", "repeats"));
     int blocks = BenchInputs.intOption(opts, "blocks", 160);
     int b = BenchInputs.intOption(opts, "block", 128);
     int dIn = BenchInputs.intOption(opts, "dIn", 512);

@@ -1,5 +1,7 @@
 package io.switchhead.ops.moe.bench;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.ops.moe.BlockLayout;
@@ -14,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.tensorflow.Operand;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
@@ -35,13 +38,18 @@ import org.tensorflow.types.TInt32;
  * blocks=B1,B2 (block sizes to time; default: the one {@link BlockLayout#defaultBlockSize} picks)
  * groupRows=R (rows per loop iteration of the sorted matmul, rounded down to whole blocks; default:
  * {@link BlockLayout}'s)
- * warmups=2  repeats=7  dense=true  profile=none|types|nodes (op times of one traced run of each
- * plain-graph sorted case)  grads=x,w (which gradients to build; "x", "w" or "" time the parts).
+ * warmups=2  repeats=7  dense=true  modes=graph,xla (which modes to time)  times=false (true also
+ * prints every case's time in every round: the machine's slow states show as runs of slow rounds)
+ * profile=none|types|nodes (op times of one traced run of each plain-graph sorted case)
+ * grads=x,w (which gradients to build; "x", "w" or "" time the parts).
  *
  * <p>XLA on the CPU: TensorFlow 2.18 defaults to XLA's thunk runtime; {@code
  * XLA_FLAGS=--xla_cpu_use_thunk_runtime=false} selects the older one. The output says which ran.
  */
 public final class ConditionalMatmulBenchmark {
+
+  private static final Set<String> OPTIONS =
+      Set.of("experts", "rows", "dIn", "dOut", "k", "blocks", "groupRows", "warmups", "repeats", "dense", "modes", "times", "profile", "grads");
 
   private ConditionalMatmulBenchmark() {}
 
@@ -53,19 +61,26 @@ public final class ConditionalMatmulBenchmark {
   }
 
   public static void main(String[] args) {
-    Map<String, String> opts = BenchInputs.options(args);
+    Map<String, String> opts = BenchInputs.options(args, OPTIONS);
     int rows = BenchInputs.intOption(opts, "rows", 8192);
     int dIn = BenchInputs.intOption(opts, "dIn", 512);
     int dOut = BenchInputs.intOption(opts, "dOut", 128);
     int k = BenchInputs.intOption(opts, "k", 2);
     int warmups = BenchInputs.intOption(opts, "warmups", 2);
     int repeats = BenchInputs.intOption(opts, "repeats", 7);
-    boolean withDense = Boolean.parseBoolean(opts.getOrDefault("dense", "true"));
+    boolean withDense = BenchInputs.booleanOption(opts, "dense", true);
     String profile = opts.getOrDefault("profile", "none");
+    checkArgument(List.of("none", "types", "nodes").contains(profile), "profile= takes none, types or nodes, got %s", profile);
     String gradsOf = opts.getOrDefault("grads", "x,w");
     List<Integer> expertCounts = ints(opts.getOrDefault("experts", "4,8,16,32,64"));
     List<Integer> blocks = opts.containsKey("blocks") ? ints(opts.get("blocks")) : List.of();
     int groupRows = BenchInputs.intOption(opts, "groupRows", 0);
+    List<String> modes = new ArrayList<>();
+    for (String mode : opts.getOrDefault("modes", "graph,xla").split(",")) {
+      checkArgument(mode.equals("graph") || mode.equals("xla"), "modes= takes graph and/or xla, got %s", mode);
+      modes.add(mode.equals("xla") ? "XLA" : "graph");
+    }
+    boolean showTimes = BenchInputs.booleanOption(opts, "times", false);
 
     double gflop = 3.0 * 2.0 * rows * k * dIn * dOut / 1e9;
     String xlaFlags = System.getenv("XLA_FLAGS");
@@ -96,8 +111,8 @@ public final class ConditionalMatmulBenchmark {
 
       List<Timed> cases = new ArrayList<>();
       BenchCase.Shared shared = new BenchCase.Shared();
-      for (boolean xla : new boolean[] {false, true}) {
-        String mode = xla ? "XLA" : "graph";
+      for (String mode : modes) {
+        boolean xla = mode.equals("XLA");
         cases.add(new Timed("plain " + mode, new BenchCase(shared, plainInputs, (tf, in) -> plainStep(tf, in, gradsOf), xla), new ArrayList<>()));
         for (int b : bs) {
           ConditionalMatmul sorted =
@@ -125,6 +140,11 @@ public final class ConditionalMatmulBenchmark {
             c.millis().add(c.bench().runMillis());
           }
         }
+        if (showTimes) {
+          for (Timed c : cases) {
+            System.out.printf(Locale.ROOT, "  M=%d %s, ms per round: %s%n", m, c.name(), c.millis().stream().map(t -> String.format(Locale.ROOT, "%.1f", t)).toList());
+          }
+        }
         if (!profile.equals("none")) {
           for (Timed c : cases) {
             if (c.name().startsWith("sorted") && c.name().endsWith("graph")) {
@@ -132,7 +152,7 @@ public final class ConditionalMatmulBenchmark {
             }
           }
         }
-        for (String mode : List.of("graph", "XLA")) {
+        for (String mode : modes) {
           double plain = find(cases, "plain " + mode).median();
           double dense = withDense ? find(cases, "dense " + mode).median() : Double.NaN;
           for (int b : bs) {

@@ -1,0 +1,72 @@
+package io.switchhead.ops.moe.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The matmul benchmark's options, on shapes small enough to run in a test. */
+class ConditionalMatmulBenchmarkTest {
+
+  private static final String[] TINY = {"rows=40", "dIn=8", "dOut=4", "warmups=0", "repeats=2"};
+
+  @Test
+  void xlaModeAloneTimesOnlyTheXlaCasesAndPrintsEveryRound() {
+    List<String> lines = run(with("experts=2,4", "dense=false", "modes=xla", "times=true"));
+
+    List<String> rows = lines.stream().filter(l -> l.matches("\\| \\d+ \\|.*")).toList();
+    assertEquals(2, rows.size(), "one XLA row per M: " + rows);
+    assertTrue(rows.stream().allMatch(r -> r.contains("| XLA |")), rows.toString());
+    List<String> rounds = lines.stream().filter(l -> l.contains("ms per round")).toList();
+    assertEquals(4, rounds.size(), "plain and sorted XLA for each of 2 M: " + rounds);
+    assertTrue(rounds.stream().allMatch(r -> r.split(",").length == 1 + 2), "2 rounds each: " + rounds);
+  }
+
+  @Test
+  void bothModesGiveGraphSegmentedAndXlaRows() {
+    List<String> rows = run(with("experts=4", "dense=false")).stream().filter(l -> l.matches("\\| \\d+ \\|.*")).toList();
+
+    assertEquals(3, rows.size(), rows.toString());
+    assertTrue(rows.get(0).contains("| graph |") && rows.get(1).contains("graph, segmented") && rows.get(2).contains("| XLA |"), rows.toString());
+  }
+
+  @Test
+  void badOptionsAreNamedBeforeAnythingRuns() {
+    assertNamed(with("modes=gpu"), "modes=", "gpu");
+    assertNamed(with("mode=xla"), "unknown option mode", "modes");
+    assertNamed(with("experts=4", "experts=8"), "experts given twice");
+    assertNamed(with("dense=flase"), "dense must be true or false", "flase");
+    assertNamed(with("k=many"), "k must be an integer", "many");
+  }
+
+  private static void assertNamed(String[] args, String... parts) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run(args));
+    for (String part : parts) {
+      assertTrue(e.getMessage().contains(part), "'" + part + "' in: " + e.getMessage());
+    }
+  }
+
+  private static String[] with(String... extra) {
+    String[] args = Arrays.copyOf(TINY, TINY.length + extra.length);
+    System.arraycopy(extra, 0, args, TINY.length, extra.length);
+    return args;
+  }
+
+  private static List<String> run(String[] args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    PrintStream original = System.out;
+    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+    try {
+      ConditionalMatmulBenchmark.main(args);
+    } finally {
+      System.setOut(original);
+    }
+    return out.toString(StandardCharsets.UTF_8).lines().toList();
+  }
+}
