@@ -1,5 +1,6 @@
 package io.switchhead.tools;
 
+import java.io.UncheckedIOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -29,18 +30,25 @@ public final class SwitchHeadCommand implements Runnable {
   /**
    * The command line as {@link #main} runs it. Bad input (an IllegalArgumentException, whose message
    * names the option, preset or file) is reported as one line on stderr with the usage exit code,
-   * not as a stack trace; anything else keeps picocli's default report.
+   * and an UncheckedIOException (whose message names the file) as one line with exit code 1, not
+   * as stack traces; anything else keeps picocli's default report.
    */
   static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new SwitchHeadCommand());
     CommandLine.IExecutionExceptionHandler defaultHandler = cl.getExecutionExceptionHandler();
     cl.setExecutionExceptionHandler(
         (e, failed, parsed) -> {
-          if (!(e instanceof IllegalArgumentException)) {
-            return defaultHandler == null ? failed.getCommandSpec().exitCodeOnExecutionException() : defaultHandler.handleExecutionException(e, failed, parsed);
+          String name = failed.getCommandSpec().qualifiedName();
+          if (e instanceof IllegalArgumentException) {
+            failed.getErr().println(name + ": " + e.getMessage());
+            return failed.getCommandSpec().exitCodeOnInvalidInput();
           }
-          failed.getErr().println(failed.getCommandSpec().qualifiedName() + ": " + e.getMessage());
-          return failed.getCommandSpec().exitCodeOnInvalidInput();
+          if (e instanceof UncheckedIOException io) {
+            // Our I/O errors name the file; the cause says what the system said (no such file, ...).
+            failed.getErr().println(name + ": " + io.getMessage() + " (" + io.getCause() + ")");
+            return failed.getCommandSpec().exitCodeOnExecutionException();
+          }
+          return defaultHandler.handleExecutionException(e, failed, parsed);
         });
     return cl;
   }

@@ -39,4 +39,19 @@ class SwitchHeadCommandTest {
     assertEquals(cl.getCommandSpec().exitCodeOnInvalidInput(), code);
     assertTrue(err.toString().startsWith("switchhead train: unknown preset 'switchhead-tinny'"), err.toString());
   }
+
+  @Test
+  void anUnreadableConfigFileIsOneLineNamingIt(@TempDir Path dir) {
+    StringWriter err = new StringWriter();
+    CommandLine cl = SwitchHeadCommand.commandLine();
+    cl.setErr(new PrintWriter(err, true));
+    Path missing = dir.resolve("missing.json");
+
+    int code = cl.execute("train", "--config", missing.toString(), "--out", dir.resolve("run").toString());
+
+    assertEquals(cl.getCommandSpec().exitCodeOnExecutionException(), code);
+    String message = err.toString().strip();
+    assertTrue(message.startsWith("switchhead train: ") && message.contains(missing.toString()) && message.contains("NoSuchFileException"), message);
+    assertFalse(message.contains("\n"), "one line: " + message);
+  }
 }
