@@ -88,7 +88,7 @@ public record BlockRouting(
   }
 
   /** [N*k] the row n of pair t = n*k + j, as a constant (an int division per buffer row is slow). */
-  private static Operand<TInt32> rowOfPair(Ops tf, MatmulShapes shapes) {
+  static Operand<TInt32> rowOfPair(Ops tf, MatmulShapes shapes) {
     int[] rows = new int[shapes.pairs()];
     for (int t = 0; t < rows.length; t++) {
       rows[t] = t / shapes.k();

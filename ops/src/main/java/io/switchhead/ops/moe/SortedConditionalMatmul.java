@@ -43,7 +43,7 @@ import org.tensorflow.types.family.TType;
  * @param blockSize B, or empty to choose it from the shapes ({@link BlockLayout#defaultBlockSize})
  * @param groupBlocks blocks per loop iteration, or empty for the default of {@link BlockLayout}
  */
-public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBlocks) implements ConditionalMatmul {
+public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBlocks) implements SlotsOrSummed {
 
   private static final String WHERE = "sorted conditional matmul";
 
@@ -86,19 +86,8 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
   }
 
   @Override
-  public <T extends TFloating> Operand<T> slotOutputs(
-      Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates) {
-    return build(tf, x, w, ids, gates, true);
-  }
-
-  @Override
-  public <T extends TFloating> Operand<T> apply(
-      Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates) {
-    return build(tf, x, w, ids, gates, false);
-  }
-
   @SuppressWarnings("unchecked")
-  private <T extends TFloating> Operand<T> build(
+  public <T extends TFloating> Operand<T> build(
       Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates, boolean slots) {
     MatmulShapes s = MatmulShapes.of(WHERE, x, w, ids, gates);
     BlockLayout layout = layout(s);

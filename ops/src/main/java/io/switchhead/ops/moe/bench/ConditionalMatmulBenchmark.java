@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.ops.moe.BlockLayout;
+import io.switchhead.ops.moe.CapacityConditionalMatmul;
 import io.switchhead.ops.moe.ConditionalMatmul;
 import io.switchhead.ops.moe.DenseConditionalMatmul;
 import io.switchhead.ops.moe.MatmulShapes;
@@ -17,7 +18,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.Function;
+import org.tensorflow.Graph;
 import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
@@ -36,6 +41,7 @@ import org.tensorflow.types.TInt32;
  *
  * <p>Arguments, all optional, as key=value: experts=4,8,16,32,64  rows=8192  dIn=512  dOut=128  k=2
  * blocks=B1,B2 (block sizes to time; default: the one {@link BlockLayout#defaultBlockSize} picks)
+ * capacity=F1,F2 (also time {@link CapacityConditionalMatmul} with these capacity factors; default none)
  * groupRows=R (rows per loop iteration of the sorted matmul, rounded down to whole blocks; default:
  * {@link BlockLayout}'s)
  * warmups=2  repeats=7  dense=true  modes=graph,xla (which modes to time)  times=false (true also
@@ -49,7 +55,8 @@ import org.tensorflow.types.TInt32;
 public final class ConditionalMatmulBenchmark {
 
   private static final Set<String> OPTIONS =
-      Set.of("experts", "rows", "dIn", "dOut", "k", "blocks", "groupRows", "warmups", "repeats", "dense", "modes", "times", "profile", "grads");
+      Set.of("experts", "rows", "dIn", "dOut", "k", "blocks", "capacity", "groupRows", "warmups", "repeats", "dense", "modes", "times", "profile",
+          "grads");
 
   private ConditionalMatmulBenchmark() {}
 
@@ -72,8 +79,9 @@ public final class ConditionalMatmulBenchmark {
     String profile = opts.getOrDefault("profile", "none");
     checkArgument(List.of("none", "types", "nodes").contains(profile), "profile= takes none, types or nodes, got %s", profile);
     String gradsOf = opts.getOrDefault("grads", "x,w");
-    List<Integer> expertCounts = ints(opts.getOrDefault("experts", "4,8,16,32,64"));
-    List<Integer> blocks = opts.containsKey("blocks") ? ints(opts.get("blocks")) : List.of();
+    List<Integer> expertCounts = ints(opts, "experts", "4,8,16,32,64");
+    List<Integer> blocks = ints(opts, "blocks", "");
+    List<Double> capacityFactors = doubles(opts, "capacity", "");
     int groupRows = BenchInputs.intOption(opts, "groupRows", 0);
     List<String> modes = new ArrayList<>();
     for (String mode : opts.getOrDefault("modes", "graph,xla").split(",")) {
@@ -124,6 +132,10 @@ public final class ConditionalMatmulBenchmark {
           cases.add(new Timed("segmented graph", new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, new SegmentedConditionalMatmul(), in, gradsOf), false),
               new ArrayList<>()));
         }
+        for (double f : capacityFactors) {
+          cases.add(new Timed("capacity " + f + " " + mode,
+              new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, new CapacityConditionalMatmul(f), in, gradsOf), xla), new ArrayList<>()));
+        }
         if (withDense) {
           cases.add(new Timed("dense " + mode, new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, new DenseConditionalMatmul(), in, gradsOf), xla),
               new ArrayList<>()));
@@ -163,6 +175,16 @@ public final class ConditionalMatmulBenchmark {
             double segmented = find(cases, "segmented graph").median();
             printRow(m, "-", "graph, segmented", plain, dense, segmented, gflop);
           }
+          for (double f : capacityFactors) {
+            printRow(m, "C=" + new CapacityConditionalMatmul(f).capacity(shapes), mode + ", capacity " + f, plain, dense,
+                find(cases, "capacity " + f + " " + mode).median(), gflop);
+          }
+        }
+        for (double f : capacityFactors) {
+          CapacityConditionalMatmul capacity = new CapacityConditionalMatmul(f);
+          int dropped = droppedPairs(capacity, (TInt32) moeInputs.get("ids"), m);
+          System.out.printf(Locale.ROOT, "  M=%d capacity %s: C = %d, %d of %d pairs dropped (%.2f%%)%n",
+              m, f, capacity.capacity(shapes), dropped, shapes.pairs(), 100.0 * dropped / shapes.pairs());
         }
       } finally {
         cases.forEach(c -> c.bench().close());
@@ -224,10 +246,36 @@ public final class ConditionalMatmulBenchmark {
     return out;
   }
 
-  private static List<Integer> ints(String csv) {
-    List<Integer> out = new ArrayList<>();
-    for (String s : csv.split(",")) {
-      out.add(Integer.parseInt(s.trim()));
+  /** The pairs of {@code ids} that the capacity matmul drops, counted by its own routing. */
+  private static int droppedPairs(CapacityConditionalMatmul capacity, TInt32 ids, int experts) {
+    try (Graph g = new Graph();
+        Session session = new Session(g)) {
+      Ops tf = Ops.create(g);
+      try (Result r = session.runner().fetch(capacity.droppedPairs(tf, tf.constant(ids), experts)).run()) {
+        return ((TInt32) r.get(0)).getInt();
+      }
+    }
+  }
+
+  /** A comma-separated list of ints, or an empty list for an empty value. */
+  private static List<Integer> ints(Map<String, String> opts, String key, String orElse) {
+    return list(opts, key, orElse, Integer::parseInt, "integers");
+  }
+
+  /** A comma-separated list of numbers, or an empty list for an empty value. */
+  private static List<Double> doubles(Map<String, String> opts, String key, String orElse) {
+    return list(opts, key, orElse, Double::parseDouble, "numbers");
+  }
+
+  private static <V> List<V> list(Map<String, String> opts, String key, String orElse, Function<String, V> parse, String what) {
+    String csv = opts.getOrDefault(key, orElse).trim();
+    List<V> out = new ArrayList<>();
+    for (String v : csv.isEmpty() ? new String[0] : csv.split("\\s*,\\s*")) {
+      try {
+        out.add(parse.apply(v));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(key + "= takes " + what + " separated by commas, got " + csv, e);
+      }
     }
     return out;
   }

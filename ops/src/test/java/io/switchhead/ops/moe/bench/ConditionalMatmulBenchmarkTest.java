@@ -18,14 +18,24 @@ class ConditionalMatmulBenchmarkTest {
 
   @Test
   void xlaModeAloneTimesOnlyTheXlaCasesAndPrintsEveryRound() {
-    List<String> lines = run(with("experts=2,4", "dense=false", "modes=xla", "times=true"));
+    List<String> lines = run(with("experts=2,4", "dense=false", "modes=xla", "times=true", "capacity=0.5"));
 
     List<String> rows = lines.stream().filter(l -> l.matches("\\| \\d+ \\|.*")).toList();
-    assertEquals(2, rows.size(), "one XLA row per M: " + rows);
-    assertTrue(rows.stream().allMatch(r -> r.contains("| XLA |")), rows.toString());
+    assertEquals(4, rows.size(), "block-padded and capacity rows per M: " + rows);
+    assertTrue(rows.stream().allMatch(r -> r.contains("| XLA")), rows.toString());
+    assertEquals(2, rows.stream().filter(r -> r.contains("| XLA, capacity 0.5 |")).count(), rows.toString());
     List<String> rounds = lines.stream().filter(l -> l.contains("ms per round")).toList();
-    assertEquals(4, rounds.size(), "plain and sorted XLA for each of 2 M: " + rounds);
+    assertEquals(6, rounds.size(), "plain, sorted and capacity for each of 2 M: " + rounds);
     assertTrue(rounds.stream().allMatch(r -> r.split(",").length == 1 + 2), "2 rounds each: " + rounds);
+    // 40 rows, k = 2: capacity 0.5 gives each expert room for a quarter (M = 2) or an eighth (M = 4)
+    // of the 80 pairs, so at least 40 are dropped.
+    List<String> drops = lines.stream().filter(l -> l.contains("pairs dropped")).toList();
+    assertEquals(2, drops.size(), drops.toString());
+    assertTrue(drops.get(0).startsWith("  M=2 capacity 0.5: C = 20, ") && drops.get(1).startsWith("  M=4 capacity 0.5: C = 10, "), drops.toString());
+    for (String d : drops) {
+      int dropped = Integer.parseInt(d.replaceAll(".*C = \\d+, (\\d+) of 80 pairs dropped.*", "$1"));
+      assertTrue(dropped >= 40 && dropped <= 80, d);
+    }
   }
 
   @Test
@@ -43,6 +53,8 @@ class ConditionalMatmulBenchmarkTest {
     assertNamed(with("experts=4", "experts=8"), "experts given twice");
     assertNamed(with("dense=flase"), "dense must be true or false", "flase");
     assertNamed(with("k=many"), "k must be an integer", "many");
+    assertNamed(with("experts=4,eight"), "experts= takes integers", "4,eight");
+    assertNamed(with("capacity=1.25,lots"), "capacity= takes numbers", "1.25,lots");
   }
 
   private static void assertNamed(String[] args, String... parts) {

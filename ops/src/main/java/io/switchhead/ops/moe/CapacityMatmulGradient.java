@@ -1,0 +1,115 @@
+package io.switchhead.ops.moe;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import io.switchhead.ops.gradients.GradientOverride;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * Backward of {@link CapacityConditionalMatmul}, with gathers only.
+ *
+ * <p>TensorFlow's own gradient of the forward's gathers is a segment sum, which XLA on the CPU runs
+ * as a serial scatter. But each buffer row holds at most one pair, so every gradient is a gather:
+ * <ul>
+ *   <li>dGates[n, j] = dy[n, j] . ySlots[n, j] for kept pairs, 0 for dropped ones;
+ *   <li>dyBuffer = the output gradient of the pair each buffer row holds, times its gate (0 on rows
+ *       no pair fills); dxBuffer = dyBuffer W_e^T per expert (W^T transposed once);
+ *   <li>dx[n] = the sum over kept slots j of dxBuffer's row of pair (n, j), one gather per slot;
+ *   <li>dW^T = dyBuffer^T xBuffer per expert (the input rows gathered again rather than saved), then
+ *       transposed: transposing the narrow dyBuffer is cheaper than the wide xBuffer.
+ * </ul>
+ */
+final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
+
+  static final String NAME = "switchhead.CapacityConditionalMatmul";
+
+  /** The tagged node's inputs, in order. */
+  enum Input {
+    VALUE, X, W, GATES, Y_SLOTS, KEPT, SLOT_OF_PAIR, PAIR_OF_ROW, FILLED, SOURCE_ROW
+  }
+
+  /** Static sizes, carried in the node's config attribute. */
+  record Config(MatmulShapes shapes, int capacity, boolean slots) {
+
+    String encode() {
+      return String.format(
+          "%d,%d,%d,%d,%d,%d,%b", shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), capacity, slots);
+    }
+
+    static Config decode(String encoded) {
+      String[] f = encoded.split(",");
+      checkArgument(f.length == 7, "capacity matmul config must be rows,dIn,dOut,experts,k,capacity,slots, got %s", encoded);
+      int[] v = new int[6];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = Integer.parseInt(f[i]);
+      }
+      return new Config(new MatmulShapes(v[0], v[1], v[2], v[3], v[4]), v[5], Boolean.parseBoolean(f[6]));
+    }
+  }
+
+  @Override
+  public List<Operand<?>> inputGradients(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
+    return gradients(tf.withSubScope("capacityMatmulGrad"), node, outputGradients, Config.decode(config));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends TFloating> List<Operand<?>> gradients(
+      Ops tf, GraphOperation node, List<Output<?>> outputGradients, Config c) {
+    MatmulShapes s = c.shapes();
+    int rows = s.experts() * c.capacity();
+    Operand<TInt32> axis0 = tf.constant(0);
+    Operand<T> dy = (Operand<T>) outputGradients.get(Input.VALUE.ordinal()); // [N, dOut] or [N, k, dOut]
+    Operand<T> x = (Operand<T>) input(node, Input.X);
+    Operand<T> w = (Operand<T>) input(node, Input.W);
+    Operand<T> kept = (Operand<T>) input(node, Input.KEPT); // [N, k], 1 or 0
+    Operand<T> keptGates = tf.math.mul((Operand<T>) input(node, Input.GATES), kept); // [N, k]
+    Operand<TInt32> slotOfPair = tf.reshape((Operand<TInt32>) input(node, Input.SLOT_OF_PAIR), tf.constant(new int[] {s.rows(), s.k()}));
+
+    Operand<T> dySlots = c.slots() ? dy : tf.expandDims(dy, tf.constant(1)); // [N, k or 1, dOut]
+    Operand<T> dGates = tf.math.mul(tf.reduceSum(tf.math.mul((Operand<T>) input(node, Input.Y_SLOTS), dySlots), tf.constant(-1)), kept);
+
+    Operand<T> dyPair =
+        tf.reshape(tf.math.mul(dySlots, tf.expandDims(keptGates, tf.constant(-1))), tf.constant(new int[] {s.pairs(), s.dOut()}));
+    Operand<T> dyBuffer =
+        tf.reshape(
+            tf.math.mul(
+                tf.gather(dyPair, (Operand<TInt32>) input(node, Input.PAIR_OF_ROW), axis0),
+                tf.expandDims((Operand<T>) input(node, Input.FILLED), tf.constant(-1))),
+            tf.constant(new int[] {s.experts(), c.capacity(), s.dOut()})); // [M, C, dOut]
+    Operand<T> wTransposed = tf.linalg.transpose(w, tf.constant(new int[] {0, 2, 1})); // [M, dOut, dIn]
+    Operand<T> dxBuffer =
+        tf.reshape(BatchMatmulV2.of(tf, dyBuffer, wTransposed, false, false), tf.constant(new int[] {rows, s.dIn()}));
+    List<Operand<T>> perSlot = new ArrayList<>();
+    for (int j = 0; j < s.k(); j++) {
+      Operand<TInt32> slotJ = tf.gather(slotOfPair, tf.constant(j), tf.constant(1)); // [N]
+      Operand<T> keptJ = tf.expandDims(tf.gather(kept, tf.constant(j), tf.constant(1)), tf.constant(-1)); // [N, 1]
+      perSlot.add(tf.math.mul(tf.gather(dxBuffer, slotJ, axis0), keptJ)); // [N, dIn]
+    }
+    Operand<T> dx = perSlot.size() == 1 ? perSlot.get(0) : tf.math.addN(perSlot);
+
+    Operand<T> xBuffer =
+        tf.reshape(
+            tf.gather(x, (Operand<TInt32>) input(node, Input.SOURCE_ROW), axis0),
+            tf.constant(new int[] {s.experts(), c.capacity(), s.dIn()}));
+    Operand<T> dwTransposed = BatchMatmulV2.of(tf, dyBuffer, xBuffer, true, false); // [M, dOut, dIn]
+    Operand<T> dw = tf.linalg.transpose(dwTransposed, tf.constant(new int[] {0, 2, 1}));
+
+    List<Operand<?>> grads = new ArrayList<>(Collections.nCopies(Input.values().length, null));
+    grads.set(Input.X.ordinal(), dx);
+    grads.set(Input.W.ordinal(), dw);
+    grads.set(Input.GATES.ordinal(), dGates);
+    return grads;
+  }
+
+  private static Operand<?> input(GraphOperation node, Input which) {
+    return node.input(which.ordinal());
+  }
+}
