@@ -78,13 +78,9 @@ public record BlockRouting(
             rt.broadcastTo(rt.expandDims(blockExpert, rt.constant(1)), rt.constant(new int[] {layout.blocks(), b})),
             rt.constant(new int[] {layout.paddedRows()})); // [P], each block's expert repeated B times
     Operand<TInt32> rowRank = rt.math.sub(bufferRow, rt.gather(bufferStart, rowExpert, zero)); // [P]
-    Operand<TInt32> rowCount = rt.gather(counts, rowExpert, zero); // [P]
-    Operand<TInt32> inRun = rt.dtypes.cast(rt.math.less(rowRank, rowCount), TInt32.class); // [P]
-    Operand<TInt32> lastRank = rt.math.sub(rowCount, rt.constant(1));
-    Operand<TInt32> wanted = rt.math.maximum(rt.math.minimum(rowRank, lastRank), zero); // [P]
-    Operand<TInt32> pairOfRow = table.firstExceeding(rt, rowExpert, wanted); // [P]
-    Operand<TInt32> sourceRow = rt.gather(rowOfPair(rt, shapes), pairOfRow, zero); // [P]
-    return new BlockRouting(padPos, pairOfRow, sourceRow, inRun, blockExpert, usedGroups, layout);
+    PrefixCounts.RowPairs rows = table.pairsOfRank(rt, rowExpert, rowRank); // [P] each
+    Operand<TInt32> sourceRow = rt.gather(rowOfPair(rt, shapes), rows.pair(), zero); // [P]
+    return new BlockRouting(padPos, rows.pair(), sourceRow, rows.held(), blockExpert, usedGroups, layout);
   }
 
   /** [N*k] the row n of pair t = n*k + j, as a constant (an int division per buffer row is slow). */

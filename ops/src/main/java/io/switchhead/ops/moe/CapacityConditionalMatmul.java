@@ -149,14 +149,9 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
         rowExpert[i] = i / c;
         rowRank[i] = i % c;
       }
-      Operand<TInt32> expertOfRow = rt.constant(rowExpert);
-      Operand<TInt32> rankOfRow = rt.constant(rowRank);
-      Operand<TInt32> count = rt.gather(table.totals(), expertOfRow, zero); // [M*C]
-      Operand<TInt32> filled = rt.dtypes.cast(rt.math.less(rankOfRow, count), TInt32.class); // [M*C]
-      Operand<TInt32> wanted = rt.math.maximum(rt.math.minimum(rankOfRow, rt.math.sub(count, rt.constant(1))), zero); // [M*C]
-      Operand<TInt32> pairOfRow = table.firstExceeding(rt, expertOfRow, wanted); // [M*C]
-      Operand<TInt32> sourceRow = rt.gather(BlockRouting.rowOfPair(rt, s), pairOfRow, zero); // [M*C]
-      return new Routing(slotOfPair, rt.reshape(kept, rt.constant(new int[] {s.rows(), s.k()})), pairOfRow, filled, sourceRow);
+      PrefixCounts.RowPairs rows = table.pairsOfRank(rt, rt.constant(rowExpert), rt.constant(rowRank)); // [M*C] each
+      Operand<TInt32> sourceRow = rt.gather(BlockRouting.rowOfPair(rt, s), rows.pair(), zero); // [M*C]
+      return new Routing(slotOfPair, rt.reshape(kept, rt.constant(new int[] {s.rows(), s.k()})), rows.pair(), rows.held(), sourceRow);
     }
   }
 }

@@ -71,6 +71,21 @@ record PrefixCounts(Operand<TInt32> table, Operand<TInt32> totals, int pairs, in
   }
 
   /**
+   * Buffer rows that each want expert e's pair of rank r, given elementwise: {@code pair}, that pair,
+   * or e's last pair (some valid pair if e has none) where e has r or fewer pairs; {@code held}, 1
+   * where the pair exists, 0 on padding rows.
+   */
+  record RowPairs(Operand<TInt32> pair, Operand<TInt32> held) {}
+
+  /** The pair each buffer row holds: see {@link RowPairs}. */
+  RowPairs pairsOfRank(Ops tf, Operand<TInt32> expert, Operand<TInt32> rank) {
+    Operand<TInt32> count = tf.gather(totals, expert, tf.constant(0));
+    Operand<TInt32> held = tf.dtypes.cast(tf.math.less(rank, count), TInt32.class);
+    Operand<TInt32> wanted = tf.math.maximum(tf.math.minimum(rank, tf.math.sub(count, tf.constant(1))), tf.constant(0));
+    return new RowPairs(firstExceeding(tf, expert, wanted), held);
+  }
+
+  /**
    * For each (e, r) given elementwise, the first pair t at which e's count exceeds r, i.e. e's
    * pair of rank r; T-1 when e has r or fewer pairs. Branchless binary search: the position only
    * moves forward, by halving powers of two, while the count there is still at most r.
