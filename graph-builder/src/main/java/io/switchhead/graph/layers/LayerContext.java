@@ -4,7 +4,7 @@ import com.google.common.hash.Hashing;
 import io.switchhead.ops.Mode;
 import io.switchhead.ops.moe.ConditionalMatmul;
 import io.switchhead.ops.moe.SegmentedConditionalMatmul;
-import io.switchhead.ops.moe.SortedConditionalMatmul;
+import io.switchhead.ops.moe.XlaConditionalMatmul;
 import java.nio.charset.StandardCharsets;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
@@ -39,12 +39,13 @@ public record LayerContext(Ops tf, Mode mode, Operand<TInt64> stepSeed, Conditio
 
   /**
    * The same context with every shape static, as XLA needs: experts computed on block-padded
-   * segments ({@link SortedConditionalMatmul}); past 16384 worst-case rows, in a loop over the
+   * segments, or for many experts on big problems, a capacity region plus blocks for the spill
+   * ({@link XlaConditionalMatmul} picks by shape); past 16384 worst-case rows, in a loop over the
    * groups of blocks a routing fills. Made for XLA, which updates the loop's buffers in place; the
    * plain graph copies them every iteration, so there the default segmented dispatch is faster.
    */
   public LayerContext withStaticShapes() {
-    return withDispatch(SortedConditionalMatmul.withDefaultBlockSize());
+    return withDispatch(new XlaConditionalMatmul());
   }
 
   /** The same context with another expert dispatch (e.g. the dense reference in tests). */

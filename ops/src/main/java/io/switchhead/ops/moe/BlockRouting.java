@@ -40,25 +40,36 @@ public record BlockRouting(
   /** Builds the routing for {@code ids} [N, k] with values in [0, M). */
   public static BlockRouting build(Ops tf, Operand<TInt32> ids, MatmulShapes shapes, BlockLayout layout) {
     Ops rt = tf.withSubScope("routing");
-    int pairs = shapes.pairs();
+    Operand<TInt32> expert = rt.reshape(rt.stopGradient(ids), rt.constant(new int[] {shapes.pairs()})); // [T]
+    return build(rt, expert, PrefixCounts.of(rt, expert, shapes.pairs(), shapes.experts()), shapes, layout, 0);
+  }
+
+  /**
+   * The routing of the pairs whose rank within their expert is {@code skipRanks} or more: each
+   * expert's first {@code skipRanks} pairs are left out of the buffer ({@link
+   * SpillConditionalMatmul} holds them elsewhere), and {@code padPos} is meaningless for them.
+   *
+   * @param expert [N*k] the pairs' experts, {@code ids} flattened, without gradient
+   * @param table the prefix counts of {@code expert}
+   */
+  static BlockRouting build(
+      Ops rt, Operand<TInt32> expert, PrefixCounts table, MatmulShapes shapes, BlockLayout layout, int skipRanks) {
     int experts = shapes.experts();
     int b = layout.blockSize();
     Operand<TInt32> zero = rt.constant(0);
-    Operand<TInt32> expert = rt.reshape(rt.stopGradient(ids), rt.constant(new int[] {pairs})); // [T]
-    PrefixCounts table = PrefixCounts.of(rt, expert, pairs, experts);
+    Operand<TInt32> skip = rt.constant(skipRanks);
 
-    // Per expert: its run of pairs padded to a multiple of B, runs laid out in expert order.
-    Operand<TInt32> counts = table.totals(); // [M]
+    // Per expert: its run of pairs (past the skipped ranks) padded to a multiple of B, runs laid
+    // out in expert order.
+    Operand<TInt32> counts = rt.math.maximum(rt.math.sub(table.totals(), skip), zero); // [M]
     Operand<TInt32> blocksPerExpert = rt.math.floorDiv(rt.math.add(counts, rt.constant(b - 1)), rt.constant(b));
     Operand<TInt32> blockEnd = rt.math.cumsum(blocksPerExpert, zero); // [M] one past each expert's last block
     Operand<TInt32> bufferStart = rt.math.mul(rt.math.sub(blockEnd, blocksPerExpert), rt.constant(b)); // [M]
 
     // Pair t sits at its expert's buffer start plus its rank: the pairs of its expert before it.
-    Operand<TInt32> pair = rt.range(zero, rt.constant(pairs), rt.constant(1)); // [T]
-    Operand<TInt32> rank = rt.math.sub(table.countUpTo(rt, expert, pair), rt.constant(1)); // [T]
     Operand<TInt32> padPos =
         rt.reshape(
-            rt.math.add(rt.gather(bufferStart, expert, zero), rank),
+            rt.math.add(rt.gather(bufferStart, expert, zero), rt.math.sub(table.ranks(rt, expert), skip)),
             rt.constant(new int[] {shapes.rows(), shapes.k()})); // [N, k]
 
     // Block -> expert: the number of experts whose blocks all end at or before it. Trailing blocks
@@ -78,7 +89,7 @@ public record BlockRouting(
             rt.broadcastTo(rt.expandDims(blockExpert, rt.constant(1)), rt.constant(new int[] {layout.blocks(), b})),
             rt.constant(new int[] {layout.paddedRows()})); // [P], each block's expert repeated B times
     Operand<TInt32> rowRank = rt.math.sub(bufferRow, rt.gather(bufferStart, rowExpert, zero)); // [P]
-    PrefixCounts.RowPairs rows = table.pairsOfRank(rt, rowExpert, rowRank); // [P] each
+    PrefixCounts.RowPairs rows = table.pairsOfRank(rt, rowExpert, rt.math.add(rowRank, skip)); // [P] each
     Operand<TInt32> sourceRow = rt.gather(rowOfPair(rt, shapes), rows.pair(), zero); // [P]
     return new BlockRouting(padPos, rows.pair(), sourceRow, rows.held(), blockExpert, usedGroups, layout);
   }

@@ -66,9 +66,7 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
     Operand<TInt32> zero = mm.constant(0);
     Routing route = Routing.build(mm.withSubScope("routing"), ExpertIds.checked(mm, ids, s.experts()), s, c);
 
-    Operand<T> xBuffer = mm.reshape(mm.gather(x, route.sourceRow(), zero), mm.constant(new int[] {s.experts(), c, s.dIn()}));
-    Operand<T> yBuffer =
-        mm.reshape(BatchMatmulV2.of(mm, xBuffer, w, false, false), mm.constant(new int[] {s.experts() * c, s.dOut()})); // [M*C, dOut]
+    Operand<T> yBuffer = bufferOutputs(mm, x, w, route.sourceRow(), s, c); // [M*C, dOut]
     Operand<T> ySlots =
         mm.reshape(mm.gather(yBuffer, route.slotOfPair(), zero), mm.constant(new int[] {s.rows(), s.k(), s.dOut()})); // not yet gated
     // A dropped pair's gate is zeroed: its output is 0 and its gate's gradient too.
@@ -95,6 +93,16 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
                 mm.stopGradient(mm.dtypes.cast(route.filled(), x.type())),
                 mm.stopGradient(route.sourceRow())));
     return (Operand<T>) (Operand<?>) node.output(CapacityMatmulGradient.Input.VALUE.ordinal());
+  }
+
+  /**
+   * The outputs of a buffer of C rows per expert, [M*C, dOut]: the rows of x at {@code sourceRow}
+   * [M*C], as [M, C, dIn], times W [M, dIn, dOut] as one batched matmul.
+   */
+  static <T extends TFloating> Operand<T> bufferOutputs(
+      Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> sourceRow, MatmulShapes s, int capacity) {
+    Operand<T> xBuffer = tf.reshape(tf.gather(x, sourceRow, tf.constant(0)), tf.constant(new int[] {s.experts(), capacity, s.dIn()}));
+    return tf.reshape(BatchMatmulV2.of(tf, xBuffer, w, false, false), tf.constant(new int[] {s.experts() * capacity, s.dOut()}));
   }
 
   /** How many of the N*k pairs of {@code ids} [N, k] no expert had room for: a scalar. */
@@ -135,21 +143,13 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
       Operand<TInt32> expert = rt.reshape(rt.stopGradient(ids), rt.constant(new int[] {pairs})); // [T]
       PrefixCounts table = PrefixCounts.of(rt, expert, pairs, s.experts());
 
-      // Pair t's rank among its expert's pairs: one table entry.
-      Operand<TInt32> pair = rt.range(zero, rt.constant(pairs), rt.constant(1));
-      Operand<TInt32> rank = rt.math.sub(table.countUpTo(rt, expert, pair), rt.constant(1)); // [T]
+      Operand<TInt32> rank = table.ranks(rt, expert); // [T]
       Operand<TInt32> kept = rt.dtypes.cast(rt.math.less(rank, rt.constant(c)), TInt32.class); // [T]
       Operand<TInt32> slotOfPair =
           rt.math.add(rt.math.mul(expert, rt.constant(c)), rt.math.minimum(rank, rt.constant(c - 1))); // [T]
 
       // Buffer row e*C + r holds e's pair of rank r, if e has more than r pairs.
-      int[] rowExpert = new int[s.experts() * c];
-      int[] rowRank = new int[s.experts() * c];
-      for (int i = 0; i < rowExpert.length; i++) {
-        rowExpert[i] = i / c;
-        rowRank[i] = i % c;
-      }
-      PrefixCounts.RowPairs rows = table.pairsOfRank(rt, rt.constant(rowExpert), rt.constant(rowRank)); // [M*C] each
+      PrefixCounts.RowPairs rows = table.capacityRows(rt, s.experts(), c); // [M*C] each
       Operand<TInt32> sourceRow = rt.gather(BlockRouting.rowOfPair(rt, s), rows.pair(), zero); // [M*C]
       return new Routing(slotOfPair, rt.reshape(kept, rt.constant(new int[] {s.rows(), s.k()})), rows.pair(), rows.held(), sourceRow);
     }

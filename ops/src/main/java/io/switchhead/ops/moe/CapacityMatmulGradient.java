@@ -4,7 +4,6 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
@@ -67,22 +66,22 @@ final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
     int rows = s.experts() * c.capacity();
     Operand<TInt32> axis0 = tf.constant(0);
     Operand<T> dy = (Operand<T>) outputGradients.get(Input.VALUE.ordinal()); // [N, dOut] or [N, k, dOut]
-    Operand<T> x = (Operand<T>) input(node, Input.X);
-    Operand<T> w = (Operand<T>) input(node, Input.W);
-    Operand<T> kept = (Operand<T>) input(node, Input.KEPT); // [N, k], 1 or 0
-    Operand<T> keptGates = tf.math.mul((Operand<T>) input(node, Input.GATES), kept); // [N, k]
-    Operand<TInt32> slotOfPair = tf.reshape((Operand<TInt32>) input(node, Input.SLOT_OF_PAIR), tf.constant(new int[] {s.rows(), s.k()}));
+    Operand<T> x = (Operand<T>) TaggedGradients.input(node, Input.X);
+    Operand<T> w = (Operand<T>) TaggedGradients.input(node, Input.W);
+    Operand<T> kept = (Operand<T>) TaggedGradients.input(node, Input.KEPT); // [N, k], 1 or 0
+    Operand<T> keptGates = tf.math.mul((Operand<T>) TaggedGradients.input(node, Input.GATES), kept); // [N, k]
+    Operand<TInt32> slotOfPair = tf.reshape((Operand<TInt32>) TaggedGradients.input(node, Input.SLOT_OF_PAIR), tf.constant(new int[] {s.rows(), s.k()}));
 
     Operand<T> dySlots = c.slots() ? dy : tf.expandDims(dy, tf.constant(1)); // [N, k or 1, dOut]
-    Operand<T> dGates = tf.math.mul(tf.reduceSum(tf.math.mul((Operand<T>) input(node, Input.Y_SLOTS), dySlots), tf.constant(-1)), kept);
+    Operand<T> dGates = tf.math.mul(tf.reduceSum(tf.math.mul((Operand<T>) TaggedGradients.input(node, Input.Y_SLOTS), dySlots), tf.constant(-1)), kept);
 
     Operand<T> dyPair =
         tf.reshape(tf.math.mul(dySlots, tf.expandDims(keptGates, tf.constant(-1))), tf.constant(new int[] {s.pairs(), s.dOut()}));
     Operand<T> dyBuffer =
         tf.reshape(
             tf.math.mul(
-                tf.gather(dyPair, (Operand<TInt32>) input(node, Input.PAIR_OF_ROW), axis0),
-                tf.expandDims((Operand<T>) input(node, Input.FILLED), tf.constant(-1))),
+                tf.gather(dyPair, (Operand<TInt32>) TaggedGradients.input(node, Input.PAIR_OF_ROW), axis0),
+                tf.expandDims((Operand<T>) TaggedGradients.input(node, Input.FILLED), tf.constant(-1))),
             tf.constant(new int[] {s.experts(), c.capacity(), s.dOut()})); // [M, C, dOut]
     Operand<T> wTransposed = tf.linalg.transpose(w, tf.constant(new int[] {0, 2, 1})); // [M, dOut, dIn]
     Operand<T> dxBuffer =
@@ -97,19 +96,11 @@ final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
 
     Operand<T> xBuffer =
         tf.reshape(
-            tf.gather(x, (Operand<TInt32>) input(node, Input.SOURCE_ROW), axis0),
+            tf.gather(x, (Operand<TInt32>) TaggedGradients.input(node, Input.SOURCE_ROW), axis0),
             tf.constant(new int[] {s.experts(), c.capacity(), s.dIn()}));
     Operand<T> dwTransposed = BatchMatmulV2.of(tf, dyBuffer, xBuffer, true, false); // [M, dOut, dIn]
     Operand<T> dw = tf.linalg.transpose(dwTransposed, tf.constant(new int[] {0, 2, 1}));
 
-    List<Operand<?>> grads = new ArrayList<>(Collections.nCopies(Input.values().length, null));
-    grads.set(Input.X.ordinal(), dx);
-    grads.set(Input.W.ordinal(), dw);
-    grads.set(Input.GATES.ordinal(), dGates);
-    return grads;
-  }
-
-  private static Operand<?> input(GraphOperation node, Input which) {
-    return node.input(which.ordinal());
+    return TaggedGradients.of(Input.values(), Input.X, dx, Input.W, dw, Input.GATES, dGates);
   }
 }

@@ -65,6 +65,12 @@ record PrefixCounts(Operand<TInt32> table, Operand<TInt32> totals, int pairs, in
     return new PrefixCounts(table, totals, pairs, stride);
   }
 
+  /** [T] each pair's rank among the pairs of its expert: how many of them come before it. */
+  Operand<TInt32> ranks(Ops tf, Operand<TInt32> expert) {
+    Operand<TInt32> pair = tf.range(tf.constant(0), tf.constant(pairs), tf.constant(1));
+    return tf.math.sub(countUpTo(tf, expert, pair), tf.constant(1));
+  }
+
   /** How many of the pairs 0..t chose expert e, for each (e, t) given elementwise. */
   Operand<TInt32> countUpTo(Ops tf, Operand<TInt32> expert, Operand<TInt32> pair) {
     return tf.gather(table, tf.math.add(tf.math.mul(expert, tf.constant(stride)), pair), tf.constant(0));
@@ -83,6 +89,18 @@ record PrefixCounts(Operand<TInt32> table, Operand<TInt32> totals, int pairs, in
     Operand<TInt32> held = tf.dtypes.cast(tf.math.less(rank, count), TInt32.class);
     Operand<TInt32> wanted = tf.math.maximum(tf.math.minimum(rank, tf.math.sub(count, tf.constant(1))), tf.constant(0));
     return new RowPairs(firstExceeding(tf, expert, wanted), held);
+  }
+
+  /** The pair each row of a buffer of C rows per expert holds: row e*C + r, e's pair of rank r. */
+  RowPairs capacityRows(Ops tf, int experts, int capacity) {
+    int rows = Math.multiplyExact(experts, capacity);
+    int[] rowExpert = new int[rows];
+    int[] rowRank = new int[rows];
+    for (int i = 0; i < rows; i++) {
+      rowExpert[i] = i / capacity;
+      rowRank[i] = i % capacity;
+    }
+    return pairsOfRank(tf, tf.constant(rowExpert), tf.constant(rowRank));
   }
 
   /**

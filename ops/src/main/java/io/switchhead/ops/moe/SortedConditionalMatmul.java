@@ -166,7 +166,7 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
    * weights gathered, one batched matmul. {@code in}: x, w, group sources, group experts.
    */
   @SuppressWarnings("unchecked")
-  private static <T extends TFloating> Operand<T> groupOutput(
+  static <T extends TFloating> Operand<T> groupOutput(
       Ops ops, Operand<TInt32> i, List<Operand<?>> in, MatmulShapes s, BlockLayout layout) {
     Operand<T> xs =
         ops.reshape(

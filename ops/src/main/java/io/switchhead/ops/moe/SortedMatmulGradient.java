@@ -6,7 +6,6 @@ import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,7 +90,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
   }
 
   /** The loop's invariant inputs, in order. */
-  private enum LoopInput {
+  enum LoopInput {
     DY_SOURCE, DY_INDEX, ROW_GATE, X, W_TRANSPOSED, GROUP_SOURCES, GROUP_EXPERTS
   }
 
@@ -102,24 +101,13 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
   @SuppressWarnings("unchecked")
   static <T extends TFloating> CountedLoop.Definition defineLoop(
       Ops tf, MatmulShapes s, BlockLayout layout, boolean slots, Class<T> type) {
-    int groups = layout.groups();
-    int rows = layout.groupRows();
-    int g = layout.groupBlocks();
-    List<Spec> invariants =
-        List.of(
-            new Spec(type, Shape.of(slots ? s.pairs() : s.rows(), s.dOut())),
-            new Spec(TInt32.class, Shape.of(groups, rows)),
-            new Spec(type, Shape.of(groups, rows)),
-            new Spec(type, Shape.of(s.rows(), s.dIn())),
-            new Spec(type, Shape.of(s.experts(), s.dOut(), s.dIn())),
-            new Spec(TInt32.class, Shape.of(groups, rows)),
-            new Spec(TInt32.class, Shape.of(groups, g)));
     List<Spec> carried =
-        List.of(new Spec(type, Shape.of(groups, rows, s.dIn())), new Spec(type, Shape.of(s.experts(), s.dOut(), s.dIn())));
+        List.of(
+            new Spec(type, Shape.of(layout.groups(), layout.groupRows(), s.dIn())), new Spec(type, Shape.of(s.experts(), s.dOut(), s.dIn())));
     return CountedLoop.define(
         tf,
         "sortedMatmulBackward",
-        invariants,
+        loopInvariantSpecs(s, layout, slots, type),
         carried,
         (ops, i, in, acc) -> {
           GroupGradients<T> group = groupGradients(ops, i, in, s, layout);
@@ -130,12 +118,51 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
         });
   }
 
+  /** The types and shapes of the loop's invariants, in the order of {@link LoopInput}. */
+  static List<Spec> loopInvariantSpecs(MatmulShapes s, BlockLayout layout, boolean slots, Class<? extends TFloating> type) {
+    int groups = layout.groups();
+    int rows = layout.groupRows();
+    return List.of(
+        new Spec(type, Shape.of(slots ? s.pairs() : s.rows(), s.dOut())),
+        new Spec(TInt32.class, Shape.of(groups, rows)),
+        new Spec(type, Shape.of(groups, rows)),
+        new Spec(type, Shape.of(s.rows(), s.dIn())),
+        new Spec(type, Shape.of(s.experts(), s.dOut(), s.dIn())),
+        new Spec(TInt32.class, Shape.of(groups, rows)),
+        new Spec(TInt32.class, Shape.of(groups, layout.groupBlocks())));
+  }
+
+  /**
+   * The loop's invariants, in the order of {@link LoopInput}: the output gradient's rows {@code
+   * dySource}, read at {@code dyIndex} [P]; each buffer row's gate [P] (0 on padding); x; W^T [M,
+   * dOut, dIn]; the row of x each buffer row reads [P]; each block's expert [P/B].
+   */
+  static <T extends TFloating> List<Operand<?>> loopInvariants(
+      Ops tf,
+      BlockLayout layout,
+      Operand<T> dySource,
+      Operand<TInt32> dyIndex,
+      Operand<T> rowGate,
+      Operand<T> x,
+      Operand<T> wTransposed,
+      Operand<TInt32> sourceRow,
+      Operand<TInt32> blockExpert) {
+    return List.of(
+        dySource,
+        SortedConditionalMatmul.byGroup(tf, dyIndex, layout),
+        SortedConditionalMatmul.byGroup(tf, rowGate, layout),
+        x,
+        wTransposed,
+        SortedConditionalMatmul.byGroup(tf, sourceRow, layout),
+        SortedConditionalMatmul.byGroup(tf, blockExpert, layout));
+  }
+
   /** One group's rows of the dx buffer, [G*B, dIn], its blocks' dW^T, [G, dOut, dIn], and their experts. */
-  private record GroupGradients<T extends TFloating>(Operand<T> dx, Operand<T> dwTransposed, Operand<TInt32> experts) {}
+  record GroupGradients<T extends TFloating>(Operand<T> dx, Operand<T> dwTransposed, Operand<TInt32> experts) {}
 
   /** The backward of group {@code i}; {@code in} in the order of {@link LoopInput}. */
   @SuppressWarnings("unchecked")
-  private static <T extends TFloating> GroupGradients<T> groupGradients(
+  static <T extends TFloating> GroupGradients<T> groupGradients(
       Ops ops, Operand<TInt32> i, List<Operand<?>> in, MatmulShapes s, BlockLayout layout) {
     int g = layout.groupBlocks();
     int b = layout.blockSize();
@@ -176,9 +203,9 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     MatmulShapes s = c.shapes();
     BlockLayout layout = c.layout();
     Operand<T> dy = (Operand<T>) outputGradients.get(Input.VALUE.ordinal()); // [N, dOut] or [N, k, dOut]
-    Operand<T> x = (Operand<T>) input(node, Input.X);
-    Operand<T> ySlots = (Operand<T>) input(node, Input.Y_SLOTS); // [N, k, dOut]
-    Operand<TInt32> padPos = (Operand<TInt32>) input(node, Input.PAD_POS); // [N, k]
+    Operand<T> x = (Operand<T>) TaggedGradients.input(node, Input.X);
+    Operand<T> ySlots = (Operand<T>) TaggedGradients.input(node, Input.Y_SLOTS); // [N, k, dOut]
+    Operand<TInt32> padPos = (Operand<TInt32>) TaggedGradients.input(node, Input.PAD_POS); // [N, k]
     Operand<TInt32> axis0 = tf.constant(0);
 
     Operand<T> dySlots = c.slots() ? dy : tf.expandDims(dy, tf.constant(1)); // [N, k or 1, dOut]
@@ -186,16 +213,18 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
 
     // Each buffer row's output gradient: slot outputs are indexed by pair, the summed output by row.
     Operand<T> dySource = c.slots() ? tf.reshape(dy, tf.constant(new int[] {s.pairs(), s.dOut()})) : dy;
-    Operand<TInt32> dyIndex = (Operand<TInt32>) input(node, c.slots() ? Input.PAIR_OF_ROW : Input.SOURCE_ROW); // [P]
+    Operand<TInt32> dyIndex = (Operand<TInt32>) TaggedGradients.input(node, c.slots() ? Input.PAIR_OF_ROW : Input.SOURCE_ROW); // [P]
     List<Operand<?>> invariants =
-        List.of(
+        loopInvariants(
+            tf,
+            layout,
             dySource,
-            SortedConditionalMatmul.byGroup(tf, dyIndex, layout),
-            SortedConditionalMatmul.byGroup(tf, (Operand<T>) input(node, Input.BUFFER_GATE), layout),
+            dyIndex,
+            (Operand<T>) TaggedGradients.input(node, Input.BUFFER_GATE),
             x,
-            tf.linalg.transpose((Operand<T>) input(node, Input.W), tf.constant(new int[] {0, 2, 1})),
-            SortedConditionalMatmul.byGroup(tf, (Operand<TInt32>) input(node, Input.SOURCE_ROW), layout),
-            SortedConditionalMatmul.byGroup(tf, (Operand<TInt32>) input(node, Input.BLOCK_EXPERT), layout));
+            tf.linalg.transpose((Operand<T>) TaggedGradients.input(node, Input.W), tf.constant(new int[] {0, 2, 1})),
+            (Operand<TInt32>) TaggedGradients.input(node, Input.SOURCE_ROW),
+            (Operand<TInt32>) TaggedGradients.input(node, Input.BLOCK_EXPERT));
     Operand<T> dxBuffer; // [P, dIn]
     Operand<T> dwTransposedSums; // [M, dOut, dIn]
     if (c.loop().isEmpty()) {
@@ -209,7 +238,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
               tf.zeros(tf.constant(new int[] {layout.groups(), layout.groupRows(), s.dIn()}), x.type()),
               tf.zeros(tf.constant(new int[] {s.experts(), s.dOut(), s.dIn()}), x.type()));
       List<Output<?>> sums =
-          CountedLoop.call(tf, c.loop().get(), (Operand<TInt32>) input(node, Input.USED_GROUPS), layout.groups(), invariants, initial);
+          CountedLoop.call(tf, c.loop().get(), (Operand<TInt32>) TaggedGradients.input(node, Input.USED_GROUPS), layout.groups(), invariants, initial);
       dxBuffer = tf.reshape((Operand<T>) sums.get(0), tf.constant(new int[] {layout.paddedRows(), s.dIn()}));
       dwTransposedSums = (Operand<T>) sums.get(1);
     }
@@ -223,14 +252,6 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     Operand<T> dx = perSlot.size() == 1 ? perSlot.get(0) : tf.math.addN(perSlot);
     Operand<T> dw = tf.linalg.transpose(dwTransposedSums, tf.constant(new int[] {0, 2, 1})); // [M, dIn, dOut]
 
-    List<Operand<?>> grads = new ArrayList<>(Collections.nCopies(Input.values().length, null));
-    grads.set(Input.X.ordinal(), dx);
-    grads.set(Input.W.ordinal(), dw);
-    grads.set(Input.GATES.ordinal(), dGates);
-    return grads;
-  }
-
-  private static Operand<?> input(GraphOperation node, Input which) {
-    return node.input(which.ordinal());
+    return TaggedGradients.of(Input.values(), Input.X, dx, Input.W, dw, Input.GATES, dGates);
   }
 }

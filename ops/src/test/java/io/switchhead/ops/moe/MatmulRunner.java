@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.BiFunction;
 import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -186,6 +187,18 @@ final class MatmulRunner {
     private static <U extends Tensor> U track(List<Tensor> feeds, U t) {
       feeds.add(t);
       return t;
+    }
+  }
+
+  /** A scalar count over the routing {@code ids} [N, k] (pairs dropped, pairs spilled), built by {@code count} and run. */
+  static int countOver(MatmulShapes s, int[] ids, BiFunction<Ops, Operand<TInt32>, Operand<TInt32>> count) {
+    try (Graph g = new Graph();
+        Session session = new Session(g);
+        TInt32 idsTensor = Tensors.ints(Shape.of(s.rows(), s.k()), ids)) {
+      Ops tf = Ops.create(g);
+      try (Result r = session.runner().fetch(count.apply(tf, tf.constant(idsTensor))).run()) {
+        return ((TInt32) r.get(0)).getInt();
+      }
     }
   }
 }

@@ -10,7 +10,9 @@ import io.switchhead.ops.moe.ConditionalMatmul;
 import io.switchhead.ops.moe.DenseConditionalMatmul;
 import io.switchhead.ops.moe.MatmulShapes;
 import io.switchhead.ops.moe.SegmentedConditionalMatmul;
+import io.switchhead.ops.moe.SpillConditionalMatmul;
 import io.switchhead.ops.moe.SortedConditionalMatmul;
+import io.switchhead.ops.moe.XlaConditionalMatmul;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -42,6 +45,9 @@ import org.tensorflow.types.TInt32;
  * <p>Arguments, all optional, as key=value: experts=4,8,16,32,64  rows=8192  dIn=512  dOut=128  k=2
  * blocks=B1,B2 (block sizes to time; default: the one {@link BlockLayout#defaultBlockSize} picks)
  * capacity=F1,F2 (also time {@link CapacityConditionalMatmul} with these capacity factors; default none)
+ * spill=auto|none|F/B/G,... (under XLA, time {@link SpillConditionalMatmul}: auto where {@link
+ * XlaConditionalMatmul} picks it, or with these capacity factors, spill block sizes and blocks per
+ * loop iteration)
  * groupRows=R (rows per loop iteration of the sorted matmul, rounded down to whole blocks; default:
  * {@link BlockLayout}'s)
  * warmups=2  repeats=7  dense=true  modes=graph,xla (which modes to time)  times=false (true also
@@ -56,7 +62,7 @@ public final class ConditionalMatmulBenchmark {
 
   private static final Set<String> OPTIONS =
       Set.of("experts", "rows", "dIn", "dOut", "k", "blocks", "capacity", "groupRows", "warmups", "repeats", "dense", "modes", "times", "profile",
-          "grads");
+          "grads", "spill");
 
   private ConditionalMatmulBenchmark() {}
 
@@ -83,6 +89,8 @@ public final class ConditionalMatmulBenchmark {
     List<Integer> blocks = ints(opts, "blocks", "");
     List<Double> capacityFactors = doubles(opts, "capacity", "");
     int groupRows = BenchInputs.intOption(opts, "groupRows", 0);
+    String spillOption = opts.getOrDefault("spill", "auto");
+    List<SpillConditionalMatmul> spillsGiven = spillLayouts(spillOption);
     List<String> modes = new ArrayList<>();
     for (String mode : opts.getOrDefault("modes", "graph,xla").split(",")) {
       checkArgument(mode.equals("graph") || mode.equals("xla"), "modes= takes graph and/or xla, got %s", mode);
@@ -106,6 +114,10 @@ public final class ConditionalMatmulBenchmark {
     for (int m : expertCounts) {
       MatmulShapes shapes = new MatmulShapes(rows, dIn, dOut, m, k);
       List<Integer> bs = blocks.isEmpty() ? List.of(BlockLayout.defaultBlockSize(shapes)) : blocks;
+      List<SpillConditionalMatmul> spills =
+          !spillOption.equals("auto")
+              ? spillsGiven
+              : XlaConditionalMatmul.layoutFor(shapes) instanceof SpillConditionalMatmul spill ? List.of(spill) : List.of();
       Map<String, Tensor> moeInputs = new LinkedHashMap<>();
       moeInputs.put("x", BenchInputs.normal(random, rows, dIn));
       moeInputs.put("w", BenchInputs.normal(random, m, dIn, dOut));
@@ -135,6 +147,12 @@ public final class ConditionalMatmulBenchmark {
         for (double f : capacityFactors) {
           cases.add(new Timed("capacity " + f + " " + mode,
               new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, new CapacityConditionalMatmul(f), in, gradsOf), xla), new ArrayList<>()));
+        }
+        if (xla) {
+          // The spill layout serves XLA; in the plain graph its loop's buffers are copied every iteration.
+          for (SpillConditionalMatmul spill : spills) {
+            cases.add(new Timed(spillName(spill), new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, spill, in, gradsOf), true), new ArrayList<>()));
+          }
         }
         if (withDense) {
           cases.add(new Timed("dense " + mode, new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, new DenseConditionalMatmul(), in, gradsOf), xla),
@@ -179,13 +197,25 @@ public final class ConditionalMatmulBenchmark {
             printRow(m, "C=" + new CapacityConditionalMatmul(f).capacity(shapes), mode + ", capacity " + f, plain, dense,
                 find(cases, "capacity " + f + " " + mode).median(), gflop);
           }
+          if (mode.equals("XLA")) {
+            for (SpillConditionalMatmul spill : spills) {
+              printRow(m, "C=" + spill.capacity(shapes) + ", B=" + spill.spillBlockSize(), "XLA, spill " + spillLabel(spill), plain, dense,
+                  find(cases, spillName(spill)).median(), gflop);
+            }
+          }
         }
         for (double f : capacityFactors) {
           CapacityConditionalMatmul capacity = new CapacityConditionalMatmul(f);
-          int dropped = droppedPairs(capacity, (TInt32) moeInputs.get("ids"), m);
+          int dropped = countPairs((TInt32) moeInputs.get("ids"), (tf, ids) -> capacity.droppedPairs(tf, ids, m));
           System.out.printf(Locale.ROOT, "  M=%d capacity %s: C = %d, %d of %d pairs dropped (%.2f%%)%n",
               m, f, capacity.capacity(shapes), dropped, shapes.pairs(), 100.0 * dropped / shapes.pairs());
         }
+        for (SpillConditionalMatmul spill : modes.contains("XLA") ? spills : List.<SpillConditionalMatmul>of()) {
+          int spilled = countPairs((TInt32) moeInputs.get("ids"), (tf, ids) -> spill.spilledPairs(tf, ids, m));
+          System.out.printf(Locale.ROOT, "  M=%d spill %s: C = %d, %d of %d pairs spilled (%.2f%%)%n",
+              m, spillLabel(spill), spill.capacity(shapes), spilled, shapes.pairs(), 100.0 * spilled / shapes.pairs());
+        }
+        System.out.printf(Locale.ROOT, "  M=%d: XLA steps use %s%n", m, XlaConditionalMatmul.layoutFor(shapes));
       } finally {
         cases.forEach(c -> c.bench().close());
         shared.close();
@@ -193,6 +223,36 @@ public final class ConditionalMatmulBenchmark {
         plainInputs.values().forEach(Tensor::close);
       }
     }
+  }
+
+  /**
+   * The spill layouts given as factor/block/groupBlocks triples, e.g. 1.05/32/16,1.0/16/32; none
+   * for "none", and for "auto", which times the one {@link XlaConditionalMatmul} picks, where it
+   * picks one.
+   */
+  private static List<SpillConditionalMatmul> spillLayouts(String option) {
+    if (option.equals("none") || option.equals("auto")) {
+      return List.of();
+    }
+    List<SpillConditionalMatmul> spills = new ArrayList<>();
+    for (String triple : option.split(",")) {
+      String[] f = triple.split("/");
+      checkArgument(f.length == 3, "spill= takes auto, none or factor/block/groupBlocks triples such as 1.05/32/16, got %s", triple);
+      try {
+        spills.add(new SpillConditionalMatmul(Double.parseDouble(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2])));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("spill= " + triple + ": not factor/block/groupBlocks numbers", e);
+      }
+    }
+    return spills;
+  }
+
+  private static String spillLabel(SpillConditionalMatmul spill) {
+    return spill.bulk().capacityFactor() + "/" + spill.spillBlockSize() + "/" + spill.spillGroupBlocks();
+  }
+
+  private static String spillName(SpillConditionalMatmul spill) {
+    return "spill " + spillLabel(spill) + " XLA";
   }
 
   /** One table row; "-" in the dense columns when dense was not timed. */
@@ -246,16 +306,17 @@ public final class ConditionalMatmulBenchmark {
     return out;
   }
 
-  /** The pairs of {@code ids} that the capacity matmul drops, counted by its own routing. */
-  private static int droppedPairs(CapacityConditionalMatmul capacity, TInt32 ids, int experts) {
+  /** A scalar count over {@code ids} (pairs dropped, pairs spilled), built by {@code count} and run. */
+  private static int countPairs(TInt32 ids, BiFunction<Ops, Operand<TInt32>, Operand<TInt32>> count) {
     try (Graph g = new Graph();
         Session session = new Session(g)) {
       Ops tf = Ops.create(g);
-      try (Result r = session.runner().fetch(capacity.droppedPairs(tf, tf.constant(ids), experts)).run()) {
+      try (Result r = session.runner().fetch(count.apply(tf, tf.constant(ids))).run()) {
         return ((TInt32) r.get(0)).getInt();
       }
     }
   }
+
 
   /** A comma-separated list of ints, or an empty list for an empty value. */
   private static List<Integer> ints(Map<String, String> opts, String key, String orElse) {

@@ -39,6 +39,21 @@ class ConditionalMatmulBenchmarkTest {
   }
 
   @Test
+  void spillLayoutsAreTimedUnderXlaWithTheirSpilledPairs() {
+    List<String> lines = run(with("experts=2", "dense=false", "spill=0.5/2/1,3/4/2"));
+
+    List<String> rows = lines.stream().filter(l -> l.matches("\\| \\d+ \\|.*")).toList();
+    assertEquals(5, rows.size(), "graph, segmented, XLA block-padded and two spill rows: " + rows);
+    assertTrue(rows.get(3).contains("| C=20, B=2 | XLA, spill 0.5/2/1 |") && rows.get(4).contains("| C=120, B=4 | XLA, spill 3.0/4/2 |"), rows.toString());
+    // 80 pairs on 2 experts: with room for 20 each, at least 40 spill; with room for 120, none.
+    List<String> spilled = lines.stream().filter(l -> l.contains("pairs spilled")).toList();
+    assertEquals(2, spilled.size(), spilled.toString());
+    int many = Integer.parseInt(spilled.get(0).replaceAll(".*C = 20, (\\d+) of 80 pairs spilled.*", "$1"));
+    assertTrue(many >= 40 && many <= 80, spilled.get(0));
+    assertTrue(spilled.get(1).contains("C = 120, 0 of 80 pairs spilled"), spilled.get(1));
+  }
+
+  @Test
   void bothModesGiveGraphSegmentedAndXlaRows() {
     List<String> rows = run(with("experts=4", "dense=false")).stream().filter(l -> l.matches("\\| \\d+ \\|.*")).toList();
 
@@ -55,6 +70,9 @@ class ConditionalMatmulBenchmarkTest {
     assertNamed(with("k=many"), "k must be an integer", "many");
     assertNamed(with("experts=4,eight"), "experts= takes integers", "4,eight");
     assertNamed(with("capacity=1.25,lots"), "capacity= takes numbers", "1.25,lots");
+    assertNamed(with("spill=1.05/32"), "spill= takes auto, none or factor/block/groupBlocks", "1.05/32");
+    assertNamed(with("spill=1.05/32/many"), "spill= 1.05/32/many");
+    assertNamed(with("spill=1/0/16"), "spillBlockSize");
   }
 
   private static void assertNamed(String[] args, String... parts) {

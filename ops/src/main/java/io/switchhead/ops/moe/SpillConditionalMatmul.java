@@ -1,0 +1,211 @@
+package io.switchhead.ops.moe;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import io.switchhead.ops.control.CountedLoop;
+import io.switchhead.ops.control.CountedLoop.Spec;
+import io.switchhead.ops.gradients.GradientOverride;
+import java.util.List;
+import java.util.Optional;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * A dropless, exact conditional matmul that copies weights only for the pairs an even split has no
+ * room for: the capacity layout for the bulk, the block-padded one for the spill.
+ *
+ * <p>Each expert's first C = ceil(f * N*k / M) pairs (f, the capacity factor of {@code bulk}) (in row-major order) go to a
+ * capacity region, [M, C, dIn], multiplied by W as one batched matmul indexed by expert, as in
+ * {@link CapacityConditionalMatmul}: no weight is copied. The pairs past an expert's first C
+ * spill into a block-padded region ({@link BlockRouting} with its first C ranks skipped, {@link
+ * SortedConditionalMatmul}'s loop over groups of blocks), which copies one expert's weights per
+ * block of B rows. With an even-ish routing the spill is a few percent of the pairs (about 2.5% at
+ * N*k = 16K, M = 64, factor 1), so the loop runs one or two small groups; with a skewed one it
+ * grows up to all the pairs, and the cost stays bounded by the block layout's worst case, so
+ * nothing is ever dropped.
+ *
+ * <p>Why: under XLA on the CPU, the block-padded layout's per-block weight copies (and their
+ * gradients) are the part of its step that grows with M: at M = 64 they took it from the 29 ms of
+ * the capacity layout to 42 ms (docs/benchmarks/conditional-matmul.md).
+ *
+ * <p>Backward ({@link SpillMatmulGradient}): gathers and batched matmuls only, as in the two
+ * layouts it combines; the spill's dW^T sums start from the capacity region's.
+ *
+ * @param bulk the capacity layout whose buffer takes each expert's first C pairs
+ * @param spillBlockSize B of the spill region: small, since an expert's spill is small
+ * @param spillGroupBlocks blocks per loop iteration of the spill region
+ */
+public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBlockSize, int spillGroupBlocks) implements SlotsOrSummed {
+
+  private static final String WHERE = "spill conditional matmul";
+
+  static {
+    GradientOverride.define(SpillMatmulGradient.NAME, new SpillMatmulGradient());
+  }
+
+  public SpillConditionalMatmul {
+    checkArgument(bulk != null, "bulk (the capacity layout) must be given");
+    checkArgument(spillBlockSize >= 1, "spillBlockSize must be >= 1, got %s", spillBlockSize);
+    checkArgument(spillGroupBlocks >= 1, "spillGroupBlocks must be >= 1, got %s", spillGroupBlocks);
+  }
+
+  /** C = ceil(capacityFactor * N*k / M), at least 1. */
+  public SpillConditionalMatmul(double capacityFactor, int spillBlockSize, int spillGroupBlocks) {
+    this(new CapacityConditionalMatmul(capacityFactor), spillBlockSize, spillGroupBlocks);
+  }
+
+  /**
+   * Factor 1.05, blocks of 32 rows, 16 blocks (512 rows) per loop iteration: at N*k = 16K, M = 64
+   * on 2 cores under XLA, factors 1.0 to 1.1, blocks of 8 to 32 and groups of 256 to 1024 rows
+   * all came within noise of each other (35-39 ms, against 43-45 ms for the block-padded layout);
+   * 1.05 leaves about 1% of the pairs to spill, so one loop iteration usually holds them all.
+   */
+  public static SpillConditionalMatmul withDefaults() {
+    return new SpillConditionalMatmul(1.05, 32, 16);
+  }
+
+  /** C, the pairs of each expert that the capacity region holds. */
+  public int capacity(MatmulShapes s) {
+    return bulk.capacity(s);
+  }
+
+  /** The spill region's layout: the block layout's worst case, which bounds any spill. */
+  public BlockLayout spillLayout(MatmulShapes s) {
+    return new BlockLayout(s.pairs(), s.experts(), spillBlockSize, spillGroupBlocks);
+  }
+
+  @Override
+  @SuppressWarnings("unchecked")
+  public <T extends TFloating> Operand<T> build(
+      Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates, boolean slots) {
+    MatmulShapes s = MatmulShapes.of(WHERE, x, w, ids, gates);
+    int c = capacity(s);
+    BlockLayout layout = spillLayout(s);
+    Ops mm = tf.withSubScope("spillMatmul");
+    Routing route = Routing.build(mm.withSubScope("routing"), ExpertIds.checked(mm, ids, s.experts()), s, c, layout);
+    Operand<TInt32> axis0 = mm.constant(0);
+
+    // Capacity region: one batched matmul, W used as it is; its pairs' rows in pair order.
+    Operand<T> yCapacity = CapacityConditionalMatmul.bufferOutputs(mm, x, w, route.capacitySource(), s, c); // [M*C, dOut]
+    Operand<T> inCapacity = mm.dtypes.cast(route.inCapacity(), x.type()); // [N, k]
+    Operand<T> yStart =
+        mm.math.mul(
+            mm.gather(yCapacity, mm.reshape(route.capacityPos(), mm.constant(new int[] {s.pairs()})), axis0),
+            mm.reshape(inCapacity, mm.constant(new int[] {s.pairs(), 1}))); // [T, dOut], 0 for spilled pairs
+    // Spill region: the loop adds the spilled pairs' rows, group by group.
+    BlockRouting spill = route.spill();
+    List<Operand<?>> inputs =
+        List.of(
+            x,
+            w,
+            SortedConditionalMatmul.byGroup(mm, spill.sourceRow(), layout),
+            SortedConditionalMatmul.byGroup(mm, spill.blockExpert(), layout),
+            SortedConditionalMatmul.byGroup(mm, spill.pairOfRow(), layout),
+            SortedConditionalMatmul.byGroup(mm, mm.dtypes.cast(spill.inRun(), x.type()), layout));
+    CountedLoop.Definition forward =
+        CountedLoop.define(
+            mm,
+            "spillMatmulForward",
+            inputs.stream().map(Spec::of).toList(),
+            List.of(Spec.of(yStart)),
+            (ops, i, in, carried) -> {
+              Operand<T> held = ops.gather((Operand<T>) in.get(5), i, ops.constant(0)); // [G*B]
+              return List.of(
+                  ops.tensorScatterNdAdd(
+                      (Operand<T>) carried.get(0),
+                      ops.expandDims(SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(4), i), ops.constant(1)),
+                      ops.math.mul(SortedConditionalMatmul.groupOutput(ops, i, in, s, layout), ops.expandDims(held, ops.constant(1)))));
+            });
+    Operand<T> ySlots =
+        mm.reshape(
+            (Operand<T>) CountedLoop.call(mm, forward, spill.usedGroups(), layout.groups(), inputs, List.of(yStart)).get(0),
+            mm.constant(new int[] {s.rows(), s.k(), s.dOut()})); // not yet gated
+    Operand<T> weighted = mm.math.mul(ySlots, mm.expandDims(gates, mm.constant(-1)));
+    Operand<T> value = slots ? weighted : mm.reduceSum(weighted, mm.constant(1));
+    // Each buffer row's gate, 0 on rows no pair fills: the backward weights the buffers with it.
+    Operand<T> flatGates = mm.reshape(gates, mm.constant(new int[] {s.pairs()}));
+    Operand<T> capacityGate =
+        mm.math.mul(mm.gather(flatGates, route.capacityPair(), axis0), mm.dtypes.cast(route.capacityFilled(), x.type())); // [M*C]
+    Operand<T> spillGate =
+        mm.math.mul(mm.gather(flatGates, route.spill().pairOfRow(), axis0), mm.dtypes.cast(route.spill().inRun(), x.type())); // [P]
+
+    // The value passes through a node whose gradient is SpillMatmulGradient; it reads the saved
+    // tensors from the node's inputs, in the order of SpillMatmulGradient.Input. Its loop is
+    // defined here, outside the gradient (see CountedLoop).
+    SpillMatmulGradient.Config config =
+        new SpillMatmulGradient.Config(
+            c,
+            new SortedMatmulGradient.Config(
+                s, layout.blockSize(), layout.groupBlocks(), slots, Optional.of(SpillMatmulGradient.defineLoop(mm, s, layout, slots, x.type()))));
+    GraphOperation node =
+        GradientOverride.identity(
+            mm,
+            SpillMatmulGradient.NAME,
+            config.encode(),
+            List.of(
+                mm.stopGradient(value),
+                x,
+                w,
+                gates,
+                mm.stopGradient(ySlots),
+                mm.stopGradient(inCapacity),
+                mm.stopGradient(route.capacityPos()),
+                mm.stopGradient(capacityGate),
+                mm.stopGradient(route.capacityPair()),
+                mm.stopGradient(route.capacitySource()),
+                mm.stopGradient(spillGate),
+                mm.stopGradient(route.spill().pairOfRow()),
+                mm.stopGradient(route.spill().sourceRow()),
+                mm.stopGradient(route.spill().blockExpert()),
+                mm.stopGradient(route.spill().usedGroups())));
+    return (Operand<T>) (Operand<?>) node.output(SpillMatmulGradient.Input.VALUE.ordinal());
+  }
+
+  /** How many of the N*k pairs of {@code ids} [N, k] spill past the capacity region: a scalar. */
+  public Operand<TInt32> spilledPairs(Ops tf, Operand<TInt32> ids, int experts) {
+    return bulk.droppedPairs(tf, ids, experts);
+  }
+
+  /**
+   * Where each pair goes and what each buffer row reads.
+   *
+   * @param inCapacity [N, k] true for the pairs within their expert's first C
+   * @param capacityPos [N, k] the capacity row of such a pair, e*C + rank; 0 for the others
+   * @param capacityPair [M*C] the pair each capacity row holds (some valid pair where none)
+   * @param capacityFilled [M*C] 1 for capacity rows that hold a pair
+   * @param capacitySource [M*C] the row of X each capacity row reads
+   * @param spill the spill region's routing, its pairs' ranks offset by C
+   */
+  record Routing(
+      Operand<TBool> inCapacity,
+      Operand<TInt32> capacityPos,
+      Operand<TInt32> capacityPair,
+      Operand<TInt32> capacityFilled,
+      Operand<TInt32> capacitySource,
+      BlockRouting spill) {
+
+    static Routing build(Ops rt, Operand<TInt32> ids, MatmulShapes s, int c, BlockLayout layout) {
+      Operand<TInt32> zero = rt.constant(0);
+      int[] pairShape = {s.rows(), s.k()};
+      Operand<TInt32> expert = rt.reshape(rt.stopGradient(ids), rt.constant(new int[] {s.pairs()})); // [T]
+      PrefixCounts table = PrefixCounts.of(rt, expert, s.pairs(), s.experts());
+      Operand<TInt32> rank = table.ranks(rt, expert); // [T]
+      Operand<TBool> inCapacity = rt.math.less(rank, rt.constant(c));
+      Operand<TInt32> capacityPos =
+          rt.select(inCapacity, rt.math.add(rt.math.mul(expert, rt.constant(c)), rank), rt.zerosLike(rank)); // [T]
+      BlockRouting spill = BlockRouting.build(rt, expert, table, s, layout, c);
+      PrefixCounts.RowPairs rows = table.capacityRows(rt, s.experts(), c);
+      return new Routing(
+          rt.reshape(inCapacity, rt.constant(pairShape)),
+          rt.reshape(capacityPos, rt.constant(pairShape)),
+          rows.pair(),
+          rows.held(),
+          rt.gather(BlockRouting.rowOfPair(rt, s), rows.pair(), zero),
+          spill);
+    }
+  }
+}

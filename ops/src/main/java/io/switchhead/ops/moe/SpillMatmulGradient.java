@@ -1,0 +1,147 @@
+package io.switchhead.ops.moe;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import io.switchhead.ops.control.CountedLoop;
+import io.switchhead.ops.control.CountedLoop.Spec;
+import io.switchhead.ops.gradients.GradientOverride;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.op.Ops;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * Backward of {@link SpillConditionalMatmul}: the capacity region's as in {@link
+ * CapacityMatmulGradient}, the spill region's as in {@link SortedMatmulGradient} (its loop, whose
+ * dW^T sums start from the capacity region's), and dx gathered back from whichever region holds
+ * each pair. Gathers and batched matmuls only.
+ */
+final class SpillMatmulGradient implements GradientOverride.NodeGradient {
+
+  static final String NAME = "switchhead.SpillConditionalMatmul";
+
+  /** The tagged node's inputs, in order. */
+  enum Input {
+    VALUE, X, W, GATES, Y_SLOTS, IN_CAPACITY, CAPACITY_POS, CAPACITY_GATE, CAPACITY_PAIR, CAPACITY_SOURCE,
+    SPILL_GATE, SPILL_PAIR, SPILL_SOURCE, SPILL_EXPERT, SPILL_USED_GROUPS
+  }
+
+  /** The capacity C and the spill region's block configuration (with its loop), in the node's config attribute. */
+  record Config(int capacity, SortedMatmulGradient.Config spill) {
+
+    String encode() {
+      return "capacity=" + capacity + "|" + spill.encode();
+    }
+
+    static Config decode(String encoded) {
+      String[] parts = encoded.split("\\|", 2);
+      checkArgument(
+          parts.length == 2 && parts[0].startsWith("capacity="), "spill matmul config must read capacity=C|<block config>, got %s", encoded);
+      return new Config(Integer.parseInt(parts[0].substring("capacity=".length())), SortedMatmulGradient.Config.decode(parts[1]));
+    }
+  }
+
+  /**
+   * Defines the spill region's backward loop in the graph of {@code tf}; the forward calls this,
+   * because loops cannot be defined inside a gradient ({@link CountedLoop}). Its invariants are
+   * the block layout's ({@link SortedMatmulGradient#loopInvariants}); it carries dx [N, dIn] and
+   * the experts' sums of dW^T [M, dOut, dIn], and adds each group's share to them: the group's dx
+   * rows to the rows of x they read (padding rows add zero: their gate is 0).
+   */
+  @SuppressWarnings("unchecked")
+  static <T extends TFloating> CountedLoop.Definition defineLoop(Ops tf, MatmulShapes s, BlockLayout layout, boolean slots, Class<T> type) {
+    return CountedLoop.define(
+        tf,
+        "spillMatmulBackward",
+        SortedMatmulGradient.loopInvariantSpecs(s, layout, slots, type),
+        List.of(new Spec(type, Shape.of(s.rows(), s.dIn())), new Spec(type, Shape.of(s.experts(), s.dOut(), s.dIn()))),
+        (ops, i, in, acc) -> {
+          SortedMatmulGradient.GroupGradients<T> group = SortedMatmulGradient.groupGradients(ops, i, in, s, layout);
+          Operand<TInt32> sources =
+              SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(SortedMatmulGradient.LoopInput.GROUP_SOURCES.ordinal()), i);
+          return List.of(
+              ops.tensorScatterNdAdd((Operand<T>) acc.get(0), ops.expandDims(sources, ops.constant(1)), group.dx()),
+              ops.tensorScatterNdAdd((Operand<T>) acc.get(1), ops.expandDims(group.experts(), ops.constant(1)), group.dwTransposed()));
+        });
+  }
+
+  @Override
+  public List<Operand<?>> inputGradients(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
+    return gradients(tf.withSubScope("spillMatmulGrad"), node, outputGradients, Config.decode(config));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends TFloating> List<Operand<?>> gradients(Ops tf, GraphOperation node, List<Output<?>> outputGradients, Config c) {
+    SortedMatmulGradient.Config block = c.spill();
+    MatmulShapes s = block.shapes();
+    boolean slots = block.slots();
+    Operand<TInt32> axis0 = tf.constant(0);
+    Operand<T> dy = (Operand<T>) outputGradients.get(Input.VALUE.ordinal()); // [N, dOut] or [N, k, dOut]
+    Operand<T> x = (Operand<T>) TaggedGradients.input(node, Input.X);
+
+    Operand<T> dySlots = slots ? dy : tf.expandDims(dy, tf.constant(1)); // [N, k or 1, dOut]
+    Operand<T> dGates = tf.reduceSum(tf.math.mul((Operand<T>) TaggedGradients.input(node, Input.Y_SLOTS), dySlots), tf.constant(-1)); // [N, k]
+    // Each buffer row's output gradient: slot outputs are indexed by pair, the summed output by row.
+    Operand<T> dySource = slots ? tf.reshape(dy, tf.constant(new int[] {s.pairs(), s.dOut()})) : dy;
+
+    // Capacity region: one batched matmul per gradient, W used as it is.
+    Operand<TInt32> capacitySource = (Operand<TInt32>) TaggedGradients.input(node, Input.CAPACITY_SOURCE);
+    Operand<T> dyCapacity =
+        tf.reshape(
+            tf.math.mul(
+                tf.gather(dySource, (Operand<TInt32>) TaggedGradients.input(node, slots ? Input.CAPACITY_PAIR : Input.CAPACITY_SOURCE), axis0),
+                tf.expandDims((Operand<T>) TaggedGradients.input(node, Input.CAPACITY_GATE), tf.constant(-1))),
+            tf.constant(new int[] {s.experts(), c.capacity(), s.dOut()})); // [M, C, dOut]
+    Operand<T> wTransposed = tf.linalg.transpose((Operand<T>) TaggedGradients.input(node, Input.W), tf.constant(new int[] {0, 2, 1})); // [M, dOut, dIn]
+    Operand<T> dxCapacity =
+        tf.reshape(BatchMatmulV2.of(tf, dyCapacity, wTransposed, false, false), tf.constant(new int[] {s.experts() * c.capacity(), s.dIn()}));
+    Operand<T> xCapacity =
+        tf.reshape(tf.gather(x, capacitySource, axis0), tf.constant(new int[] {s.experts(), c.capacity(), s.dIn()}));
+    Operand<T> dwTransposedCapacity = BatchMatmulV2.of(tf, dyCapacity, xCapacity, true, false); // [M, dOut, dIn]
+
+    // dx starts from the capacity region's rows, gathered back to the pairs in it: one gather per
+    // slot, added.
+    Operand<T> inCapacity = (Operand<T>) TaggedGradients.input(node, Input.IN_CAPACITY); // [N, k], 1 or 0
+    Operand<TInt32> capacityPos = (Operand<TInt32>) TaggedGradients.input(node, Input.CAPACITY_POS); // [N, k]
+    Operand<TInt32> axis1 = tf.constant(1);
+    List<Operand<T>> perSlot = new ArrayList<>();
+    for (int j = 0; j < s.k(); j++) {
+      Operand<TInt32> slot = tf.constant(j);
+      perSlot.add(
+          tf.math.mul(
+              tf.gather(dxCapacity, tf.gather(capacityPos, slot, axis1), axis0),
+              tf.expandDims(tf.gather(inCapacity, slot, axis1), tf.constant(-1)))); // [N, dIn]
+    }
+    Operand<T> dxStart = perSlot.size() == 1 ? perSlot.get(0) : tf.math.addN(perSlot);
+
+    // Spill region: the loop adds each group's dx rows and dW^T into those sums.
+    List<Operand<?>> invariants =
+        SortedMatmulGradient.loopInvariants(
+            tf,
+            block.layout(),
+            dySource,
+            (Operand<TInt32>) TaggedGradients.input(node, slots ? Input.SPILL_PAIR : Input.SPILL_SOURCE),
+            (Operand<T>) TaggedGradients.input(node, Input.SPILL_GATE),
+            x,
+            wTransposed,
+            (Operand<TInt32>) TaggedGradients.input(node, Input.SPILL_SOURCE),
+            (Operand<TInt32>) TaggedGradients.input(node, Input.SPILL_EXPERT));
+    List<Output<?>> sums =
+        CountedLoop.call(
+            tf,
+            block.loop().orElseThrow(),
+            (Operand<TInt32>) TaggedGradients.input(node, Input.SPILL_USED_GROUPS),
+            block.layout().groups(),
+            invariants,
+            List.of(dxStart, dwTransposedCapacity));
+    Operand<T> dx = (Operand<T>) sums.get(0);
+    Operand<T> dw = tf.linalg.transpose((Operand<T>) sums.get(1), tf.constant(new int[] {0, 2, 1})); // [M, dIn, dOut]
+
+    return TaggedGradients.of(Input.values(), Input.X, dx, Input.W, dw, Input.GATES, dGates);
+  }
+}
