@@ -14,6 +14,7 @@ import io.switchhead.ops.moe.SpillConditionalMatmul;
 import io.switchhead.ops.moe.SortedConditionalMatmul;
 import io.switchhead.ops.moe.XlaConditionalMatmul;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -47,7 +48,8 @@ import org.tensorflow.types.TInt32;
  * capacity=F1,F2 (also time {@link CapacityConditionalMatmul} with these capacity factors; default none)
  * spill=auto|none|F/B/G,... (under XLA, time {@link SpillConditionalMatmul}: auto where {@link
  * XlaConditionalMatmul} picks it, or with these capacity factors, spill block sizes and blocks per
- * loop iteration)
+ * loop iteration)  zipf=0 (expert e drawn with probability proportional to (e+1)^-zipf; 0 is
+ * uniform)
  * groupRows=R (rows per loop iteration of the sorted matmul, rounded down to whole blocks; default:
  * {@link BlockLayout}'s)
  * warmups=2  repeats=7  dense=true  modes=graph,xla (which modes to time)  times=false (true also
@@ -62,7 +64,7 @@ public final class ConditionalMatmulBenchmark {
 
   private static final Set<String> OPTIONS =
       Set.of("experts", "rows", "dIn", "dOut", "k", "blocks", "capacity", "groupRows", "warmups", "repeats", "dense", "modes", "times", "profile",
-          "grads", "spill");
+          "grads", "spill", "zipf");
 
   private ConditionalMatmulBenchmark() {}
 
@@ -90,6 +92,9 @@ public final class ConditionalMatmulBenchmark {
     List<Double> capacityFactors = doubles(opts, "capacity", "");
     int groupRows = BenchInputs.intOption(opts, "groupRows", 0);
     String spillOption = opts.getOrDefault("spill", "auto");
+    List<Double> zipfs = doubles(opts, "zipf", "0");
+    checkArgument(zipfs.size() == 1 && zipfs.get(0) >= 0, "zipf= takes one exponent >= 0, got %s", zipfs);
+    double zipf = zipfs.get(0);
     List<SpillConditionalMatmul> spillsGiven = spillLayouts(spillOption);
     List<String> modes = new ArrayList<>();
     for (String mode : opts.getOrDefault("modes", "graph,xla").split(",")) {
@@ -100,8 +105,8 @@ public final class ConditionalMatmulBenchmark {
 
     double gflop = 3.0 * 2.0 * rows * k * dIn * dOut / 1e9;
     String xlaFlags = System.getenv("XLA_FLAGS");
-    System.out.printf(Locale.ROOT, "N=%d dIn=%d dOut=%d k=%d: useful work 3 x 2*N*k*dIn*dOut = %.2f GFLOP per step%n",
-        rows, dIn, dOut, k, gflop);
+    System.out.printf(Locale.ROOT, "N=%d dIn=%d dOut=%d k=%d: useful work 3 x 2*N*k*dIn*dOut = %.2f GFLOP per step; ids %s%n",
+        rows, dIn, dOut, k, gflop, zipf == 0 ? "uniform" : "zipf " + zipf);
     System.out.printf(Locale.ROOT, "medians of %d interleaved rounds after %d warm-ups; %d cores; XLA CPU runtime: %s; gradients of %s%n",
         repeats, warmups, Runtime.getRuntime().availableProcessors(),
         xlaFlags != null && xlaFlags.contains("--xla_cpu_use_thunk_runtime=false") ? "legacy (thunk off)" : "thunk (default)",
@@ -121,7 +126,8 @@ public final class ConditionalMatmulBenchmark {
       Map<String, Tensor> moeInputs = new LinkedHashMap<>();
       moeInputs.put("x", BenchInputs.normal(random, rows, dIn));
       moeInputs.put("w", BenchInputs.normal(random, m, dIn, dOut));
-      moeInputs.put("ids", uniformIds(random, rows, k, m));
+      int[] routing = routedIds(random, rows * k, m, zipf);
+      moeInputs.put("ids", Tensors.ints(Shape.of(rows, k), routing));
       moeInputs.put("gates", uniform(random, rows, k));
       moeInputs.put("r", BenchInputs.normal(random, rows, dOut));
       Map<String, Tensor> plainInputs = new LinkedHashMap<>();
@@ -215,7 +221,12 @@ public final class ConditionalMatmulBenchmark {
           System.out.printf(Locale.ROOT, "  M=%d spill %s: C = %d, %d of %d pairs spilled (%.2f%%)%n",
               m, spillLabel(spill), spill.capacity(shapes), spilled, shapes.pairs(), 100.0 * spilled / shapes.pairs());
         }
-        System.out.printf(Locale.ROOT, "  M=%d: XLA steps use %s%n", m, XlaConditionalMatmul.layoutFor(shapes));
+        int[] load = new int[m];
+        Arrays.stream(routing).forEach(e -> load[e]++);
+        System.out.printf(Locale.ROOT, "  M=%d: the busiest expert has %.2fx the mean load%n", m,
+            Arrays.stream(load).max().orElseThrow() * (double) m / routing.length);
+        System.out.printf(Locale.ROOT, "  M=%d: XLA steps use the %s layout%n", m,
+            XlaConditionalMatmul.layoutFor(shapes) instanceof SpillConditionalMatmul spill ? "spill " + spillLabel(spill) : "block-padded");
       } finally {
         cases.forEach(c -> c.bench().close());
         shared.close();
@@ -357,12 +368,23 @@ public final class ConditionalMatmulBenchmark {
     return Tensors.floats(shape, v);
   }
 
-  /** Ids uniform over the experts, independently per slot. */
-  private static TInt32 uniformIds(Random random, int rows, int k, int experts) {
-    int[] v = new int[rows * k];
-    for (int i = 0; i < v.length; i++) {
-      v[i] = random.nextInt(experts);
+  /**
+   * Expert ids for the N*k (row, slot) pairs, drawn independently: expert e with probability proportional
+   * to (e+1)^-zipf, so 0 is uniform and larger exponents load the low experts more (at M = 64,
+   * zipf 0.5 gives expert 0 about 4.4x the mean load).
+   */
+  private static int[] routedIds(Random random, int pairs, int experts, double zipf) {
+    double[] cumulative = new double[experts];
+    double total = 0;
+    for (int e = 0; e < experts; e++) {
+      total += Math.pow(e + 1, -zipf);
+      cumulative[e] = total;
     }
-    return Tensors.ints(Shape.of(rows, k), v);
+    int[] v = new int[pairs];
+    for (int i = 0; i < v.length; i++) {
+      int e = Arrays.binarySearch(cumulative, random.nextDouble() * total);
+      v[i] = Math.min(e >= 0 ? e : -e - 1, experts - 1);
+    }
+    return v;
   }
 }

@@ -40,7 +40,7 @@ class ConditionalMatmulBenchmarkTest {
 
   @Test
   void spillLayoutsAreTimedUnderXlaWithTheirSpilledPairs() {
-    List<String> lines = run(with("experts=2", "dense=false", "spill=0.5/2/1,3/4/2"));
+    List<String> lines = run(with("experts=2", "dense=false", "spill=0.5/2/1,3/4/2", "zipf=4"));
 
     List<String> rows = lines.stream().filter(l -> l.matches("\\| \\d+ \\|.*")).toList();
     assertEquals(5, rows.size(), "graph, segmented, XLA block-padded and two spill rows: " + rows);
@@ -51,6 +51,11 @@ class ConditionalMatmulBenchmarkTest {
     int many = Integer.parseInt(spilled.get(0).replaceAll(".*C = 20, (\\d+) of 80 pairs spilled.*", "$1"));
     assertTrue(many >= 40 && many <= 80, spilled.get(0));
     assertTrue(spilled.get(1).contains("C = 120, 0 of 80 pairs spilled"), spilled.get(1));
+    // zipf 4 on 2 experts: expert 0 draws 16/17 of the 80 pairs, 1.88x the mean load; more than
+    // 60 of them (1.5x) is 7 standard deviations from failing.
+    String busiest = lines.stream().filter(l -> l.contains("busiest expert")).findFirst().orElseThrow();
+    double load = Double.parseDouble(busiest.replaceAll(".*has ([0-9.]+)x the mean load.*", "$1"));
+    assertTrue(load > 1.5 && load <= 2.0, busiest);
   }
 
   @Test
@@ -73,6 +78,8 @@ class ConditionalMatmulBenchmarkTest {
     assertNamed(with("spill=1.05/32"), "spill= takes auto, none or factor/block/groupBlocks", "1.05/32");
     assertNamed(with("spill=1.05/32/many"), "spill= 1.05/32/many");
     assertNamed(with("spill=1/0/16"), "spillBlockSize");
+    assertNamed(with("zipf=-1"), "zipf= takes one exponent >= 0", "-1");
+    assertNamed(with("zipf=1,2"), "zipf= takes one exponent");
   }
 
   private static void assertNamed(String[] args, String... parts) {
