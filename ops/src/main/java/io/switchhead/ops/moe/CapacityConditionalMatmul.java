@@ -66,7 +66,8 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
     Operand<TInt32> zero = mm.constant(0);
     Routing route = Routing.build(mm.withSubScope("routing"), ExpertIds.checked(mm, ids, s.experts()), s, c);
 
-    Operand<T> yBuffer = bufferOutputs(mm, x, w, route.sourceRow(), s, c); // [M*C, dOut]
+    CapacityRegion region = CapacityRegion.of(s, c);
+    Operand<T> yBuffer = region.outputs(mm, x, w, route.sourceRow()); // [M*C, dOut]
     Operand<T> ySlots =
         mm.reshape(mm.gather(yBuffer, route.slotOfPair(), zero), mm.constant(new int[] {s.rows(), s.k(), s.dOut()})); // not yet gated
     // A dropped pair's gate is zeroed: its output is 0 and its gate's gradient too.
@@ -80,7 +81,7 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
         GradientOverride.identity(
             mm,
             CapacityMatmulGradient.NAME,
-            new CapacityMatmulGradient.Config(s, c, slots).encode(),
+            new CapacityMatmulGradient.Config(s, c, slots, region.defineBackward(mm, true, x.type())).encode(),
             List.of(
                 mm.stopGradient(value),
                 x,
@@ -93,16 +94,6 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
                 mm.stopGradient(mm.dtypes.cast(route.filled(), x.type())),
                 mm.stopGradient(route.sourceRow())));
     return (Operand<T>) (Operand<?>) node.output(CapacityMatmulGradient.Input.VALUE.ordinal());
-  }
-
-  /**
-   * The outputs of a buffer of C rows per expert, [M*C, dOut]: the rows of x at {@code sourceRow}
-   * [M*C], as [M, C, dIn], times W [M, dIn, dOut] as one batched matmul.
-   */
-  static <T extends TFloating> Operand<T> bufferOutputs(
-      Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> sourceRow, MatmulShapes s, int capacity) {
-    Operand<T> xBuffer = tf.reshape(tf.gather(x, sourceRow, tf.constant(0)), tf.constant(new int[] {s.experts(), capacity, s.dIn()}));
-    return tf.reshape(BatchMatmulV2.of(tf, xBuffer, w, false, false), tf.constant(new int[] {s.experts() * capacity, s.dOut()}));
   }
 
   /** How many of the N*k pairs of {@code ids} [N, k] no expert had room for: a scalar. */

@@ -2,9 +2,11 @@ package io.switchhead.ops.moe;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -35,22 +37,29 @@ final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
     VALUE, X, W, GATES, Y_SLOTS, KEPT, SLOT_OF_PAIR, PAIR_OF_ROW, FILLED, SOURCE_ROW
   }
 
-  /** Static sizes, carried in the node's config attribute. */
-  record Config(MatmulShapes shapes, int capacity, boolean slots) {
+  /** Static sizes and the capacity region's backward loop (none when it has one group), in the node's config attribute. */
+  record Config(MatmulShapes shapes, int capacity, boolean slots, Optional<CountedLoop.Definition> loop) {
+
+    private static final String INLINE = "inline";
 
     String encode() {
       return String.format(
-          "%d,%d,%d,%d,%d,%d,%b", shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), capacity, slots);
+          "%d,%d,%d,%d,%d,%d,%b,%s", shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), capacity, slots,
+          loop.map(CountedLoop.Definition::encode).orElse(INLINE));
     }
 
     static Config decode(String encoded) {
       String[] f = encoded.split(",");
-      checkArgument(f.length == 7, "capacity matmul config must be rows,dIn,dOut,experts,k,capacity,slots, got %s", encoded);
+      checkArgument(f.length == 8, "capacity matmul config must be rows,dIn,dOut,experts,k,capacity,slots,loop, got %s", encoded);
       int[] v = new int[6];
       for (int i = 0; i < v.length; i++) {
         v[i] = Integer.parseInt(f[i]);
       }
-      return new Config(new MatmulShapes(v[0], v[1], v[2], v[3], v[4]), v[5], Boolean.parseBoolean(f[6]));
+      return new Config(
+          new MatmulShapes(v[0], v[1], v[2], v[3], v[4]),
+          v[5],
+          Boolean.parseBoolean(f[6]),
+          f[7].equals(INLINE) ? Optional.empty() : Optional.of(CountedLoop.Definition.decode(f[7])));
     }
   }
 
@@ -63,7 +72,6 @@ final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
   private static <T extends TFloating> List<Operand<?>> gradients(
       Ops tf, GraphOperation node, List<Output<?>> outputGradients, Config c) {
     MatmulShapes s = c.shapes();
-    int rows = s.experts() * c.capacity();
     Operand<TInt32> axis0 = tf.constant(0);
     Operand<T> dy = (Operand<T>) outputGradients.get(Input.VALUE.ordinal()); // [N, dOut] or [N, k, dOut]
     Operand<T> x = (Operand<T>) TaggedGradients.input(node, Input.X);
@@ -77,15 +85,18 @@ final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
 
     Operand<T> dyPair =
         tf.reshape(tf.math.mul(dySlots, tf.expandDims(keptGates, tf.constant(-1))), tf.constant(new int[] {s.pairs(), s.dOut()}));
-    Operand<T> dyBuffer =
-        tf.reshape(
-            tf.math.mul(
-                tf.gather(dyPair, (Operand<TInt32>) TaggedGradients.input(node, Input.PAIR_OF_ROW), axis0),
-                tf.expandDims((Operand<T>) TaggedGradients.input(node, Input.FILLED), tf.constant(-1))),
-            tf.constant(new int[] {s.experts(), c.capacity(), s.dOut()})); // [M, C, dOut]
-    Operand<T> wTransposed = tf.linalg.transpose(w, tf.constant(new int[] {0, 2, 1})); // [M, dOut, dIn]
-    Operand<T> dxBuffer =
-        tf.reshape(BatchMatmulV2.of(tf, dyBuffer, wTransposed, false, false), tf.constant(new int[] {rows, s.dIn()}));
+    CapacityRegion.Gradients<T> region =
+        CapacityRegion.of(s, c.capacity())
+            .gradients(
+                tf,
+                c.loop(),
+                dyPair,
+                (Operand<TInt32>) TaggedGradients.input(node, Input.PAIR_OF_ROW),
+                (Operand<T>) TaggedGradients.input(node, Input.FILLED),
+                x,
+                tf.linalg.transpose(w, tf.constant(new int[] {0, 2, 1})),
+                (Operand<TInt32>) TaggedGradients.input(node, Input.SOURCE_ROW));
+    Operand<T> dxBuffer = region.dxBuffer(); // [M*C, dIn]
     List<Operand<T>> perSlot = new ArrayList<>();
     for (int j = 0; j < s.k(); j++) {
       Operand<TInt32> slotJ = tf.gather(slotOfPair, tf.constant(j), tf.constant(1)); // [N]
@@ -94,12 +105,7 @@ final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
     }
     Operand<T> dx = perSlot.size() == 1 ? perSlot.get(0) : tf.math.addN(perSlot);
 
-    Operand<T> xBuffer =
-        tf.reshape(
-            tf.gather(x, (Operand<TInt32>) TaggedGradients.input(node, Input.SOURCE_ROW), axis0),
-            tf.constant(new int[] {s.experts(), c.capacity(), s.dIn()}));
-    Operand<T> dwTransposed = BatchMatmulV2.of(tf, dyBuffer, xBuffer, true, false); // [M, dOut, dIn]
-    Operand<T> dw = tf.linalg.transpose(dwTransposed, tf.constant(new int[] {0, 2, 1}));
+    Operand<T> dw = tf.linalg.transpose(region.dwTransposed(), tf.constant(new int[] {0, 2, 1}));
 
     return TaggedGradients.of(Input.values(), Input.X, dx, Input.W, dw, Input.GATES, dGates);
   }

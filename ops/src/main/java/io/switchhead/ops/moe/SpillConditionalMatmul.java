@@ -90,7 +90,8 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
     Operand<TInt32> axis0 = mm.constant(0);
 
     // Capacity region: one batched matmul, W used as it is; its pairs' rows in pair order.
-    Operand<T> yCapacity = CapacityConditionalMatmul.bufferOutputs(mm, x, w, route.capacitySource(), s, c); // [M*C, dOut]
+    CapacityRegion region = CapacityRegion.of(s, c);
+    Operand<T> yCapacity = region.outputs(mm, x, w, route.capacitySource()); // [M*C, dOut]
     Operand<T> inCapacity = mm.dtypes.cast(route.inCapacity(), x.type()); // [N, k]
     Operand<T> yStart =
         mm.math.mul(
@@ -139,6 +140,7 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
     SpillMatmulGradient.Config config =
         new SpillMatmulGradient.Config(
             c,
+            region.defineBackward(mm, slots, x.type()),
             new SortedMatmulGradient.Config(
                 s, layout.blockSize(), layout.groupBlocks(), slots, Optional.of(SpillMatmulGradient.defineLoop(mm, s, layout, slots, x.type()))));
     GraphOperation node =

@@ -7,6 +7,7 @@ import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -31,18 +32,25 @@ final class SpillMatmulGradient implements GradientOverride.NodeGradient {
     SPILL_GATE, SPILL_PAIR, SPILL_SOURCE, SPILL_EXPERT, SPILL_USED_GROUPS
   }
 
-  /** The capacity C and the spill region's block configuration (with its loop), in the node's config attribute. */
-  record Config(int capacity, SortedMatmulGradient.Config spill) {
+  /**
+   * The capacity C, the capacity region's backward loop (none when it has one group) and the spill
+   * region's block configuration (with its loop), in the node's config attribute.
+   */
+  record Config(int capacity, Optional<CountedLoop.Definition> capacityLoop, SortedMatmulGradient.Config spill) {
+
+    private static final String INLINE = "inline";
 
     String encode() {
-      return "capacity=" + capacity + "|" + spill.encode();
+      return capacity + "|" + capacityLoop.map(CountedLoop.Definition::encode).orElse(INLINE) + "|" + spill.encode();
     }
 
     static Config decode(String encoded) {
-      String[] parts = encoded.split("\\|", 2);
-      checkArgument(
-          parts.length == 2 && parts[0].startsWith("capacity="), "spill matmul config must read capacity=C|<block config>, got %s", encoded);
-      return new Config(Integer.parseInt(parts[0].substring("capacity=".length())), SortedMatmulGradient.Config.decode(parts[1]));
+      String[] parts = encoded.split("\\|", 3);
+      checkArgument(parts.length == 3, "spill matmul config must read C|capacity loop|block config, got %s", encoded);
+      return new Config(
+          Integer.parseInt(parts[0]),
+          parts[1].equals(INLINE) ? Optional.empty() : Optional.of(CountedLoop.Definition.decode(parts[1])),
+          SortedMatmulGradient.Config.decode(parts[2]));
     }
   }
 
@@ -89,20 +97,20 @@ final class SpillMatmulGradient implements GradientOverride.NodeGradient {
     // Each buffer row's output gradient: slot outputs are indexed by pair, the summed output by row.
     Operand<T> dySource = slots ? tf.reshape(dy, tf.constant(new int[] {s.pairs(), s.dOut()})) : dy;
 
-    // Capacity region: one batched matmul per gradient, W used as it is.
-    Operand<TInt32> capacitySource = (Operand<TInt32>) TaggedGradients.input(node, Input.CAPACITY_SOURCE);
-    Operand<T> dyCapacity =
-        tf.reshape(
-            tf.math.mul(
-                tf.gather(dySource, (Operand<TInt32>) TaggedGradients.input(node, slots ? Input.CAPACITY_PAIR : Input.CAPACITY_SOURCE), axis0),
-                tf.expandDims((Operand<T>) TaggedGradients.input(node, Input.CAPACITY_GATE), tf.constant(-1))),
-            tf.constant(new int[] {s.experts(), c.capacity(), s.dOut()})); // [M, C, dOut]
+    // Capacity region: batched matmuls with W as it is.
     Operand<T> wTransposed = tf.linalg.transpose((Operand<T>) TaggedGradients.input(node, Input.W), tf.constant(new int[] {0, 2, 1})); // [M, dOut, dIn]
-    Operand<T> dxCapacity =
-        tf.reshape(BatchMatmulV2.of(tf, dyCapacity, wTransposed, false, false), tf.constant(new int[] {s.experts() * c.capacity(), s.dIn()}));
-    Operand<T> xCapacity =
-        tf.reshape(tf.gather(x, capacitySource, axis0), tf.constant(new int[] {s.experts(), c.capacity(), s.dIn()}));
-    Operand<T> dwTransposedCapacity = BatchMatmulV2.of(tf, dyCapacity, xCapacity, true, false); // [M, dOut, dIn]
+    CapacityRegion.Gradients<T> capacity =
+        CapacityRegion.of(s, c.capacity())
+            .gradients(
+                tf,
+                c.capacityLoop(),
+                dySource,
+                (Operand<TInt32>) TaggedGradients.input(node, slots ? Input.CAPACITY_PAIR : Input.CAPACITY_SOURCE),
+                (Operand<T>) TaggedGradients.input(node, Input.CAPACITY_GATE),
+                x,
+                wTransposed,
+                (Operand<TInt32>) TaggedGradients.input(node, Input.CAPACITY_SOURCE));
+    Operand<T> dxCapacity = capacity.dxBuffer(); // [M*C, dIn]
 
     // dx starts from the capacity region's rows, gathered back to the pairs in it: one gather per
     // slot, added.
@@ -138,7 +146,7 @@ final class SpillMatmulGradient implements GradientOverride.NodeGradient {
             (Operand<TInt32>) TaggedGradients.input(node, Input.SPILL_USED_GROUPS),
             block.layout().groups(),
             invariants,
-            List.of(dxStart, dwTransposedCapacity));
+            List.of(dxStart, capacity.dwTransposed()));
     Operand<T> dx = (Operand<T>) sums.get(0);
     Operand<T> dw = tf.linalg.transpose((Operand<T>) sums.get(1), tf.constant(new int[] {0, 2, 1})); // [M, dIn, dOut]
 

@@ -90,6 +90,25 @@ class CapacityConditionalMatmulTest {
     }
   }
 
+  /**
+   * Past {@link CapacityRegion#SINGLE_GROUP_ROWS} buffer rows the region loops over groups of
+   * experts (here 2 groups of 4): forward and gradients against the dense reference, plain graph
+   * and XLA.
+   */
+  @Test
+  void largeBuffersLoopOverGroupsOfExperts() {
+    CapacityConditionalMatmul capacity = new CapacityConditionalMatmul(1.0);
+    MatmulShapes s = new MatmulShapes(2100, 3, 2, 8, 2);
+    CapacityRegion region = CapacityRegion.of(s, capacity.capacity(s));
+    assertEquals(2, region.groups(), region.toString());
+    for (boolean slots : new boolean[] {false, true}) {
+      MatmulProblem p = MatmulProblem.random(random, s, UNIFORM, slots);
+      MatmulRunner.Outputs expected = reference(p, keptMask(p.ids(), s.experts(), capacity.capacity(s)));
+      Compare.assertClose(MatmulRunner.plain(capacity, p, TFloat64.class), expected, 1e-10, "plain" + (slots ? " slots" : ""));
+      Compare.assertClose(MatmulRunner.xla(capacity, p, TFloat64.class), expected, 1e-10, "XLA" + (slots ? " slots" : ""));
+    }
+  }
+
   /** Central differences in float64 for x, w and the gates, with a capacity that drops pairs. */
   @Test
   void gradientsMatchFiniteDifferences() {

@@ -81,6 +81,27 @@ class SpillConditionalMatmulTest {
     }
   }
 
+  /**
+   * Capacity regions past one group: 2 groups of 4 experts with C = 518 (the backward loops too),
+   * and 2 groups of 8 with C = 259 (the backward in one piece); pairs spilling; plain graph and XLA.
+   */
+  @Test
+  void largeCapacityRegionsLoopOverGroupsOfExperts() {
+    SpillConditionalMatmul spill = new SpillConditionalMatmul(0.9, 8, 4);
+    for (MatmulShapes s : new MatmulShapes[] {new MatmulShapes(2300, 3, 2, 8, 2), new MatmulShapes(2300, 3, 2, 16, 2)}) {
+      CapacityRegion region = CapacityRegion.of(s, spill.capacity(s));
+      assertEquals(2, region.groups(), region.toString());
+      assertEquals(s.experts() == 8, region.backwardLoops(), region.toString());
+      for (boolean slots : new boolean[] {false, true}) {
+        MatmulProblem p = MatmulProblem.random(random, s, UNIFORM, slots);
+        String name = region + (slots ? " slots" : " summed") + ", spilled " + spilled(p.ids(), s.experts(), spill.capacity(s));
+        MatmulRunner.Outputs reference = MatmulRunner.plain(dense, p, TFloat64.class);
+        Compare.assertClose(MatmulRunner.plain(spill, p, TFloat64.class), reference, 1e-10, name + ": plain vs dense");
+        Compare.assertClose(MatmulRunner.xla(spill, p, TFloat64.class), reference, 1e-10, name + ": XLA vs dense");
+      }
+    }
+  }
+
   /** Central differences in float64 for x, w and the gates, with pairs in both regions. */
   @Test
   void gradientsMatchFiniteDifferences() {
