@@ -39,9 +39,8 @@ public record LayerContext(Ops tf, Mode mode, Operand<TInt64> stepSeed, Conditio
 
   /**
    * The same context with every shape static, as XLA needs: experts computed on block-padded
-   * segments, or for many experts on big problems, a capacity region plus blocks for the spill
-   * ({@link XlaConditionalMatmul} picks by shape); past 16384 worst-case rows, in a loop over the
-   * groups of blocks a routing fills. Made for XLA, which updates the loop's buffers in place; the
+   * segments, or past 16384 worst-case rows, on a capacity region plus blocks for the pairs past
+   * it, in loops ({@link XlaConditionalMatmul} picks by shape; it assumes a balanced routing). Made for XLA, which updates the loop's buffers in place; the
    * plain graph copies them every iteration, so there the default segmented dispatch is faster.
    */
   public LayerContext withStaticShapes() {

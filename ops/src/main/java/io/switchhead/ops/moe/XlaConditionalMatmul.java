@@ -11,35 +11,35 @@ import org.tensorflow.types.family.TFloating;
  *
  * <ul>
  *   <li>{@link SortedConditionalMatmul}, block-padded: every expert's pairs in blocks of B rows,
- *       one copy of the expert's weights per block. Faster while blocks are big.
+ *       one copy of the expert's weights per block. Small problems run it without a loop op.
  *   <li>{@link SpillConditionalMatmul}: a capacity region that uses the weights as they are, and
- *       blocks only for the pairs past it. Faster when many experts force small blocks, since
- *       the block layout's weight copies then grow with M.
+ *       blocks only for the pairs past it.
  * </ul>
  *
  * <p>The choice is made when the graph is built, before any routing is seen, and the spill layout
- * is faster only for balanced routings: its capacity region holds C rows for every expert, filled
- * or not. At M = 64 with a skewed routing (expert e drawn with probability proportional to
- * 1/(e+1), the busiest at 14x the mean load) it took 55-61 ms against the block layout's 42.5 ms.
- * A model whose routing is known to be skewed can pass {@link
- * SortedConditionalMatmul#withDefaultBlockSize()} as its dispatch instead.
+ * is the faster one only for balanced routings: its capacity region holds C rows for every
+ * expert, filled or not, and what spills runs in small blocks. At N*k = 16K on 2 cores, with
+ * expert e drawn with probability proportional to 1/(e+1) (the busiest expert at 5x the mean
+ * load at M = 16), it took 68 ms against the block layout's 42 ms; even at 1.4x (M = 4, exponent
+ * 0.5), 44 against 41 ms (docs/benchmarks/conditional-matmul.md). A model whose routing is known
+ * to be skewed should pass {@link SortedConditionalMatmul#withDefaultBlockSize()} as its dispatch.
  */
 public record XlaConditionalMatmul() implements ConditionalMatmul {
 
   private static final String WHERE = "XLA conditional matmul";
 
   /**
-   * The spill layout where the block layout both loops (its worst case is past {@link
-   * BlockLayout#SINGLE_GROUP_ROWS}) and has had to shrink its blocks below {@link
-   * BlockLayout#MAX_DEFAULT_BLOCK}, the block layout otherwise. At N*k = 16K, dIn = 512, dOut =
-   * 128 on 2 cores, uniform routing (docs/benchmarks/conditional-matmul.md): M = 64 (B = 128),
-   * spill 33.6-37.6 ms against 40.6-46.0 ms in 70 runs; M = 32 (B = 256), block-padded 38.7 ms
-   * against 41-46 ms; smaller M, block-padded by more. Small problems (one group: every training preset's matmuls) keep the block layout,
-   * which runs without a loop op there, while the spill region always loops.
+   * The spill layout where the block layout would loop (its worst case is past {@link
+   * BlockLayout#SINGLE_GROUP_ROWS} rows), the block layout otherwise. At N*k = 16K, dIn = 512,
+   * dOut = 128, uniform routing, XLA on 2 cores, the spill step was faster at every M in every
+   * run: 27.2-27.6 against 29.8-30.4 ms at M = 4, 32.8-33.5 against 35.1-38.0 ms at M = 32,
+   * 34.2-35.3 against 41.7-44.9 ms at M = 64 in the machine's fast state, and 34-44 against
+   * 41-64 ms in its slow one. Small problems (every training preset's matmuls at their batch
+   * sizes) keep the block layout, which runs without a loop op there, while the spill layout
+   * always loops.
    */
   public static ConditionalMatmul layoutFor(MatmulShapes shapes) {
-    BlockLayout block = BlockLayout.of(shapes, BlockLayout.defaultBlockSize(shapes));
-    return block.groups() > 1 && block.blockSize() < BlockLayout.MAX_DEFAULT_BLOCK
+    return BlockLayout.of(shapes, BlockLayout.defaultBlockSize(shapes)).groups() > 1
         ? SpillConditionalMatmul.withDefaults()
         : SortedConditionalMatmul.withDefaultBlockSize();
   }

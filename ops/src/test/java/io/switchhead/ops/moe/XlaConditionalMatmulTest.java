@@ -14,14 +14,14 @@ class XlaConditionalMatmulTest {
   private final Random random = new Random();
 
   @Test
-  void spillOnlyWhereTheBlockLayoutLoopsWithShrunkenBlocks() {
-    for (int m : new int[] {4, 8, 16, 32}) {
-      assertInstanceOf(
-          SortedConditionalMatmul.class, XlaConditionalMatmul.layoutFor(new MatmulShapes(8192, 512, 128, m, 2)), "benchmark shapes, M=" + m);
+  void spillWhereTheBlockLayoutWouldLoop() {
+    for (int m : new int[] {4, 8, 16, 32, 64}) {
+      assertEquals(
+          SpillConditionalMatmul.withDefaults(), XlaConditionalMatmul.layoutFor(new MatmulShapes(8192, 512, 128, m, 2)), "benchmark shapes, M=" + m);
     }
-    assertEquals(SpillConditionalMatmul.withDefaults(), XlaConditionalMatmul.layoutFor(new MatmulShapes(8192, 512, 128, 64, 2)));
     // Small problems run the block layout in one group, without a loop op, whatever M.
     assertInstanceOf(SortedConditionalMatmul.class, XlaConditionalMatmul.layoutFor(new MatmulShapes(1024, 64, 64, 64, 2)));
+    assertInstanceOf(SortedConditionalMatmul.class, XlaConditionalMatmul.layoutFor(new MatmulShapes(4096, 512, 128, 4, 2)));
   }
 
   /**
