@@ -4,7 +4,6 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.gradients.GradientOverride;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.tensorflow.GraphOperation;
@@ -72,7 +71,6 @@ final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
   private static <T extends TFloating> List<Operand<?>> gradients(
       Ops tf, GraphOperation node, List<Output<?>> outputGradients, Config c) {
     MatmulShapes s = c.shapes();
-    Operand<TInt32> axis0 = tf.constant(0);
     Operand<T> dy = (Operand<T>) outputGradients.get(Input.VALUE.ordinal()); // [N, dOut] or [N, k, dOut]
     Operand<T> x = (Operand<T>) TaggedGradients.input(node, Input.X);
     Operand<T> w = (Operand<T>) TaggedGradients.input(node, Input.W);
@@ -96,14 +94,7 @@ final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
                 x,
                 tf.linalg.transpose(w, tf.constant(new int[] {0, 2, 1})),
                 (Operand<TInt32>) TaggedGradients.input(node, Input.SOURCE_ROW));
-    Operand<T> dxBuffer = region.dxBuffer(); // [M*C, dIn]
-    List<Operand<T>> perSlot = new ArrayList<>();
-    for (int j = 0; j < s.k(); j++) {
-      Operand<TInt32> slotJ = tf.gather(slotOfPair, tf.constant(j), tf.constant(1)); // [N]
-      Operand<T> keptJ = tf.expandDims(tf.gather(kept, tf.constant(j), tf.constant(1)), tf.constant(-1)); // [N, 1]
-      perSlot.add(tf.math.mul(tf.gather(dxBuffer, slotJ, axis0), keptJ)); // [N, dIn]
-    }
-    Operand<T> dx = perSlot.size() == 1 ? perSlot.get(0) : tf.math.addN(perSlot);
+    Operand<T> dx = CapacityRegion.gatherBack(tf, region.dxBuffer(), slotOfPair, kept, s.k()); // [N, dIn]
 
     Operand<T> dw = tf.linalg.transpose(region.dwTransposed(), tf.constant(new int[] {0, 2, 1}));
 

@@ -2,6 +2,7 @@ package io.switchhead.ops.moe;
 
 import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.control.CountedLoop.Spec;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.tensorflow.Operand;
@@ -202,6 +203,22 @@ record CapacityRegion(MatmulShapes shapes, int capacity, int groupExperts) {
     Operand<T> xs = ops.reshape(gatherRows(ops, (Operand<T>) in.get(3), (Operand<TInt32>) in.get(5), i), ops.constant(new int[] {groupExperts, capacity, s.dIn()}));
     Operand<T> dwT = ops.reshape(BatchMatmulV2.of(ops, dy, xs, true, false), ops.constant(new int[] {groupExperts * s.dOut(), s.dIn()}));
     return new Gradients<>(dx, dwT);
+  }
+
+  /**
+   * dx [N, dIn] of the pairs the buffer holds: dx[n] = the sum over slots j of {@code dxBuffer}'s
+   * row {@code pos[n, j]} times {@code held[n, j]} (1 for pairs in the buffer, 0 for the others).
+   * One gather per slot, added, which XLA fuses into one pass.
+   */
+  static <T extends TFloating> Operand<T> gatherBack(Ops tf, Operand<T> dxBuffer, Operand<TInt32> pos, Operand<T> held, int k) {
+    Operand<TInt32> axis1 = tf.constant(1);
+    List<Operand<T>> perSlot = new ArrayList<>();
+    for (int j = 0; j < k; j++) {
+      Operand<TInt32> slot = tf.constant(j);
+      perSlot.add(
+          tf.math.mul(tf.gather(dxBuffer, tf.gather(pos, slot, axis1), tf.constant(0)), tf.expandDims(tf.gather(held, slot, axis1), tf.constant(-1))));
+    }
+    return perSlot.size() == 1 ? perSlot.get(0) : tf.math.addN(perSlot);
   }
 
   /** The rows of {@code source} at row i of the [groups, G*C] index matrix. */

@@ -18,22 +18,24 @@ import org.tensorflow.types.family.TFloating;
  * A dropless, exact conditional matmul that copies weights only for the pairs an even split has no
  * room for: the capacity layout for the bulk, the block-padded one for the spill.
  *
- * <p>Each expert's first C = ceil(f * N*k / M) pairs (f, the capacity factor of {@code bulk}) (in row-major order) go to a
- * capacity region, [M, C, dIn], multiplied by W as one batched matmul indexed by expert, as in
- * {@link CapacityConditionalMatmul}: no weight is copied. The pairs past an expert's first C
- * spill into a block-padded region ({@link BlockRouting} with its first C ranks skipped, {@link
+ * <p>Each expert's first C = ceil(f * N*k / M) pairs, in row-major order (f: the capacity factor
+ * of {@code bulk}), go to a capacity region, [M, C, dIn], multiplied by W as it is, expert by
+ * expert ({@link CapacityRegion}): no weight is copied. The pairs past an expert's first C spill
+ * into a block-padded region ({@link BlockRouting} with its first C ranks skipped, run by {@link
  * SortedConditionalMatmul}'s loop over groups of blocks), which copies one expert's weights per
- * block of B rows. With an even-ish routing the spill is a few percent of the pairs (about 2.5% at
- * N*k = 16K, M = 64, factor 1), so the loop runs one or two small groups; with a skewed one it
- * grows up to all the pairs, and the cost stays bounded by the block layout's worst case, so
- * nothing is ever dropped.
+ * block of B rows and adds its rows into the capacity region's per-pair outputs. With a uniform
+ * routing about 0.7% of the pairs spill (N*k = 16K, M = 64, f = 1.05), so the loop runs one
+ * group. With a skewed one more spill, up to all but C of them, which the block region's worst
+ * case still holds: nothing is ever dropped, but the capacity rows of idle experts are computed
+ * for nothing, so skewed routings run faster on the block layout ({@link XlaConditionalMatmul}).
  *
  * <p>Why: under XLA on the CPU, the block-padded layout's per-block weight copies (and their
- * gradients) are the part of its step that grows with M: at M = 64 they took it from the 29 ms of
- * the capacity layout to 42 ms (docs/benchmarks/conditional-matmul.md).
+ * gradients) are the part of its step that grows with M: at N*k = 16K, M = 64 the spill step
+ * takes 33.8-36.4 ms against 41.1-43.5 ms (docs/benchmarks/conditional-matmul.md).
  *
- * <p>Backward ({@link SpillMatmulGradient}): gathers and batched matmuls only, as in the two
- * layouts it combines; the spill's dW^T sums start from the capacity region's.
+ * <p>Backward ({@link SpillMatmulGradient}): gathers and batched matmuls, as in the two layouts it
+ * combines, plus the spill loop's scatter-adds of its own rows into dx and the experts' dW^T sums,
+ * which start from the capacity region's.
  *
  * @param bulk the capacity layout whose buffer takes each expert's first C pairs
  * @param spillBlockSize B of the spill region: small, since an expert's spill is small

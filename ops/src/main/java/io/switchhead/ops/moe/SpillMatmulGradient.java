@@ -5,7 +5,6 @@ import static com.google.common.base.Preconditions.checkArgument;
 import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.tensorflow.GraphOperation;
@@ -17,10 +16,12 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
 /**
- * Backward of {@link SpillConditionalMatmul}: the capacity region's as in {@link
- * CapacityMatmulGradient}, the spill region's as in {@link SortedMatmulGradient} (its loop, whose
- * dW^T sums start from the capacity region's), and dx gathered back from whichever region holds
- * each pair. Gathers and batched matmuls only.
+ * Backward of {@link SpillConditionalMatmul}. The capacity region's, as in {@link
+ * CapacityMatmulGradient} ({@link CapacityRegion#gradients}): its dx rows gathered back to the
+ * pairs it holds give dx's start, and its dW^T the sums' start. Then the spill region's loop, with
+ * the block layout's per-group gradients ({@link SortedMatmulGradient}), scatter-adds each group's
+ * dx rows into the rows of x they read and its blocks' dW^T into their experts' sums: no buffer
+ * sized for the spill's worst case is written or zeroed.
  */
 final class SpillMatmulGradient implements GradientOverride.NodeGradient {
 
@@ -88,7 +89,6 @@ final class SpillMatmulGradient implements GradientOverride.NodeGradient {
     SortedMatmulGradient.Config block = c.spill();
     MatmulShapes s = block.shapes();
     boolean slots = block.slots();
-    Operand<TInt32> axis0 = tf.constant(0);
     Operand<T> dy = (Operand<T>) outputGradients.get(Input.VALUE.ordinal()); // [N, dOut] or [N, k, dOut]
     Operand<T> x = (Operand<T>) TaggedGradients.input(node, Input.X);
 
@@ -110,22 +110,15 @@ final class SpillMatmulGradient implements GradientOverride.NodeGradient {
                 x,
                 wTransposed,
                 (Operand<TInt32>) TaggedGradients.input(node, Input.CAPACITY_SOURCE));
-    Operand<T> dxCapacity = capacity.dxBuffer(); // [M*C, dIn]
 
-    // dx starts from the capacity region's rows, gathered back to the pairs in it: one gather per
-    // slot, added.
-    Operand<T> inCapacity = (Operand<T>) TaggedGradients.input(node, Input.IN_CAPACITY); // [N, k], 1 or 0
-    Operand<TInt32> capacityPos = (Operand<TInt32>) TaggedGradients.input(node, Input.CAPACITY_POS); // [N, k]
-    Operand<TInt32> axis1 = tf.constant(1);
-    List<Operand<T>> perSlot = new ArrayList<>();
-    for (int j = 0; j < s.k(); j++) {
-      Operand<TInt32> slot = tf.constant(j);
-      perSlot.add(
-          tf.math.mul(
-              tf.gather(dxCapacity, tf.gather(capacityPos, slot, axis1), axis0),
-              tf.expandDims(tf.gather(inCapacity, slot, axis1), tf.constant(-1)))); // [N, dIn]
-    }
-    Operand<T> dxStart = perSlot.size() == 1 ? perSlot.get(0) : tf.math.addN(perSlot);
+    // dx starts from the capacity region's rows, gathered back to the pairs in it.
+    Operand<T> dxStart =
+        CapacityRegion.gatherBack(
+            tf,
+            capacity.dxBuffer(),
+            (Operand<TInt32>) TaggedGradients.input(node, Input.CAPACITY_POS),
+            (Operand<T>) TaggedGradients.input(node, Input.IN_CAPACITY),
+            s.k()); // [N, dIn]
 
     // Spill region: the loop adds each group's dx rows and dW^T into those sums.
     List<Operand<?>> invariants =
