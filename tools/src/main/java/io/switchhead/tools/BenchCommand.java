@@ -36,8 +36,10 @@ final class BenchCommand implements Runnable {
       description = {"The sorted conditional matmul against the dense reference and a plain matmul of the same",
           "useful FLOPs, forward and backward, graph and XLA, interleaved (docs/benchmarks/conditional-matmul.md).",
           "Options as key=value: experts=4,8,16,32,64 rows=8192 dIn=512 dOut=128 k=2 blocks=B1,B2 groupRows=R",
-          "capacity=F1,F2 (also the capacity-factor matmul, which drops overflow) warmups=2 repeats=7 dense=true",
-          "modes=graph,xla times=false profile=none|types|nodes grads=x,w"})
+          "capacity=F1,F2 (also the capacity-factor matmul, which drops overflow)",
+          "spill=auto|none|F/B/G,... (the spill layout under XLA: auto where XLA steps use it, or factor/block/groupBlocks)",
+          "zipf=0 (expert e drawn with probability proportional to (e+1)^-zipf; 0 is uniform)",
+          "warmups=2 repeats=7 dense=true modes=graph,xla times=false profile=none|types|nodes grads=x,w"})
   static final class Matmul extends KeyValueBenchmark {
     Matmul() {
       super(io.switchhead.ops.moe.bench.ConditionalMatmulBenchmark::main);
