@@ -125,15 +125,19 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
    *     gathered back
    * @param sourceRow [M*C] row of X each buffer row reads, {@code pairOfRow / k}
    */
-  private record Routing(
+  record Routing(
       Operand<TInt32> slotOfPair, Operand<TInt32> kept, Operand<TInt32> pairOfRow, Operand<TInt32> filled, Operand<TInt32> sourceRow) {
 
     static Routing build(Ops rt, Operand<TInt32> ids, MatmulShapes s, int c) {
-      int pairs = s.pairs();
-      Operand<TInt32> zero = rt.constant(0);
-      Operand<TInt32> expert = rt.reshape(rt.stopGradient(ids), rt.constant(new int[] {pairs})); // [T]
-      PrefixCounts table = PrefixCounts.of(rt, expert, pairs, s.experts());
+      Operand<TInt32> expert = rt.reshape(rt.stopGradient(ids), rt.constant(new int[] {s.pairs()})); // [T]
+      return build(rt, expert, PrefixCounts.of(rt, expert, s.pairs(), s.experts()), s, c);
+    }
 
+    /**
+     * The routing from {@code expert} [N*k] ({@code ids} flattened, without gradient) and its
+     * prefix counts, which the spill layout shares with its spill region.
+     */
+    static Routing build(Ops rt, Operand<TInt32> expert, PrefixCounts table, MatmulShapes s, int c) {
       Operand<TInt32> rank = table.ranks(rt, expert); // [T]
       Operand<TInt32> kept = rt.dtypes.cast(rt.math.less(rank, rt.constant(c)), TInt32.class); // [T]
       Operand<TInt32> slotOfPair =
@@ -141,7 +145,7 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
 
       // Buffer row e*C + r holds e's pair of rank r, if e has more than r pairs.
       PrefixCounts.RowPairs rows = table.capacityRows(rt, s.experts(), c); // [M*C] each
-      Operand<TInt32> sourceRow = rt.gather(BlockRouting.rowOfPair(rt, s), rows.pair(), zero); // [M*C]
+      Operand<TInt32> sourceRow = rt.gather(BlockRouting.rowOfPair(rt, s), rows.pair(), rt.constant(0)); // [M*C]
       return new Routing(slotOfPair, rt.reshape(kept, rt.constant(new int[] {s.rows(), s.k()})), rows.pair(), rows.held(), sourceRow);
     }
   }

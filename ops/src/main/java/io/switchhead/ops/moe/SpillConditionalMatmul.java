@@ -10,7 +10,6 @@ import java.util.Optional;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -93,11 +92,12 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
 
     // Capacity region: one batched matmul, W used as it is; its pairs' rows in pair order.
     CapacityRegion region = CapacityRegion.of(s, c);
-    Operand<T> yCapacity = region.outputs(mm, x, w, route.capacitySource()); // [M*C, dOut]
-    Operand<T> inCapacity = mm.dtypes.cast(route.inCapacity(), x.type()); // [N, k]
+    CapacityConditionalMatmul.Routing capacity = route.capacity();
+    Operand<T> yCapacity = region.outputs(mm, x, w, capacity.sourceRow()); // [M*C, dOut]
+    Operand<T> inCapacity = mm.dtypes.cast(capacity.kept(), x.type()); // [N, k], 1 or 0
     Operand<T> yStart =
         mm.math.mul(
-            mm.gather(yCapacity, mm.reshape(route.capacityPos(), mm.constant(new int[] {s.pairs()})), axis0),
+            mm.gather(yCapacity, capacity.slotOfPair(), axis0),
             mm.reshape(inCapacity, mm.constant(new int[] {s.pairs(), 1}))); // [T, dOut], 0 for spilled pairs
     // Spill region: the loop adds the spilled pairs' rows, group by group.
     BlockRouting spill = route.spill();
@@ -132,9 +132,9 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
     // Each buffer row's gate, 0 on rows no pair fills: the backward weights the buffers with it.
     Operand<T> flatGates = mm.reshape(gates, mm.constant(new int[] {s.pairs()}));
     Operand<T> capacityGate =
-        mm.math.mul(mm.gather(flatGates, route.capacityPair(), axis0), mm.dtypes.cast(route.capacityFilled(), x.type())); // [M*C]
+        mm.math.mul(mm.gather(flatGates, capacity.pairOfRow(), axis0), mm.dtypes.cast(capacity.filled(), x.type())); // [M*C]
     Operand<T> spillGate =
-        mm.math.mul(mm.gather(flatGates, route.spill().pairOfRow(), axis0), mm.dtypes.cast(route.spill().inRun(), x.type())); // [P]
+        mm.math.mul(mm.gather(flatGates, spill.pairOfRow(), axis0), mm.dtypes.cast(spill.inRun(), x.type())); // [P]
 
     // The value passes through a node whose gradient is SpillMatmulGradient; it reads the saved
     // tensors from the node's inputs, in the order of SpillMatmulGradient.Input. Its loop is
@@ -157,15 +157,15 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
                 gates,
                 mm.stopGradient(ySlots),
                 mm.stopGradient(inCapacity),
-                mm.stopGradient(route.capacityPos()),
+                mm.stopGradient(mm.reshape(capacity.slotOfPair(), mm.constant(new int[] {s.rows(), s.k()}))),
                 mm.stopGradient(capacityGate),
-                mm.stopGradient(route.capacityPair()),
-                mm.stopGradient(route.capacitySource()),
+                mm.stopGradient(capacity.pairOfRow()),
+                mm.stopGradient(capacity.sourceRow()),
                 mm.stopGradient(spillGate),
-                mm.stopGradient(route.spill().pairOfRow()),
-                mm.stopGradient(route.spill().sourceRow()),
-                mm.stopGradient(route.spill().blockExpert()),
-                mm.stopGradient(route.spill().usedGroups())));
+                mm.stopGradient(spill.pairOfRow()),
+                mm.stopGradient(spill.sourceRow()),
+                mm.stopGradient(spill.blockExpert()),
+                mm.stopGradient(spill.usedGroups())));
     return (Operand<T>) (Operand<?>) node.output(SpillMatmulGradient.Input.VALUE.ordinal());
   }
 
@@ -175,41 +175,16 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
   }
 
   /**
-   * Where each pair goes and what each buffer row reads.
-   *
-   * @param inCapacity [N, k] true for the pairs within their expert's first C
-   * @param capacityPos [N, k] the capacity row of such a pair, e*C + rank; 0 for the others
-   * @param capacityPair [M*C] the pair each capacity row holds (some valid pair where none)
-   * @param capacityFilled [M*C] 1 for capacity rows that hold a pair
-   * @param capacitySource [M*C] the row of X each capacity row reads
-   * @param spill the spill region's routing, its pairs' ranks offset by C
+   * Where each pair goes and what each buffer row reads: the capacity layout's routing for the
+   * capacity region, and the block layout's, past each expert's first C ranks, for the spill
+   * region; both from one table of prefix counts.
    */
-  record Routing(
-      Operand<TBool> inCapacity,
-      Operand<TInt32> capacityPos,
-      Operand<TInt32> capacityPair,
-      Operand<TInt32> capacityFilled,
-      Operand<TInt32> capacitySource,
-      BlockRouting spill) {
+  record Routing(CapacityConditionalMatmul.Routing capacity, BlockRouting spill) {
 
     static Routing build(Ops rt, Operand<TInt32> ids, MatmulShapes s, int c, BlockLayout layout) {
-      Operand<TInt32> zero = rt.constant(0);
-      int[] pairShape = {s.rows(), s.k()};
       Operand<TInt32> expert = rt.reshape(rt.stopGradient(ids), rt.constant(new int[] {s.pairs()})); // [T]
       PrefixCounts table = PrefixCounts.of(rt, expert, s.pairs(), s.experts());
-      Operand<TInt32> rank = table.ranks(rt, expert); // [T]
-      Operand<TBool> inCapacity = rt.math.less(rank, rt.constant(c));
-      Operand<TInt32> capacityPos =
-          rt.select(inCapacity, rt.math.add(rt.math.mul(expert, rt.constant(c)), rank), rt.zerosLike(rank)); // [T]
-      BlockRouting spill = BlockRouting.build(rt, expert, table, s, layout, c);
-      PrefixCounts.RowPairs rows = table.capacityRows(rt, s.experts(), c);
-      return new Routing(
-          rt.reshape(inCapacity, rt.constant(pairShape)),
-          rt.reshape(capacityPos, rt.constant(pairShape)),
-          rows.pair(),
-          rows.held(),
-          rt.gather(BlockRouting.rowOfPair(rt, s), rows.pair(), zero),
-          spill);
+      return new Routing(CapacityConditionalMatmul.Routing.build(rt, expert, table, s, c), BlockRouting.build(rt, expert, table, s, layout, c));
     }
   }
 }
