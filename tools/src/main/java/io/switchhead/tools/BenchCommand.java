@@ -5,9 +5,11 @@ import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Presets;
 import io.switchhead.graph.train.AdamW;
 import io.switchhead.graph.train.TrainingGraph;
-import io.switchhead.graph.train.XlaMode;
+import io.switchhead.graph.train.StepKind;
+import io.switchhead.graph.train.StepSettings;
 import java.io.PrintWriter;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -90,7 +92,7 @@ final class BenchCommand implements Runnable {
     @Option(names = "--steps", defaultValue = "20", description = "Timed steps per configuration (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--blocked", description = "Also time the plain graph with the block-padded expert layout (XLA's).")
+    @Option(names = "--blocked", description = "Also time the plain graph with the static-shape expert layouts XLA steps use.")
     boolean blocked;
 
     @Override
@@ -100,42 +102,26 @@ final class BenchCommand implements Runnable {
       double first = Double.NaN;
       for (String preset : presets) {
         ModelConfig model = Presets.get(preset);
-        for (StepKind way : blocked ? List.of(StepKind.PLAIN, StepKind.PLAIN_BLOCKED, StepKind.XLA) : List.of(StepKind.PLAIN, StepKind.XLA)) {
-          double ms = medianStepMillis(model, way);
+        List<StepKind> kinds = blocked ? List.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES, StepKind.XLA) : List.of(StepKind.PLAIN, StepKind.XLA);
+        for (StepKind kind : kinds) {
+          double ms = medianStepMillis(model, kind);
           double tokensPerSecond = batch * model.context() / (ms / 1000);
           if (Double.isNaN(first)) {
             first = ms;
           }
-          out.printf(Locale.ROOT, "%-28s %-14s %12.1f %12.0f %13.2fx%n", preset, way.label, ms, tokensPerSecond, first / ms);
+          out.printf(Locale.ROOT, "%-28s %-14s %12.1f %12.0f %13.2fx%n", preset, kind.label(), ms, tokensPerSecond, first / ms);
           out.flush();
         }
       }
-      out.println("plain: the plain graph (segmented experts); plain-blocked: the plain graph with XLA's block-padded");
-      out.println("layout; xla: one must-compile XLA step. vs first row: the first row's time over this row's.");
+      out.println("plain: the plain graph (segmented experts); plain-static: the plain graph with XLA's static-shape");
+      out.println("expert layouts; xla: one must-compile XLA step. vs first row: the first row's time over this row's.");
       return 0;
     }
 
-    /** Which training step a row times. */
-    private enum StepKind {
-      PLAIN("plain", XlaMode.OFF, false),
-      PLAIN_BLOCKED("plain-blocked", XlaMode.OFF, true),
-      XLA("xla", XlaMode.ON, false);
-
-      final String label;
-      final XlaMode xla;
-      final boolean blockedLayout;
-
-      StepKind(String label, XlaMode xla, boolean blockedLayout) {
-        this.label = label;
-        this.xla = xla;
-        this.blockedLayout = blockedLayout;
-      }
-    }
-
-    private double medianStepMillis(ModelConfig model, StepKind way) {
+    private double medianStepMillis(ModelConfig model, StepKind kind) {
       SplittableRandom random = new SplittableRandom(7);
       int[] tokens = random.ints((long) batch * (model.context() + 1), 0, model.vocabSize()).toArray();
-      try (TrainingGraph graph = new TrainingGraph(model, batch, 1, AdamW.paper(0), 0.25, way.xla, way.blockedLayout)) {
+      try (TrainingGraph graph = new TrainingGraph(model, new StepSettings(batch, 1, AdamW.paper(0), 0.25), EnumSet.of(kind))) {
         for (int i = 0; i < 3; i++) {
           graph.step(tokens, i, 1, 1e-4, true); // compile and warm up
         }

@@ -118,11 +118,7 @@ final class TrainCommand implements Callable<Integer> {
 
   private ModelConfig model() {
     ModelConfig base = config != null ? ConfigJson.read(config) : Presets.get(preset);
-    if (context == null) {
-      return base;
-    }
-    return new ModelConfig(base.vocabSize(), base.dModel(), base.layers(), context, base.attention(), base.feedForward(),
-        base.dropout(), base.initScale());
+    return context == null ? base : base.withContext(context);
   }
 
   private TrainConfig trainConfig() {

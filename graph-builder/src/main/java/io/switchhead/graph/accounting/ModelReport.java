@@ -1,9 +1,8 @@
 package io.switchhead.graph.accounting;
 
 import io.switchhead.graph.config.ModelConfig;
-import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.layers.LayerContext;
-import io.switchhead.graph.model.LanguageModel;
+import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,13 +29,13 @@ public record ModelReport(
       ParamStore store = ParamStore.arguments(tf);
       Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, c.context())));
       List<Operand<TFloat32>> memories = new ArrayList<>();
-      if (c.attention().positional() == Positional.XL) {
+      if (c.hasMemory()) {
         for (int i = 0; i < c.layers(); i++) {
           memories.add(tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, c.context(), c.dModel()))));
         }
       }
       // Static shapes, so every matmul can be counted (the padded blocks included).
-      LanguageModel.apply(c, store.root(), LayerContext.eval(tf).withStaticShapes(), tokens, memories);
+      ForwardGraph.build(c, store, LayerContext.eval(tf).withStaticShapes(), ForwardGraph.Inputs.tokens(tokens).withMemories(memories));
       ParameterCount count = ParameterCount.of(c);
       return new ModelReport(count.total(), store.size(), count.attention(),
           AttentionCost.paperMacs(c.attention(), c.dModel(), c.context()),

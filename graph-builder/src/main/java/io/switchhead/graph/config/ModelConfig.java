@@ -38,6 +38,21 @@ public record ModelConfig(
     checkArgument(initScale > 0 && Double.isFinite(initScale), "initScale (%s) must be positive", initScale);
   }
 
+  /** True if attention carries a Transformer-XL memory (each layer's input of the previous chunk). */
+  public boolean hasMemory() {
+    return attention.positional() == Positional.XL;
+  }
+
+  /** The same model with another context length T. */
+  public ModelConfig withContext(int newContext) {
+    return new ModelConfig(vocabSize, dModel, layers, newContext, attention, feedForward, dropout, initScale);
+  }
+
+  /** What every layer shares with the model: residual width, init scale and dropout. */
+  public ModelDims dims() {
+    return new ModelDims(dModel, initScale, dropout);
+  }
+
   /** The paper's init scale for a model of this depth. */
   public static double paperInitScale(int layers) {
     return Math.sqrt(2.0 / layers);

@@ -4,14 +4,13 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.LayerContext;
-import io.switchhead.graph.model.LanguageModel;
+import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.Trainer;
 import io.switchhead.ops.Tensors;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 import java.util.SplittableRandom;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -42,7 +41,7 @@ public final class Generator implements AutoCloseable {
     Ops tf = Ops.create(graph);
     window = tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(1, config.context())));
     ParamStore store = ParamStore.variables(tf, 0);
-    logits = LanguageModel.apply(config, store.root(), LayerContext.eval(tf), window, List.of()).logits();
+    logits = ForwardGraph.build(config, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(window)).logits();
     store.freeze();
     session = new Session(graph);
     session.restore(variablesPrefix);

@@ -4,6 +4,7 @@ import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.params.ParamScope;
@@ -43,13 +44,14 @@ public final class Block {
     ImmutableList.Builder<Operand<T>> aux = ImmutableList.builder();
     ImmutableList.Builder<Usage> usage = ImmutableList.builder();
 
+    ModelDims dims = c.dims();
+    AttentionInputs<T> attentionInputs = new AttentionInputs<>(h, kv, t, m);
     ParamScope attentionScope = p.child("attention");
     Operand<T> attended;
     if (c.attention() instanceof DenseAttentionConfig dense) {
-      attended = DenseAttention.apply(dense, d, c.initScale(), attentionScope, ctx, h, kv, t, m);
+      attended = DenseAttention.apply(dense, dims, attentionScope, ctx, attentionInputs);
     } else {
-      SwitchHeadAttention.Output<T> sh =
-          SwitchHeadAttention.apply((SwitchHeadConfig) c.attention(), d, c.initScale(), attentionScope, ctx, h, kv, t, m);
+      SwitchHeadAttention.Output<T> sh = SwitchHeadAttention.apply((SwitchHeadConfig) c.attention(), dims, attentionScope, ctx, attentionInputs);
       attended = sh.output();
       usage.addAll(sh.usage());
     }
@@ -59,10 +61,9 @@ public final class Block {
     ParamScope ffScope = p.child("ff");
     Operand<T> ff;
     if (c.feedForward() instanceof DenseFeedForwardConfig dense) {
-      ff = DenseFeedForward.apply(dense, d, c.initScale(), c.dropout(), ffScope, ctx, h2, t);
+      ff = DenseFeedForward.apply(dense, dims, ffScope, ctx, h2);
     } else {
-      SigmaMoeFeedForward.Output<T> moe =
-          SigmaMoeFeedForward.apply((SigmaMoeConfig) c.feedForward(), d, c.initScale(), c.dropout(), ffScope, ctx, h2, t);
+      SigmaMoeFeedForward.Output<T> moe = SigmaMoeFeedForward.apply((SigmaMoeConfig) c.feedForward(), dims, ffScope, ctx, h2);
       ff = moe.output();
       aux.add(moe.entropyLoss());
       usage.add(moe.usage());

@@ -1,6 +1,7 @@
 package io.switchhead.graph.layers;
 
 import io.switchhead.graph.config.DenseAttentionConfig;
+import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
@@ -25,18 +26,22 @@ public final class DenseAttention {
   private DenseAttention() {}
 
   /**
-   * @param xq [B, T, D], normalised queries' input
-   * @param xkv [B, Tk, D], normalised keys' and values' input (memory then chunk)
+   * @param in queries [B, T, D], keys and values [B, Tk, D] (memory then chunk), both normalised
    * @return [B, T, D]
    */
-  public static <T extends TFloating> Operand<T> apply(DenseAttentionConfig c, int d, double initScale, ParamScope p, LayerContext ctx,
-      Operand<T> xq, Operand<T> xkv, int steps, int memory) {
+  public static <T extends TFloating> Operand<T> apply(DenseAttentionConfig c, ModelDims dims, ParamScope p, LayerContext ctx,
+      AttentionInputs<T> in) {
     Ops tf = p.ops();
+    int d = dims.dModel();
+    double initScale = dims.initScale();
     int h = c.heads();
     int dh = c.headDim();
-    int keys = memory + steps;
-    Class<T> type = xq.type();
-    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, xq, xkv, d, h, dh, steps, memory, initScale);
+    int steps = in.steps();
+    int memory = in.memory();
+    int keys = in.keys();
+    Operand<T> xkv = in.keysValues();
+    Class<T> type = xkv.type();
+    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, in, d, h, dh, initScale);
     Operand<T> q = qk.q(); // [B, H, T, dh]
     Operand<T> k = qk.k(); // [B, H, Tk, dh]
     Operand<T> wv = p.param("v", Shape.of(d, (long) h * dh), type, Initializer.normal(initScale / Math.sqrt(d)));

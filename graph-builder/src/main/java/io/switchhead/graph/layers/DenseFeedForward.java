@@ -1,6 +1,7 @@
 package io.switchhead.graph.layers;
 
 import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.Dropout;
@@ -15,9 +16,11 @@ public final class DenseFeedForward {
   private DenseFeedForward() {}
 
   /** @param x [B, T, D] */
-  public static <T extends TFloating> Operand<T> apply(DenseFeedForwardConfig c, int d, double initScale, double dropout, ParamScope p,
-      LayerContext ctx, Operand<T> x, int steps) {
+  public static <T extends TFloating> Operand<T> apply(DenseFeedForwardConfig c, ModelDims dims, ParamScope p, LayerContext ctx, Operand<T> x) {
     Ops tf = p.ops();
+    int d = dims.dModel();
+    double initScale = dims.initScale();
+    int steps = Layers.steps(x);
     int f = c.hidden();
     Class<T> type = x.type();
     Operand<T> w1 = p.param("w1", Shape.of(d, f), type, Initializer.normal(initScale / Math.sqrt(d)));
@@ -26,7 +29,7 @@ public final class DenseFeedForward {
     Operand<T> b2 = p.param("b2", Shape.of(d), type, Initializer.zeros());
     Operand<T> hidden = tf.nn.relu(tf.math.add(Heads.project(tf, x, w1, steps), b1)); // [B, T, F]
     if (ctx.training()) {
-      hidden = Dropout.apply(tf, hidden, dropout, ctx.seedFor(p.path() + "/hidden_dropout"));
+      hidden = Dropout.apply(tf, hidden, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }
     return tf.math.add(Heads.project(tf, hidden, w2, steps), b2);
   }

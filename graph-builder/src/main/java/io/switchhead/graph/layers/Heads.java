@@ -19,11 +19,14 @@ final class Heads {
 
   /**
    * Checks the inputs, creates the dense projections {@code q} and {@code k} [D, H*dh] and applies
-   * them: q [B, H, T, dh] from xq [B, T, D], k [B, H, Tk, dh] from xkv [B, Tk, D].
+   * them: q [B, H, T, dh] from the queries [B, T, D], k [B, H, Tk, dh] from the keys/values [B, Tk, D].
    */
-  static <T extends TFloating> QueriesKeys<T> queriesAndKeys(ParamScope p, Ops tf, Operand<T> xq, Operand<T> xkv, int d,
-      int heads, int headDim, int steps, int memory, double initScale) {
-    int keys = memory + steps;
+  static <T extends TFloating> QueriesKeys<T> queriesAndKeys(ParamScope p, Ops tf, AttentionInputs<T> in, int d,
+      int heads, int headDim, double initScale) {
+    Operand<T> xq = in.queries();
+    Operand<T> xkv = in.keysValues();
+    int steps = in.steps();
+    int keys = in.keys();
     ShapeCheck.require(p.path(), "queries' input [B, T, D]", xq, ShapeCheck.ANY, steps, d);
     ShapeCheck.require(p.path(), "keys' input [B, M + T, D]", xkv, ShapeCheck.ANY, keys, d);
     Class<T> type = xq.type();

@@ -1,5 +1,6 @@
 package io.switchhead.graph.layers;
 
+import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
@@ -27,9 +28,11 @@ public final class SigmaMoeFeedForward {
   private SigmaMoeFeedForward() {}
 
   /** @param x [B, T, D], normalised */
-  public static <T extends TFloating> Output<T> apply(SigmaMoeConfig c, int d, double initScale, double dropout, ParamScope p,
-      LayerContext ctx, Operand<T> x, int steps) {
+  public static <T extends TFloating> Output<T> apply(SigmaMoeConfig c, ModelDims dims, ParamScope p, LayerContext ctx, Operand<T> x) {
     Ops tf = p.ops();
+    int d = dims.dModel();
+    double initScale = dims.initScale();
+    int steps = Layers.steps(x);
     Class<T> type = x.type();
     int e = c.experts();
     int g = c.expertSize();
@@ -43,7 +46,7 @@ public final class SigmaMoeFeedForward {
     Operand<T> ones = tf.onesLike(s.gates());
     Operand<T> hidden = tf.nn.relu(ctx.dispatch().slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]
     if (ctx.training()) {
-      hidden = Dropout.apply(tf, hidden, dropout, ctx.seedFor(p.path() + "/hidden_dropout"));
+      hidden = Dropout.apply(tf, hidden, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }
     Operand<T> perSlot = tf.reshape(hidden, tf.constant(new int[] {-1, g})); // [N*k, G]
     Operand<TInt32> slotIds = tf.reshape(s.ids(), tf.constant(new int[] {-1, 1})); // [N*k, 1]

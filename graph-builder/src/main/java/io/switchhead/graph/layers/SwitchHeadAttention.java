@@ -1,6 +1,7 @@
 package io.switchhead.graph.layers;
 
 import com.google.common.collect.ImmutableList;
+import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.params.Initializer;
@@ -34,22 +35,25 @@ public final class SwitchHeadAttention {
 
   private SwitchHeadAttention() {}
 
-  /**
-   * @param xq [B, T, D] normalised input of queries and of the output selection
-   * @param xkv [B, Tk, D] normalised input of keys, values and the value selection
-   */
-  public static <T extends TFloating> Output<T> apply(SwitchHeadConfig c, int d, double initScale, ParamScope p, LayerContext ctx,
-      Operand<T> xq, Operand<T> xkv, int steps, int memory) {
+  /** @param in queries [B, T, D] (also the output selection's input), keys/values [B, Tk, D] (also the value selection's) */
+  public static <T extends TFloating> Output<T> apply(SwitchHeadConfig c, ModelDims dims, ParamScope p, LayerContext ctx,
+      AttentionInputs<T> in) {
     Ops tf = p.ops();
+    Operand<T> xq = in.queries();
+    Operand<T> xkv = in.keysValues();
     Class<T> type = xq.type();
+    int d = dims.dModel();
+    double initScale = dims.initScale();
     int h = c.heads();
     int e = c.experts();
     int dh = c.headDim();
-    int keys = memory + steps;
+    int steps = in.steps();
+    int memory = in.memory();
+    int keys = in.keys();
     if (c.positional() == Positional.ROPE) {
       Rope.checkHeadDim(dh);
     }
-    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, xq, xkv, d, h, dh, steps, memory, initScale);
+    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, in, d, h, dh, initScale);
     Operand<T> q = qk.q(); // [B, H, T, dh]
     Operand<T> k = qk.k(); // [B, H, Tk, dh]
     Initializer fromModel = Initializer.normal(initScale / Math.sqrt(d));

@@ -60,7 +60,7 @@ public final class LanguageModel {
     int t = c.context();
     int d = c.dModel();
     ShapeCheck.require("model", "tokens [B, T]", tokens, ShapeCheck.ANY, t);
-    checkArgument(memories.isEmpty() || c.attention().positional() == Positional.XL,
+    checkArgument(memories.isEmpty() || c.hasMemory(),
         "memories are for XL attention; this model uses %s", c.attention().positional());
     checkArgument(memories.isEmpty() || memories.size() == c.layers(),
         "need one memory per layer (%s), got %s", c.layers(), memories.size());
@@ -76,7 +76,7 @@ public final class LanguageModel {
     ImmutableList.Builder<Block.Usage> usage = ImmutableList.builder();
     for (int i = 0; i < c.layers(); i++) {
       Operand<T> memory = memories.isEmpty() ? null : memories.get(i);
-      if (c.attention().positional() == Positional.XL) {
+      if (c.hasMemory()) {
         next.add(x);
       }
       Block.Output<T> block = Block.apply(c, root.child("layers").child(i), ctx, x, memory);

@@ -5,7 +5,6 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.base.Stopwatch;
 import io.switchhead.graph.config.ModelConfig;
-import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.data.BatchSampler;
 import io.switchhead.graph.data.Batches;
 import io.switchhead.graph.data.Corpus;
@@ -69,7 +68,7 @@ public final class Trainer implements AutoCloseable {
     this.corpus = corpus;
     this.nextStep = nextStep;
     int window = model.context() + 1;
-    boolean xl = model.attention().positional() == Positional.XL;
+    boolean xl = model.hasMemory();
     // XL models read consecutive chunks (each chunk's memory is the one before); others random windows.
     this.trainBatches = xl ? new StreamSampler(corpus.train(), train.batch(), model.context(), train.seed())
         : new BatchSampler(corpus.train(), train.batch(), window, train.seed());
@@ -78,7 +77,7 @@ public final class Trainer implements AutoCloseable {
         : new BatchSampler(corpus.validation(), train.batch(), window, 0);
     this.checkpoints = new Checkpoints(out, train.keepCheckpoints());
     this.schedule = train.schedule();
-    this.graph = new TrainingGraph(model, train.batch(), train.seed(), AdamW.paper(train.weightDecay()), train.gradientClip(), train.xla());
+    this.graph = new TrainingGraph(model, train);
   }
 
   /** A new run writing to {@code out}. */
@@ -111,14 +110,14 @@ public final class Trainer implements AutoCloseable {
 
   /** Times forward+backward both ways for a few steps (nothing is applied) and keeps the faster. */
   private void chooseXla() {
-    double plain = timeSteps(false);
-    double xla = timeSteps(true);
-    graph.useXla(xla < plain);
+    double plain = timeSteps(StepKind.PLAIN);
+    double xla = timeSteps(StepKind.XLA);
+    graph.use(xla < plain ? StepKind.XLA : StepKind.PLAIN);
     xlaChoice = String.format("XLA %s (auto: %.1f ms/step compiled, %.1f ms/step plain)", xla < plain ? "on" : "off", xla, plain);
   }
 
-  private double timeSteps(boolean xla) {
-    graph.useXla(xla);
+  private double timeSteps(StepKind kind) {
+    graph.use(kind);
     int[] tokens = trainBatches.batch(nextStep);
     graph.step(tokens, nextStep, train.seed(), 0, false); // compile / warm up
     int repeats = 3;
@@ -178,7 +177,7 @@ public final class Trainer implements AutoCloseable {
    */
   public double evaluate() {
     int first = 0;
-    if (graph.hasMemory()) {
+    if (model.hasMemory()) {
       graph.resetEvaluationMemory();
       graph.evaluationLossSum(validationBatches.batch(0));
       first = 1;
@@ -214,7 +213,7 @@ public final class Trainer implements AutoCloseable {
     }
     double seconds = watch.elapsed(TimeUnit.NANOSECONDS) / 1e9;
     long tokens = (nextStep - startStep) * train.batch() * model.context();
-    return new Summary(nextStep, tokens, seconds, tokens / Math.max(seconds, 1e-9), lastLoss, lastBpc, graph.usesXla());
+    return new Summary(nextStep, tokens, seconds, tokens / Math.max(seconds, 1e-9), lastLoss, lastBpc, graph.kind().compiled());
   }
 
   /** The validation bpc last measured, if any. */

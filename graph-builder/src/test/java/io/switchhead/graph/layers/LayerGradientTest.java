@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
@@ -28,18 +29,18 @@ class LayerGradientTest {
         Arguments.of("switchhead-xl", attention(new SwitchHeadConfig(2, 3, 2, 4, Positional.XL, 0))),
         Arguments.of("switchhead-e1", attention(new SwitchHeadConfig(2, 1, 1, 4, Positional.ROPE, 0))),
         Arguments.of("switchhead-k-equals-e", attention(new SwitchHeadConfig(1, 3, 3, 4, Positional.ROPE, 0))),
-        Arguments.of("dense-rope", (LayerHarness.Layer) (p, ctx, x) -> DenseAttention.apply(new DenseAttentionConfig(2, 4, Positional.ROPE), D, 1, p, ctx, x, x, T, 0)),
-        Arguments.of("dense-xl", (LayerHarness.Layer) (p, ctx, x) -> DenseAttention.apply(new DenseAttentionConfig(2, 4, Positional.XL), D, 1, p, ctx, x, x, T, 0)),
+        Arguments.of("dense-rope", (LayerHarness.Layer) (p, ctx, x) -> DenseAttention.apply(new DenseAttentionConfig(2, 4, Positional.ROPE), new ModelDims(D, 1, 0), p, ctx, AttentionInputs.self(x, T))),
+        Arguments.of("dense-xl", (LayerHarness.Layer) (p, ctx, x) -> DenseAttention.apply(new DenseAttentionConfig(2, 4, Positional.XL), new ModelDims(D, 1, 0), p, ctx, AttentionInputs.self(x, T))),
         Arguments.of("sigma-moe with its entropy loss", (LayerHarness.Layer) (p, ctx, x) -> {
-          var out = SigmaMoeFeedForward.apply(new SigmaMoeConfig(4, 5, 2, 0, 0.1), D, 1, 0, p, ctx, x, T);
+          var out = SigmaMoeFeedForward.apply(new SigmaMoeConfig(4, 5, 2, 0, 0.1), new ModelDims(D, 1, 0), p, ctx, x);
           return ctx.tf().math.add(out.output(), out.entropyLoss());
         }),
-        Arguments.of("dense-ff", (LayerHarness.Layer) (p, ctx, x) -> DenseFeedForward.apply(new DenseFeedForwardConfig(7), D, 1, 0, p, ctx, x, T)),
+        Arguments.of("dense-ff", (LayerHarness.Layer) (p, ctx, x) -> DenseFeedForward.apply(new DenseFeedForwardConfig(7), new ModelDims(D, 1, 0), p, ctx, x)),
         Arguments.of("layer-norm", (LayerHarness.Layer) (p, ctx, x) -> LayerNorm.apply(p, ctx.tf(), x, D)));
   }
 
   private static LayerHarness.Layer attention(SwitchHeadConfig c) {
-    return (p, ctx, x) -> SwitchHeadAttention.apply(c, D, 1, p, ctx, x, x, T, 0).output();
+    return (p, ctx, x) -> SwitchHeadAttention.apply(c, new ModelDims(D, 1, 0), p, ctx, AttentionInputs.self(x, T)).output();
   }
 
   @ParameterizedTest(name = "{0}")

@@ -3,6 +3,7 @@ package io.switchhead.graph.layers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.switchhead.graph.config.DenseAttentionConfig;
+import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.params.ParamSpec;
@@ -78,8 +79,8 @@ class SwitchHeadAttentionTest {
   private void assertDispatchEqualsDense(SwitchHeadConfig c, int b, int t, int d, boolean staticShapes) {
     Shape xShape = Shape.of(b, t, d);
     LayerHarness.Layer sorted = (p, ctx, x) ->
-        SwitchHeadAttention.apply(c, d, 1, p, staticShapes ? ctx.withStaticShapes() : ctx, x, x, t, 0).output();
-    LayerHarness.Layer dense = (p, ctx, x) -> SwitchHeadAttention.apply(c, d, 1, p, ctx.withDispatch(new DenseConditionalMatmul()), x, x, t, 0).output();
+        SwitchHeadAttention.apply(c, new ModelDims(d, 1, 0), p, staticShapes ? ctx.withStaticShapes() : ctx, AttentionInputs.self(x, t)).output();
+    LayerHarness.Layer dense = (p, ctx, x) -> SwitchHeadAttention.apply(c, new ModelDims(d, 1, 0), p, ctx.withDispatch(new DenseConditionalMatmul()), AttentionInputs.self(x, t)).output();
     List<ParamSpec> specs = LayerHarness.specs(sorted, xShape);
     Map<String, double[]> params = new HashMap<>();
     specs.forEach(spec -> params.put(spec.path(), normal(spec.size(), 0.5)));
@@ -145,12 +146,12 @@ class SwitchHeadAttentionTest {
     SwitchHeadConfig switchHead = new SwitchHeadConfig(2, 3, 2, 4, Positional.XL, 0);
     assertMemoryEqualsConcatenation((steps, memory) -> (p, ctx, kv) -> {
       Operand<TFloat64> q = memory == 0 ? kv : ctx.tf().slice(kv, ctx.tf().constant(new int[] {0, memory, 0}), ctx.tf().constant(new int[] {-1, steps, d}));
-      return SwitchHeadAttention.apply(switchHead, d, 1, p, ctx, q, kv, steps, memory).output();
+      return SwitchHeadAttention.apply(switchHead, new ModelDims(d, 1, 0), p, ctx, new AttentionInputs<>(q, kv, steps, memory)).output();
     }, t, d);
     DenseAttentionConfig dense = new DenseAttentionConfig(2, 4, Positional.XL);
     assertMemoryEqualsConcatenation((steps, memory) -> (p, ctx, kv) -> {
       Operand<TFloat64> q = memory == 0 ? kv : ctx.tf().slice(kv, ctx.tf().constant(new int[] {0, memory, 0}), ctx.tf().constant(new int[] {-1, steps, d}));
-      return DenseAttention.apply(dense, d, 1, p, ctx, q, kv, steps, memory);
+      return DenseAttention.apply(dense, new ModelDims(d, 1, 0), p, ctx, new AttentionInputs<>(q, kv, steps, memory));
     }, t, d);
   }
 
@@ -169,8 +170,8 @@ class SwitchHeadAttentionTest {
     int dh = 4;
     Shape xShape = Shape.of(b, t, d);
     SwitchHeadConfig oneExpert = new SwitchHeadConfig(h, 1, 1, dh, Positional.ROPE, 0);
-    LayerHarness.Layer switchHead = (p, ctx, x) -> SwitchHeadAttention.apply(oneExpert, d, 1, p, ctx, x, x, t, 0).output();
-    LayerHarness.Layer dense = (p, ctx, x) -> DenseAttention.apply(new DenseAttentionConfig(h, dh, Positional.ROPE), d, 1, p, ctx, x, x, t, 0);
+    LayerHarness.Layer switchHead = (p, ctx, x) -> SwitchHeadAttention.apply(oneExpert, new ModelDims(d, 1, 0), p, ctx, AttentionInputs.self(x, t)).output();
+    LayerHarness.Layer dense = (p, ctx, x) -> DenseAttention.apply(new DenseAttentionConfig(h, dh, Positional.ROPE), new ModelDims(d, 1, 0), p, ctx, AttentionInputs.self(x, t));
 
     Map<String, double[]> params = new HashMap<>();
     List<ParamSpec> specs = LayerHarness.specs(switchHead, xShape);

@@ -1,0 +1,115 @@
+package io.switchhead.graph.train;
+
+import com.google.common.collect.ImmutableList;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.layers.LayerContext;
+import io.switchhead.graph.model.ForwardGraph;
+import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.gradients.Gradients;
+import io.switchhead.ops.xla.XlaCompiledCall;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.ConcreteFunction;
+import org.tensorflow.Operand;
+import org.tensorflow.Signature;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * The forward and backward pass as one must-compile XLA function: the model is built inside the
+ * function over parameter values passed in as arguments (with the static-shape expert layouts XLA
+ * needs), and the function returns the losses, one gradient per parameter, the usage entropies and
+ * (XL) the next memories. Its signature's names are private to this class.
+ */
+final class CompiledStep {
+
+  private CompiledStep() {}
+
+  /**
+   * Calls the compiled step on the graph's values.
+   *
+   * @param params the graph's parameter values, in the store's order
+   * @param memories the current XL memories (empty without memory)
+   */
+  static Backward call(Ops tf, ModelConfig config, int batch, Operand<TInt32> inputs, Operand<TInt32> targets,
+      Operand<TInt64> stepSeed, List<Operand<? extends TFloating>> params,
+      List<Operand<TFloat32>> memories, int usages) {
+    ConcreteFunction step = define(config, batch, memories.size());
+    Map<String, Operand<?>> args = new LinkedHashMap<>();
+    args.put("inputs", inputs);
+    args.put("targets", targets);
+    args.put("seed", stepSeed);
+    for (int i = 0; i < params.size(); i++) {
+      args.put(paramName(i), params.get(i));
+    }
+    for (int i = 0; i < memories.size(); i++) {
+      args.put("memory_" + i, memories.get(i));
+    }
+    Map<String, Operand<?>> out = XlaCompiledCall.call(tf, step, args);
+    return new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", params.size()),
+        numbered(out, "usage_", usages), numbered(out, "next_memory_", memories.size()));
+  }
+
+  private static ConcreteFunction define(ModelConfig config, int batch, int memoryLayers) {
+    Shape window = Shape.of(batch, config.context());
+    return ConcreteFunction.create(ftf -> {
+      Placeholder<TInt32> fInputs = ftf.placeholder(TInt32.class, Placeholder.shape(window));
+      Placeholder<TInt32> fTargets = ftf.placeholder(TInt32.class, Placeholder.shape(window));
+      Placeholder<TInt64> fSeed = ftf.placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+      List<Operand<TFloat32>> fMemory = new ArrayList<>();
+      for (int i = 0; i < memoryLayers; i++) {
+        fMemory.add(ftf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(batch, config.context(), config.dModel()))));
+      }
+      ParamStore args = ParamStore.arguments(ftf);
+      ForwardGraph.Output f = ForwardGraph.build(config, args, LayerContext.train(ftf, fSeed).withStaticShapes(),
+          ForwardGraph.Inputs.tokens(fInputs).withTargets(fTargets).withMemories(fMemory));
+      ForwardGraph.Losses losses = f.requireLosses();
+      List<Operand<?>> grads = Gradients.of(ftf, losses.total(), new ArrayList<>(args.values()));
+      Signature.Builder sig = Signature.builder().key("train_step").input("inputs", fInputs).input("targets", fTargets).input("seed", fSeed);
+      List<ParamStore.Param> params = args.params();
+      for (int i = 0; i < params.size(); i++) {
+        sig.input(paramName(i), params.get(i).value());
+      }
+      sig.output("loss", losses.total()).output("lm_loss", losses.lm());
+      for (int i = 0; i < grads.size(); i++) {
+        sig.output("grad_" + i, grads.get(i));
+      }
+      for (int i = 0; i < f.usage().size(); i++) {
+        sig.output("usage_" + i, f.usage().get(i).entropy());
+      }
+      for (int i = 0; i < fMemory.size(); i++) {
+        sig.input("memory_" + i, fMemory.get(i));
+        sig.output("next_memory_" + i, f.nextMemories().get(i));
+      }
+      return sig.build();
+    });
+  }
+
+  private static String paramName(int i) {
+    return "param_" + i;
+  }
+
+  private static ImmutableList<Operand<TFloat32>> numbered(Map<String, Operand<?>> out, String prefix, int count) {
+    ImmutableList.Builder<Operand<TFloat32>> list = ImmutableList.builder();
+    for (int i = 0; i < count; i++) {
+      list.add(output(out, prefix + i));
+    }
+    return list.build();
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Operand<TFloat32> output(Map<String, Operand<?>> out, String name) {
+    Operand<?> o = out.get(name);
+    if (o == null) {
+      throw new IllegalStateException("the compiled step has no output '" + name + "'");
+    }
+    return (Operand<TFloat32>) o;
+  }
+}

@@ -1,0 +1,39 @@
+package io.switchhead.graph.train;
+
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.op.Op;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * The fetches and the target of one built training step.
+ *
+ * @param loss the minimised loss, scalar
+ * @param lmLoss the mean token cross-entropy (nats), scalar
+ * @param gradientNorm the global norm of the gradients before clipping, scalar
+ * @param usageEntropy [U] the expert-usage entropy of each selection ({@link TrainingGraph#usageNames})
+ * @param train clips, checks finiteness, applies AdamW and advances the XL memory
+ */
+record TrainStep(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, Operand<TFloat32> gradientNorm,
+    Operand<TFloat32> usageEntropy, Op train) {
+
+  /** Adds this step's fetches to {@code runner}, in the order {@link #read} reads them. */
+  Session.Runner fetch(Session.Runner runner) {
+    return runner.fetch(loss).fetch(lmLoss).fetch(gradientNorm).fetch(usageEntropy);
+  }
+
+  /** The metrics of a run that fetched with {@link #fetch} (and nothing before it). */
+  TrainingGraph.StepMetrics read(Result result) {
+    float[] usage = io.switchhead.ops.Tensors.toFloats(result.get(3));
+    double[] entropies = new double[usage.length];
+    for (int i = 0; i < usage.length; i++) {
+      entropies[i] = usage[i];
+    }
+    return new TrainingGraph.StepMetrics(scalar(result, 0), scalar(result, 1), scalar(result, 2), entropies);
+  }
+
+  private static double scalar(Result result, int index) {
+    return ((TFloat32) result.get(index)).getFloat();
+  }
+}

@@ -1,0 +1,50 @@
+package io.switchhead.graph.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.config.SwitchHeadConfig;
+import java.util.EnumSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.exceptions.TFInvalidArgumentException;
+
+class TrainingGraphTest {
+
+  private static final ModelConfig TINY = new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
+      new DenseFeedForwardConfig(8), 0, 0.7);
+  private static final StepSettings SETTINGS = new StepSettings(2, 1, AdamW.paper(0), 1.0);
+
+  @Test
+  void eachXlaModeBuildsItsSteps() {
+    assertEquals(Set.of(StepKind.PLAIN), StepKind.forMode(XlaMode.OFF));
+    assertEquals(Set.of(StepKind.XLA), StepKind.forMode(XlaMode.ON));
+    assertEquals(Set.of(StepKind.PLAIN, StepKind.XLA), StepKind.forMode(XlaMode.AUTO));
+  }
+
+  @Test
+  void onlyBuiltStepsCanBeChosenAndOnePlainStepFitsAGraph() {
+    try (TrainingGraph graph = new TrainingGraph(TINY, SETTINGS, EnumSet.of(StepKind.PLAIN))) {
+      assertEquals(StepKind.PLAIN, graph.kind());
+      IllegalStateException e = assertThrows(IllegalStateException.class, () -> graph.use(StepKind.XLA));
+      assertTrue(e.getMessage().contains("XLA step was not built"), e.getMessage());
+    }
+    IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
+        () -> new TrainingGraph(TINY, SETTINGS, EnumSet.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES)));
+    assertTrue(both.getMessage().contains("one plain step"), both.getMessage());
+  }
+
+  /** A failure that is not the finite guard's (a token id past the vocabulary) is not called non-finite. */
+  @Test
+  void anotherInvalidArgumentIsNotMistakenForANonFiniteLoss() {
+    try (TrainingGraph graph = new TrainingGraph(TINY, SETTINGS, EnumSet.of(StepKind.PLAIN))) {
+      int[] tokens = new int[2 * (TINY.context() + 1)];
+      tokens[3] = TINY.vocabSize() + 5;
+      assertThrows(TFInvalidArgumentException.class, () -> graph.step(tokens, 0, 1, 1e-3, true));
+    }
+  }
+}
