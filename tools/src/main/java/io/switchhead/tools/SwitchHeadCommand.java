@@ -18,13 +18,28 @@ public final class SwitchHeadCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+  /**
+   * Read by the {@code ./switchhead} launcher, not here: TensorFlow's native library writes its log
+   * lines straight to the process's stderr, and only the launcher, which starts the JVM, can pass or
+   * drop them. Declared so that it is accepted before or after any subcommand and listed in help.
+   */
+  @CommandLine.Option(
+      names = "--verbose",
+      scope = CommandLine.ScopeType.INHERIT,
+      description = "Show TensorFlow's native log lines (info and warnings), which the ./switchhead launcher hides by default.")
+  boolean verbose;
+
   @Override
   public void run() {
     spec.commandLine().usage(System.out);
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    CommandLine cl = commandLine();
+    int code = cl.execute(args);
+    cl.getErr().flush();
+    LogFilter.drainBeforeExit();
+    System.exit(code);
   }
 
   /**
