@@ -75,7 +75,7 @@ public record BlockRouting(
     // Block -> expert: the number of experts whose blocks all end at or before it. Trailing blocks
     // (past the last expert's run) would get M: clamp them to M-1; they hold only padding.
     Operand<TInt32> blockIds = rt.range(zero, rt.constant(layout.blocks()), rt.constant(1)); // [P/B]
-    Operand<TInt32> endedBefore = count(rt, rt.math.lessEqual(row(rt, blockEnd), column(rt, blockIds))); // [P/B]
+    Operand<TInt32> endedBefore = count(rt, rt.math.lessEqual(Indices.row(rt, blockEnd), Indices.column(rt, blockIds))); // [P/B]
     Operand<TInt32> blockExpert = rt.math.minimum(endedBefore, rt.constant(experts - 1)); // [P/B]
     int g = layout.groupBlocks();
     Operand<TInt32> usedBlocks = rt.reduceSum(blocksPerExpert, zero);
@@ -90,32 +90,15 @@ public record BlockRouting(
             rt.constant(new int[] {layout.paddedRows()})); // [P], each block's expert repeated B times
     Operand<TInt32> rowRank = rt.math.sub(bufferRow, rt.gather(bufferStart, rowExpert, zero)); // [P]
     PrefixCounts.RowPairs rows = table.pairsOfRank(rt, rowExpert, rt.math.add(rowRank, skip)); // [P] each
-    Operand<TInt32> sourceRow = rt.gather(rowOfPair(rt, shapes), rows.pair(), zero); // [P]
+    Operand<TInt32> sourceRow = rt.gather(Indices.rowOfPair(rt, shapes), rows.pair(), zero); // [P]
     return new BlockRouting(padPos, rows.pair(), sourceRow, rows.held(), blockExpert, usedGroups, layout);
-  }
-
-  /** [N*k] the row n of pair t = n*k + j, as a constant (an int division per buffer row is slow). */
-  static Operand<TInt32> rowOfPair(Ops tf, MatmulShapes shapes) {
-    int[] rows = new int[shapes.pairs()];
-    for (int t = 0; t < rows.length; t++) {
-      rows[t] = t / shapes.k();
-    }
-    return tf.constant(rows);
   }
 
   /**
    * Row sums of a [Q, I] comparison (of a column of queries with a row of items): XLA fuses the
    * compare and the sum into one parallel loop.
    */
-  static Operand<TInt32> count(Ops tf, Operand<TBool> hits) {
+  private static Operand<TInt32> count(Ops tf, Operand<TBool> hits) {
     return tf.reduceSum(tf.dtypes.cast(hits, TInt32.class), tf.constant(1)); // [Q]
-  }
-
-  static Operand<TInt32> column(Ops tf, Operand<TInt32> v) {
-    return tf.expandDims(v, tf.constant(1)); // [Q, 1]
-  }
-
-  static Operand<TInt32> row(Ops tf, Operand<TInt32> v) {
-    return tf.expandDims(v, tf.constant(0)); // [1, I]
   }
 }

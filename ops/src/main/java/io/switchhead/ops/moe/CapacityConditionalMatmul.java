@@ -145,7 +145,7 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
 
       // Buffer row e*C + r holds e's pair of rank r, if e has more than r pairs.
       PrefixCounts.RowPairs rows = table.capacityRows(rt, s.experts(), c); // [M*C] each
-      Operand<TInt32> sourceRow = rt.gather(BlockRouting.rowOfPair(rt, s), rows.pair(), rt.constant(0)); // [M*C]
+      Operand<TInt32> sourceRow = rt.gather(Indices.rowOfPair(rt, s), rows.pair(), rt.constant(0)); // [M*C]
       return new Routing(slotOfPair, rt.reshape(kept, rt.constant(new int[] {s.rows(), s.k()})), rows.pair(), rows.held(), sourceRow);
     }
   }

@@ -41,7 +41,7 @@ record PrefixCounts(Operand<TInt32> table, Operand<TInt32> totals, int pairs, in
                 List.of(expert, tf.fill(tf.constant(new int[] {stride - pairs}), tf.constant(-1))), // -1: no expert
                 tf.constant(0)); // [T']
     Operand<TInt32> expertIds = tf.range(tf.constant(0), tf.constant(experts), tf.constant(1)); // [M]
-    Operand<TBool> hit = tf.math.equal(BlockRouting.column(tf, expertIds), BlockRouting.row(tf, expertPadded)); // [M, T']
+    Operand<TBool> hit = tf.math.equal(Indices.column(tf, expertIds), Indices.row(tf, expertPadded)); // [M, T']
     Operand<TFloat32> hitChunks =
         tf.reshape(tf.dtypes.cast(hit, TFloat32.class), tf.constant(new int[] {experts * chunks, CHUNK}));
     float[][] upper = new float[CHUNK][CHUNK]; // 1 where row <= column: inclusive running sums

@@ -14,7 +14,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
-import org.tensorflow.types.family.TType;
 
 /**
  * The fast conditional matmul: dropless, exact, and its cost grows with k, not with M.
@@ -94,8 +93,8 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
     Ops mm = tf.withSubScope("sortedMatmul");
     BlockRouting route = BlockRouting.build(mm, ExpertIds.checked(mm, ids, s.experts()), s, layout);
     Operand<TInt32> axis0 = mm.constant(0);
-    Operand<TInt32> groupSources = byGroup(mm, route.sourceRow(), layout); // [groups, G*B]
-    Operand<TInt32> groupExperts = byGroup(mm, route.blockExpert(), layout); // [groups, G]
+    Operand<TInt32> groupSources = Indices.byGroup(mm, route.sourceRow(), layout); // [groups, G*B]
+    Operand<TInt32> groupExperts = Indices.byGroup(mm, route.blockExpert(), layout); // [groups, G]
 
     List<Operand<?>> inputs = List.of(x, w, groupSources, groupExperts);
     Operand<T> yBuffer; // [P, dOut]; skipped groups are zero
@@ -170,19 +169,9 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
       Ops ops, Operand<TInt32> i, List<Operand<?>> in, MatmulShapes s, BlockLayout layout) {
     Operand<T> xs =
         ops.reshape(
-            ops.gather((Operand<T>) in.get(0), row(ops, (Operand<TInt32>) in.get(2), i), ops.constant(0)),
+            ops.gather((Operand<T>) in.get(0), Indices.groupRow(ops, (Operand<TInt32>) in.get(2), i), ops.constant(0)),
             ops.constant(new int[] {layout.groupBlocks(), layout.blockSize(), s.dIn()})); // [G, B, dIn]
-    Operand<T> ws = ops.gather((Operand<T>) in.get(1), row(ops, (Operand<TInt32>) in.get(3), i), ops.constant(0)); // [G, dIn, dOut]
+    Operand<T> ws = ops.gather((Operand<T>) in.get(1), Indices.groupRow(ops, (Operand<TInt32>) in.get(3), i), ops.constant(0)); // [G, dIn, dOut]
     return ops.reshape(BatchMatmulV2.of(ops, xs, ws, false, false), ops.constant(new int[] {layout.groupRows(), s.dOut()}));
-  }
-
-  /** A per-row (or per-block) index vector as [groups, rows of one group]. */
-  static <U extends TType> Operand<U> byGroup(Ops tf, Operand<U> v, BlockLayout layout) {
-    return tf.reshape(v, tf.constant(new int[] {layout.groups(), -1}));
-  }
-
-  /** Row i of a [groups, n] index matrix. */
-  static Operand<TInt32> row(Ops tf, Operand<TInt32> matrix, Operand<TInt32> i) {
-    return tf.gather(matrix, i, tf.constant(0));
   }
 }

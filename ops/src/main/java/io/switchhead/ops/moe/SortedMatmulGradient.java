@@ -149,12 +149,12 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
       Operand<TInt32> blockExpert) {
     return List.of(
         dySource,
-        SortedConditionalMatmul.byGroup(tf, dyIndex, layout),
-        SortedConditionalMatmul.byGroup(tf, rowGate, layout),
+        Indices.byGroup(tf, dyIndex, layout),
+        Indices.byGroup(tf, rowGate, layout),
         x,
         wTransposed,
-        SortedConditionalMatmul.byGroup(tf, sourceRow, layout),
-        SortedConditionalMatmul.byGroup(tf, blockExpert, layout));
+        Indices.byGroup(tf, sourceRow, layout),
+        Indices.byGroup(tf, blockExpert, layout));
   }
 
   /** One group's rows of the dx buffer, [G*B, dIn], its blocks' dW^T, [G, dOut, dIn], and their experts. */
@@ -167,14 +167,14 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     int g = layout.groupBlocks();
     int b = layout.blockSize();
     Operand<TInt32> axis0 = ops.constant(0);
-    Operand<TInt32> experts = SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_EXPERTS.ordinal()), i); // [G]
+    Operand<TInt32> experts = Indices.groupRow(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_EXPERTS.ordinal()), i); // [G]
     Operand<T> gate = ops.gather((Operand<T>) in.get(LoopInput.ROW_GATE.ordinal()), i, axis0); // [G*B]
     Operand<T> dyGroup =
         ops.reshape(
             ops.math.mul(
                 ops.gather(
                     (Operand<T>) in.get(LoopInput.DY_SOURCE.ordinal()),
-                    SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.DY_INDEX.ordinal()), i),
+                    Indices.groupRow(ops, (Operand<TInt32>) in.get(LoopInput.DY_INDEX.ordinal()), i),
                     axis0),
                 ops.expandDims(gate, ops.constant(-1))),
             ops.constant(new int[] {g, b, s.dOut()})); // [G, B, dOut]
@@ -184,7 +184,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
         ops.reshape(
             ops.gather(
                 (Operand<T>) in.get(LoopInput.X.ordinal()),
-                SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_SOURCES.ordinal()), i),
+                Indices.groupRow(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_SOURCES.ordinal()), i),
                 axis0),
             ops.constant(new int[] {g, b, s.dIn()})); // [G, B, dIn]
     Operand<T> dwTransposed = BatchMatmulV2.of(ops, dyGroup, xGroup, true, false); // [G, dOut, dIn]

@@ -105,10 +105,10 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
         List.of(
             x,
             w,
-            SortedConditionalMatmul.byGroup(mm, spill.sourceRow(), layout),
-            SortedConditionalMatmul.byGroup(mm, spill.blockExpert(), layout),
-            SortedConditionalMatmul.byGroup(mm, spill.pairOfRow(), layout),
-            SortedConditionalMatmul.byGroup(mm, mm.dtypes.cast(spill.inRun(), x.type()), layout));
+            Indices.byGroup(mm, spill.sourceRow(), layout),
+            Indices.byGroup(mm, spill.blockExpert(), layout),
+            Indices.byGroup(mm, spill.pairOfRow(), layout),
+            Indices.byGroup(mm, mm.dtypes.cast(spill.inRun(), x.type()), layout));
     CountedLoop.Definition forward =
         CountedLoop.define(
             mm,
@@ -120,7 +120,7 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
               return List.of(
                   ops.tensorScatterNdAdd(
                       (Operand<T>) carried.get(0),
-                      ops.expandDims(SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(4), i), ops.constant(1)),
+                      ops.expandDims(Indices.groupRow(ops, (Operand<TInt32>) in.get(4), i), ops.constant(1)),
                       ops.math.mul(SortedConditionalMatmul.groupOutput(ops, i, in, s, layout), ops.expandDims(held, ops.constant(1)))));
             });
     Operand<T> ySlots =

@@ -72,7 +72,7 @@ final class SpillMatmulGradient implements GradientOverride.NodeGradient {
         (ops, i, in, acc) -> {
           SortedMatmulGradient.GroupGradients<T> group = SortedMatmulGradient.groupGradients(ops, i, in, s, layout);
           Operand<TInt32> sources =
-              SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(SortedMatmulGradient.LoopInput.GROUP_SOURCES.ordinal()), i);
+              Indices.groupRow(ops, (Operand<TInt32>) in.get(SortedMatmulGradient.LoopInput.GROUP_SOURCES.ordinal()), i);
           return List.of(
               ops.tensorScatterNdAdd((Operand<T>) acc.get(0), ops.expandDims(sources, ops.constant(1)), group.dx()),
               ops.tensorScatterNdAdd((Operand<T>) acc.get(1), ops.expandDims(group.experts(), ops.constant(1)), group.dwTransposed()));
