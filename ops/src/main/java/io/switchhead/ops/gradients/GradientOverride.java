@@ -22,8 +22,9 @@ import org.tensorflow.op.Ops;
  * with the attribute {@value #NAME_ATTR}; the project's {@code IdentityN} gradient looks the tag up
  * here and calls the named {@link NodeGradient}. Untagged {@code IdentityN} nodes pass gradients
  * straight through, which is their true gradient. The tag's companion attribute {@value
- * #CONFIG_ATTR} carries static sizes as a string, so a gradient needs no captured state (nothing
- * here holds on to a graph).
+ * #CONFIG_ATTR} carries static sizes as a string (the project's gradients write an {@link
+ * io.switchhead.ops.AttrRecord}), so a gradient needs no captured state (nothing here holds on to
+ * a graph).
  *
  * <p>The caller builds {@code IdentityN(value, differentiable inputs..., saved tensors...)} where
  * {@code value} is the subgraph's result computed on the same inputs, and every input that must not

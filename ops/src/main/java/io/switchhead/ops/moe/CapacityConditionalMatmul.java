@@ -81,7 +81,7 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
         GradientOverride.identity(
             mm,
             CapacityMatmulGradient.NAME,
-            new CapacityMatmulGradient.Config(s, c, slots, region.defineBackward(mm, true, x.type())).encode(),
+            new CapacityMatmulGradient.Config(s, c, slots, region.defineBackward(mm, true, x.type())).toRecord().encode(),
             List.of(
                 mm.stopGradient(value),
                 x,

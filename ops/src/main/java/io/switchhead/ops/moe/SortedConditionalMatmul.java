@@ -144,7 +144,7 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
         GradientOverride.identity(
             mm,
             SortedMatmulGradient.NAME,
-            config.encode(),
+            config.toRecord().encode(),
             List.of(
                 mm.stopGradient(value),
                 x,

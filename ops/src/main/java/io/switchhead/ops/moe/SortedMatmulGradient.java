@@ -1,16 +1,12 @@
 package io.switchhead.ops.moe;
 
-import static com.google.common.base.Preconditions.checkArgument;
-
+import io.switchhead.ops.AttrRecord;
 import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -48,44 +44,33 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     VALUE, X, W, GATES, Y_SLOTS, BUFFER_GATE, PAD_POS, PAIR_OF_ROW, SOURCE_ROW, BLOCK_EXPERT, USED_GROUPS
   }
 
-  /** Static sizes the gradient needs and its loop, carried in the node's config attribute. */
+  /**
+   * Static sizes the gradient needs and its loop, carried in the node's config attribute; no loop
+   * for a layout with one group, which runs without a loop op.
+   */
   record Config(MatmulShapes shapes, int blockSize, int groupBlocks, boolean slots, Optional<CountedLoop.Definition> loop) {
-
-    /** The loop field of a layout with one group, which runs without a loop op. */
-    private static final String INLINE = "inline";
-
-    private static final Set<String> FIELDS = Set.of("rows", "dIn", "dOut", "experts", "k", "block", "group", "slots", "loop");
 
     BlockLayout layout() {
       return new BlockLayout(shapes.pairs(), shapes.experts(), blockSize, groupBlocks);
     }
 
-    String encode() {
-      return String.format(
-          "rows=%d,dIn=%d,dOut=%d,experts=%d,k=%d,block=%d,group=%d,slots=%b,loop=%s",
-          shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), blockSize, groupBlocks, slots,
-          loop.map(CountedLoop.Definition::encode).orElse(INLINE));
+    AttrRecord toRecord() {
+      return AttrRecord.builder()
+          .putRecord("shapes", shapes.toRecord())
+          .putInt("block", blockSize)
+          .putInt("group", groupBlocks)
+          .putBoolean("slots", slots)
+          .putOptionalRecord("loop", loop.map(CountedLoop.Definition::toRecord))
+          .build();
     }
 
-    static Config decode(String encoded) {
-      Map<String, String> fields = new LinkedHashMap<>();
-      for (String field : encoded.split(",")) {
-        String[] kv = field.split("=", 2);
-        checkArgument(kv.length == 2, "bad field %s in sorted matmul config %s", field, encoded);
-        fields.put(kv[0], kv[1]);
-      }
-      checkArgument(fields.keySet().equals(FIELDS), "sorted matmul config must have %s, got %s", FIELDS, encoded);
+    static Config fromRecord(AttrRecord r) {
       return new Config(
-          new MatmulShapes(
-              Integer.parseInt(fields.get("rows")),
-              Integer.parseInt(fields.get("dIn")),
-              Integer.parseInt(fields.get("dOut")),
-              Integer.parseInt(fields.get("experts")),
-              Integer.parseInt(fields.get("k"))),
-          Integer.parseInt(fields.get("block")),
-          Integer.parseInt(fields.get("group")),
-          Boolean.parseBoolean(fields.get("slots")),
-          fields.get("loop").equals(INLINE) ? Optional.empty() : Optional.of(CountedLoop.Definition.decode(fields.get("loop"))));
+          MatmulShapes.fromRecord(r.record("shapes")),
+          r.getInt("block"),
+          r.getInt("group"),
+          r.getBoolean("slots"),
+          r.optionalRecord("loop").map(CountedLoop.Definition::fromRecord));
     }
   }
 
@@ -194,7 +179,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
   @Override
   public List<Operand<?>> inputGradients(
       Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
-    return gradients(tf.withSubScope("sortedMatmulGrad"), node, outputGradients, Config.decode(config));
+    return gradients(tf.withSubScope("sortedMatmulGrad"), node, outputGradients, Config.fromRecord(AttrRecord.decode(NAME + " config", config)));
   }
 
   @SuppressWarnings("unchecked")

@@ -149,7 +149,7 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
         GradientOverride.identity(
             mm,
             SpillMatmulGradient.NAME,
-            config.encode(),
+            config.toRecord().encode(),
             List.of(
                 mm.stopGradient(value),
                 x,
