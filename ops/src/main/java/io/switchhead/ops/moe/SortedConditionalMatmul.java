@@ -31,7 +31,7 @@ import org.tensorflow.types.family.TFloating;
  * Under XLA each group's gathered rows are also still in cache when its matmul reads them. At N*k =
  * 16K, M = 64, B = 128 on 2 cores the forward went from 16.5 to 10.4 ms against one batched matmul
  * over the whole buffer (docs/benchmarks/conditional-matmul.md). Small problems, one group, run
- * the same computation without a loop op ({@link BlockLayout#SINGLE_GROUP_ROWS}).
+ * the same computation without a loop op ({@link MoeTuning#BLOCK_LAYOUT_SINGLE_GROUP_MAX_ROWS}).
  *
  * <p>Backward ({@link SortedMatmulGradient}): the same loop in reverse, with gathers only (the
  * routing keeps both index maps) and two more batched matmuls per group; each group's weight

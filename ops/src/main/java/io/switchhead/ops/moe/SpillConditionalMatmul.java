@@ -60,13 +60,12 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
   }
 
   /**
-   * Factor 1.05, blocks of 32 rows, 16 blocks (512 rows) per loop iteration: at N*k = 16K, M = 64
-   * on 2 cores under XLA, factors 1.0 to 1.1, blocks of 8 to 32 and groups of 256 to 1024 rows
-   * all came within noise of each other (35-39 ms, against 43-45 ms for the block-padded layout);
-   * 1.05 leaves about 1% of the pairs to spill, so one loop iteration usually holds them all.
+   * {@link MoeTuning#SPILL_CAPACITY_FACTOR}, {@link MoeTuning#SPILL_BLOCK_SIZE} and {@link
+   * MoeTuning#SPILL_GROUP_BLOCKS}; nearby values time within noise of them
+   * (docs/benchmarks/conditional-matmul.md).
    */
   public static SpillConditionalMatmul withDefaults() {
-    return new SpillConditionalMatmul(1.05, 32, 16);
+    return new SpillConditionalMatmul(MoeTuning.SPILL_CAPACITY_FACTOR, MoeTuning.SPILL_BLOCK_SIZE, MoeTuning.SPILL_GROUP_BLOCKS);
   }
 
   /** C, the pairs of each expert that the capacity region holds. */

@@ -30,7 +30,7 @@ public record XlaConditionalMatmul() implements ConditionalMatmul {
 
   /**
    * The spill layout where the block layout would loop (its worst case is past {@link
-   * BlockLayout#SINGLE_GROUP_ROWS} rows), the block layout otherwise. At N*k = 16K, dIn = 512,
+   * MoeTuning#BLOCK_LAYOUT_SINGLE_GROUP_MAX_ROWS} rows), the block layout otherwise. At N*k = 16K, dIn = 512,
    * dOut = 128, uniform routing, XLA on 2 cores, the spill step was faster at every M in every
    * run: 27.2-27.6 against 29.8-30.4 ms at M = 4, 32.8-33.5 against 35.1-38.0 ms at M = 32,
    * 34.2-35.3 against 41.7-44.9 ms at M = 64 in the machine's fast state, and 34-44 against
