@@ -33,8 +33,9 @@ final class BenchCommand implements Runnable {
   }
 
   @Command(name = "matmul", mixinStandardHelpOptions = true,
-      description = {"The sorted conditional matmul against the dense reference and a plain matmul of the same",
-          "useful FLOPs, forward and backward, graph and XLA, interleaved (docs/benchmarks/conditional-matmul.md).",
+      description = {"The conditional matmul layouts (block-padded, segmented, spill, capacity)",
+          "against the dense reference and a plain matmul of the same useful FLOPs,",
+          "forward and backward, graph and XLA, interleaved (docs/benchmarks/conditional-matmul.md).",
           "Options as key=value: experts=4,8,16,32,64 rows=8192 dIn=512 dOut=128 k=2 blocks=B1,B2 groupRows=R",
           "capacity=F1,F2 (also the capacity-factor matmul, which drops overflow)",
           "spill=auto|none|F/B/G,... (the spill layout under XLA: auto where XLA steps use it, or factor/block/groupBlocks)",

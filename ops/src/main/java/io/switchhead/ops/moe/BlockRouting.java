@@ -10,9 +10,9 @@ import org.tensorflow.types.TInt32;
  *
  * <p>Int32 index arithmetic (and one float matmul that counts), built on {@code stopGradient(ids)}
  * so that gradient building never walks into it, even when the ids come from a differentiable
- * top-k. No sorts and no scatters, which XLA runs on one thread (at N*k = 16K on 2 cores: a 16K-key
- * sort 3.5 ms, a 16K-index scatter 4.8 ms). Instead a table of prefix counts ({@link
- * PrefixCounts}) says how many pairs of each expert come up to each pair:
+ * top-k. No sorts and no scatters, which XLA on the CPU runs on one thread
+ * (docs/benchmarks/conditional-matmul.md, "Routing without sorts"). Instead a table of prefix
+ * counts ({@link PrefixCounts}) says how many pairs of each expert come up to each pair:
  * <ul>
  *   <li>pair to buffer row: a pair's rank within its expert's run is one table entry (a gather);
  *   <li>buffer row to pair: the r-th pair of expert e is where e's count first exceeds r, found by

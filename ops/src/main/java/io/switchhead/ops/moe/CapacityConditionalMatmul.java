@@ -15,8 +15,9 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>Pairs (n, j) are taken in row-major order, so an expert keeps its first C pairs and drops the
  * later ones; a dropped pair's slot output is zero and its gate gets no gradient. Count the drops
- * with {@link #droppedPairs}. This is not SwitchHead's method (it is dropless: {@link
- * SortedConditionalMatmul}); it is here to compare against, and for users who want its fixed cost.
+ * with {@link #droppedPairs}. This is not SwitchHead's method, which is dropless ({@link
+ * SegmentedConditionalMatmul} in the plain graph, {@link XlaConditionalMatmul}'s choice with static
+ * shapes); it is here to compare against, and for users who want its fixed cost.
  *
  * <p>Layout: a buffer of C rows per expert, [M, C, dIn], filled by one gather of X, multiplied by W
  * [M, dIn, dOut] as one batched matmul indexed by expert: no weight is copied and no loop is needed,

@@ -57,8 +57,8 @@ final class MoeTuning {
   static final int PREFIX_COUNT_CHUNK = 128;
 
   /**
-   * Spill layout: the capacity factor of its capacity region. A little above 1 leaves about 1% of
-   * a uniform routing's pairs to spill, so one spill-loop iteration usually holds them all.
+   * Spill layout: the capacity factor of its capacity region. A little above 1 leaves few of a
+   * uniform routing's pairs to spill, so one spill-loop iteration usually holds them all.
    */
   static final double SPILL_CAPACITY_FACTOR = 1.05;
 

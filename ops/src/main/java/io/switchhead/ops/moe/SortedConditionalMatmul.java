@@ -16,7 +16,11 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
 /**
- * The fast conditional matmul: dropless, exact, and its cost grows with k, not with M.
+ * The block-padded conditional matmul: dropless, exact, every shape static, and its cost grows
+ * with k, not with M. It is one of the two layouts of XLA steps: {@link XlaConditionalMatmul} picks
+ * it where its worst case fits one group and the spill layout ({@link SpillConditionalMatmul})
+ * beyond. It is the faster of the two for skewed routings; the spill layout is faster only for
+ * balanced ones. The plain graph's default dispatch is {@link SegmentedConditionalMatmul}.
  *
  * <p>The N*k (row, slot) pairs are sorted by expert and laid out in a buffer in which each expert's
  * run is padded to a multiple of the block size B ({@link BlockRouting}). Forward, one loop
@@ -28,10 +32,10 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>Why a loop ({@link CountedLoop}): the buffer must hold the worst routing, N*k + M*(B-1) rows,
  * but a spread routing fills about N*k + M*B/2, and the loop runs only the groups that hold pairs.
- * Under XLA each group's gathered rows are also still in cache when its matmul reads them. At N*k =
- * 16K, M = 64, B = 128 on 2 cores the forward went from 16.5 to 10.4 ms against one batched matmul
- * over the whole buffer (docs/benchmarks/conditional-matmul.md). Small problems, one group, run
- * the same computation without a loop op ({@link MoeTuning#BLOCK_LAYOUT_SINGLE_GROUP_MAX_ROWS}).
+ * Under XLA each group's gathered rows are also still in cache when its matmul reads them, which
+ * makes the loop faster than one batched matmul over the whole buffer
+ * (docs/benchmarks/conditional-matmul.md). Small problems, one group, run the same computation
+ * without a loop op ({@link MoeTuning#BLOCK_LAYOUT_SINGLE_GROUP_MAX_ROWS}).
  *
  * <p>Backward ({@link SortedMatmulGradient}): the same loop in reverse, with gathers only (the
  * routing keeps both index maps) and two more batched matmuls per group; each group's weight
@@ -99,8 +103,8 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
     List<Operand<?>> inputs = List.of(x, w, groupSources, groupExperts);
     Operand<T> yBuffer; // [P, dOut]; skipped groups are zero
     if (layout.groups() == 1) {
-      // One group: no loop op (TensorFlow 2.18's XLA CPU runtime slows whole XL training steps
-      // down by about a third when they hold loops, see BlockLayout).
+      // One group: no loop op (TensorFlow 2.18's XLA CPU runtime slows whole training steps down
+      // when they hold loops, see MoeTuning).
       yBuffer = mm.reshape(groupOutput(mm, mm.constant(0), inputs, s, layout), mm.constant(new int[] {layout.paddedRows(), s.dOut()}));
     } else {
       CountedLoop.Definition forward =

@@ -22,8 +22,8 @@ import org.tensorflow.types.family.TFloating;
  * <p>Why not TensorFlow's own gradient of the forward ops: it scatters three times (the gradient
  * of each gather is a segment sum, and XLA on the CPU runs every scatter as a serial loop), and it
  * differentiates the batched matmul with BatchMatMulV3, which the oneDNN rewrite skips. Replacing
- * it took the benchmark step from 45-52 to 28 ms at M = 4 and from 65-80 to 40 ms at M = 64 (2 cores,
- * plain graph; docs/benchmarks/conditional-matmul.md). Here:
+ * it made the benchmark step much faster (docs/benchmarks/conditional-matmul.md, "How the design
+ * got here"). Here:
  * <ul>
  *   <li>dGates[n, j] = dy[n, j] . ySlots[n, j] (ySlots saved ungated);
  *   <li>per group: dyGroup = the output gradient gathered into buffer order, times each row's gate
@@ -229,7 +229,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     }
     // dx[n] = the sum over slots j of the buffer row of pair (n, j): one gather per slot, added,
     // which XLA fuses into one pass over dx. (Gathering all slots as [k, N, dIn] and reducing
-    // wrote and read that array once more: 44.4 against 40.4-41.5 ms per step at M = 64, XLA.)
+    // writes and reads that array once more, and was slower: docs/benchmarks/conditional-matmul.md.)
     List<Operand<T>> perSlot = new ArrayList<>();
     for (int j = 0; j < s.k(); j++) {
       perSlot.add(tf.gather(dxBuffer, tf.gather(padPos, tf.constant(j), tf.constant(1)), axis0)); // [N, dIn]

@@ -23,14 +23,14 @@ import org.tensorflow.types.family.TFloating;
  * into a block-padded region ({@link BlockRouting} with its first C ranks skipped, run by {@link
  * SortedConditionalMatmul}'s loop over groups of blocks), which copies one expert's weights per
  * block of B rows and adds its rows into the capacity region's per-pair outputs. With a uniform
- * routing about 0.7% of the pairs spill (N*k = 16K, M = 64, f = 1.05), so the loop runs one
- * group. With a skewed one more spill, up to all but C of them, which the block region's worst
- * case still holds: nothing is ever dropped, but the capacity rows of idle experts are computed
- * for nothing, so skewed routings run faster on the block layout ({@link XlaConditionalMatmul}).
+ * routing and the default factor few pairs spill, so the loop usually runs one group. With a
+ * skewed one more spill, up to all but C of them, which the block region's worst case still
+ * holds: nothing is ever dropped, but the capacity rows of idle experts are computed for nothing,
+ * so skewed routings run faster on the block layout ({@link XlaConditionalMatmul}).
  *
  * <p>Why: under XLA on the CPU, the block-padded layout's per-block weight copies (and their
- * gradients) are the part of its step that grows with M: at N*k = 16K, M = 64 the spill step
- * takes 33.8-36.4 ms against 41.1-43.5 ms (docs/benchmarks/conditional-matmul.md).
+ * gradients) are the part of its step that grows with M, and this layout copies weights only for
+ * the spill: for balanced routings it is the faster of the two (docs/benchmarks/conditional-matmul.md).
  *
  * <p>Backward ({@link SpillMatmulGradient}): gathers and batched matmuls, as in the two layouts it
  * combines, plus the spill loop's scatter-adds of its own rows into dx and the experts' dW^T sums,
