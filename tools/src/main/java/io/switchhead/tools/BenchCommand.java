@@ -35,30 +35,32 @@ final class BenchCommand implements Runnable {
   }
 
   @Command(name = "matmul", mixinStandardHelpOptions = true,
-      description = {"The sorted conditional matmul against the dense reference and a plain matmul of the same",
-          "useful FLOPs, forward and backward, graph and XLA, interleaved (docs/benchmarks/conditional-matmul.md).",
+      description = {"The conditional matmul layouts (block-padded, segmented, spill, capacity)",
+          "against the dense reference and a plain matmul of the same useful FLOPs,",
+          "forward and backward, graph and XLA, interleaved (docs/benchmarks/conditional-matmul.md).",
           "Options as key=value: experts=4,8,16,32,64 rows=8192 dIn=512 dOut=128 k=2 blocks=B1,B2 groupRows=R",
           "capacity=F1,F2 (also the capacity-factor matmul, which drops overflow)",
           "spill=auto|none|F/B/G,... (the spill layout under XLA: auto where XLA steps use it, or factor/block/groupBlocks)",
           "zipf=0 (expert e drawn with probability proportional to (e+1)^-zipf; 0 is uniform)",
-          "warmups=2 repeats=7 dense=true modes=graph,xla times=false profile=none|types|nodes grads=x,w"})
+          "warmups=2 repeats=7 dense=true modes=graph,xla times=false profile=none|types|nodes grads=x,w",
+          "seed=1 (of the random inputs and routing)"})
   static final class Matmul extends KeyValueBenchmark {
     Matmul() {
-      super(io.switchhead.ops.moe.bench.ConditionalMatmulBenchmark::main);
+      super(io.switchhead.tools.bench.ConditionalMatmulBenchmark::main);
     }
   }
 
   @Command(name = "dots", mixinStandardHelpOptions = true,
       description = {"The block-padded sorted matmul's batched dots (forward, dx, dW^T) against plain dots of the",
           "same FLOPs under XLA, interleaved: what many small dots cost apart from gathers and routing.",
-          "Options as key=value: blocks=160 block=128 dIn=512 dOut=128 warmups=2 repeats=9"})
+          "Options as key=value: blocks=160 block=128 dIn=512 dOut=128 warmups=2 repeats=9 seed=1"})
   static final class Dots extends KeyValueBenchmark {
     Dots() {
-      super(io.switchhead.ops.moe.bench.BlockDotBenchmark::main);
+      super(io.switchhead.tools.bench.BlockDotBenchmark::main);
     }
   }
 
-  /** A benchmark of the ops module, which takes its options as key=value words. */
+  /** A benchmark of {@code io.switchhead.tools.bench}, which takes its options as key=value words. */
   abstract static class KeyValueBenchmark implements Runnable {
 
     @CommandLine.Parameters(paramLabel = "KEY=VALUE", arity = "0..*", description = "Benchmark options.")

@@ -38,9 +38,9 @@ public record LayerContext(Ops tf, Mode mode, Operand<TInt64> stepSeed, Conditio
   }
 
   /**
-   * The same context with every shape static, as XLA needs: experts computed on block-padded
-   * segments, or past 16384 worst-case rows, on a capacity region plus blocks for the pairs past
-   * it, in loops ({@link XlaConditionalMatmul} picks by shape; it assumes a balanced routing). Made for XLA, which updates the loop's buffers in place; the
+   * The same context with every shape static, as XLA needs: {@link XlaConditionalMatmul} computes
+   * experts on block-padded segments, or, where their worst case would need a loop (past the block
+   * layout's single-group row limit), on a capacity region plus blocks for the pairs past it (the spill layout, faster for balanced routings only). Made for XLA, which updates the loop's buffers in place; the
    * plain graph copies them every iteration, so there the default segmented dispatch is faster.
    */
   public LayerContext withStaticShapes() {

@@ -19,7 +19,7 @@ import org.tensorflow.types.family.TFloating;
 /**
  * SwitchHead attention (SWITCHHEAD.md sections 1-2): dense Q and K, value and output projections that
  * are mixtures of experts chosen per token and head by sigmoid gates and top-k, computed by the
- * context's conditional matmul (the sorted gather/scatter one unless a test asks for the dense one).
+ * context's conditional matmul ({@link LayerContext}: segmented in the plain graph, block-padded or spill with static shapes).
  *
  * <p>Parameters, in the authors' names (no biases): {@code q, k} [D, H*dh]; {@code v} [H*E, D, dh];
  * {@code o} [H*E, dh, D]; {@code sel_v, sel_o} [H*E, D] (rows renormalised); XL adds {@code

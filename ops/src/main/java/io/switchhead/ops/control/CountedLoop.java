@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.hash.Hashing;
+import io.switchhead.ops.AttrRecord;
 import io.switchhead.ops.MatmulMacs;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
@@ -66,20 +67,32 @@ public final class CountedLoop {
 
   /**
    * A loop's functions, copied into a graph; the names are what {@link #call} needs, so they can
-   * travel in a node's string attribute.
+   * travel in a node's string attribute, as an {@link AttrRecord} of their own or nested in a
+   * gradient's.
    */
   public record Definition(String condition, String body, int invariants, int carried, long macsPerTrip) {
 
-    /** "condition;body;invariants;carried;macsPerTrip". */
+    public AttrRecord toRecord() {
+      return AttrRecord.builder()
+          .putString("condition", condition)
+          .putString("body", body)
+          .putInt("invariants", invariants)
+          .putInt("carried", carried)
+          .putLong("macsPerTrip", macsPerTrip)
+          .build();
+    }
+
+    public static Definition fromRecord(AttrRecord r) {
+      return new Definition(r.getString("condition"), r.getString("body"), r.getInt("invariants"), r.getInt("carried"), r.getLong("macsPerTrip"));
+    }
+
+    /** The definition alone as an attribute string: {@link #toRecord} encoded. */
     public String encode() {
-      return condition + ";" + body + ";" + invariants + ";" + carried + ";" + macsPerTrip;
+      return toRecord().encode();
     }
 
     public static Definition decode(String encoded) {
-      String[] parts = encoded.split(";");
-      checkArgument(parts.length == 5, "a loop definition reads condition;body;invariants;carried;macsPerTrip, got %s", encoded);
-      return new Definition(
-          parts[0], parts[1], Integer.parseInt(parts[2]), Integer.parseInt(parts[3]), Long.parseLong(parts[4]));
+      return fromRecord(AttrRecord.decode("loop definition", encoded));
     }
   }
 

@@ -22,17 +22,15 @@ import org.tensorflow.op.RawCustomGradient;
  * <p>TensorFlow Java 1.1.0 wraps every {@code TensorFlow.registerCustomGradient} call in a new JavaCPP
  * callback, and JavaCPP has ten callback slots: the 11th registered gradient segfaults when it is
  * invoked. So this class creates exactly one callback, a dispatcher that looks the op type up in
- * its own table, and hands that same callback to TensorFlow for every op type. This class also keeps
- * the per-node gradients of {@link GradientOverride}. The registry is the only static mutable state in
- * the project; registration is idempotent and thread-safe.
+ * its own table, and hands that same callback to TensorFlow for every op type. This registry and
+ * {@link GradientOverride}'s table of per-node gradients (reached through the IdentityN gradient
+ * registered here) are the only static mutable state in the project; registration is idempotent and
+ * thread-safe.
  */
 public final class CustomGradients {
 
   /** Gradients this project provides, keyed by op type. */
   private static final Map<String, OpGradient> GRADIENTS = new LinkedHashMap<>();
-
-  /** Per-node gradients of {@link GradientOverride}, keyed by the name a tagged IdentityN carries. */
-  private static final Map<String, GradientOverride.NodeGradient> NODE_GRADIENTS = new LinkedHashMap<>();
 
   /** The single native callback; kept reachable for the life of the process. */
   private static TFJ_GradFuncAdapter dispatcher;
@@ -79,25 +77,6 @@ public final class CustomGradients {
     install();
     GRADIENTS.put(gradient.opType(), gradient);
     registerWithTensorFlow(gradient.opType());
-  }
-
-  /**
-   * Defines the per-node gradient {@code name} (see {@link GradientOverride}). Defining it again with
-   * a gradient of the same class is a no-op (class initialisers may run twice), with another class an
-   * error.
-   */
-  static synchronized void defineNodeGradient(String name, GradientOverride.NodeGradient gradient) {
-    GradientOverride.NodeGradient previous = NODE_GRADIENTS.putIfAbsent(name, gradient);
-    checkArgument(
-        previous == null || previous.getClass().equals(gradient.getClass()),
-        "gradient %s is already defined by %s",
-        name,
-        previous == null ? null : previous.getClass().getName());
-  }
-
-  /** The per-node gradient called {@code name}, or null. */
-  static synchronized GradientOverride.NodeGradient nodeGradient(String name) {
-    return NODE_GRADIENTS.get(name);
   }
 
   /** True if TensorFlow can differentiate this op type (a C++ gradient or one of ours). */

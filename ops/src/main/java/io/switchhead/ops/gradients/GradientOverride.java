@@ -4,7 +4,9 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -20,8 +22,9 @@ import org.tensorflow.op.Ops;
  * with the attribute {@value #NAME_ATTR}; the project's {@code IdentityN} gradient looks the tag up
  * here and calls the named {@link NodeGradient}. Untagged {@code IdentityN} nodes pass gradients
  * straight through, which is their true gradient. The tag's companion attribute {@value
- * #CONFIG_ATTR} carries static sizes as a string, so a gradient needs no captured state (nothing
- * here holds on to a graph).
+ * #CONFIG_ATTR} carries static sizes as a string (the project's gradients write an {@link
+ * io.switchhead.ops.AttrRecord}), so a gradient needs no captured state (nothing here holds on to
+ * a graph).
  *
  * <p>The caller builds {@code IdentityN(value, differentiable inputs..., saved tensors...)} where
  * {@code value} is the subgraph's result computed on the same inputs, and every input that must not
@@ -50,14 +53,31 @@ public final class GradientOverride {
     List<Operand<?>> inputGradients(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config);
   }
 
+  /**
+   * The defined gradients, keyed by the name a tagged IdentityN carries. Kept here rather than in
+   * {@link CustomGradients}, which reaches them through the IdentityN gradient: the arrows between
+   * the two classes then point one way.
+   */
+  private static final Map<String, NodeGradient> NODE_GRADIENTS = new LinkedHashMap<>();
+
   private GradientOverride() {}
 
   /**
    * Defines the gradient called {@code name}. Defining the same name again with a gradient of the
    * same class is a no-op (class initialisers may run it), with another class an error.
    */
-  public static void define(String name, NodeGradient gradient) {
-    CustomGradients.defineNodeGradient(name, gradient);
+  public static synchronized void define(String name, NodeGradient gradient) {
+    NodeGradient previous = NODE_GRADIENTS.putIfAbsent(name, gradient);
+    checkArgument(
+        previous == null || previous.getClass().equals(gradient.getClass()),
+        "gradient %s is already defined by %s",
+        name,
+        previous == null ? null : previous.getClass().getName());
+  }
+
+  /** The gradient called {@code name}, or null. */
+  private static synchronized NodeGradient nodeGradient(String name) {
+    return NODE_GRADIENTS.get(name);
   }
 
   /**
@@ -65,7 +85,7 @@ public final class GradientOverride {
    * {@link #define}); output i is input i.
    */
   public static GraphOperation identity(Ops tf, String name, String config, List<? extends Operand<?>> inputs) {
-    checkArgument(CustomGradients.nodeGradient(name) != null, "no gradient named %s is defined", name);
+    checkArgument(nodeGradient(name) != null, "no gradient named %s is defined", name);
     Output<?>[] outputs = new Output<?>[inputs.size()];
     for (int i = 0; i < outputs.length; i++) {
       outputs[i] = inputs.get(i).asOutput();
@@ -87,7 +107,7 @@ public final class GradientOverride {
       // TensorFlow Java has no "has attribute": a missing one throws.
       return new ArrayList<>(outputGradients); // null entries become zeros in CustomGradients
     }
-    NodeGradient gradient = CustomGradients.nodeGradient(name);
+    NodeGradient gradient = nodeGradient(name);
     checkState(gradient != null, "IdentityN %s is tagged with undefined gradient %s", op.name(), name);
     return gradient.inputGradients(tf, op, outputGradients, op.attributes().getAttrString(CONFIG_ATTR));
   }

@@ -9,10 +9,10 @@ import org.tensorflow.types.family.TFloating;
  * emits BatchMatMulV3).
  *
  * <p>Why it matters on the CPU: TensorFlow's oneDNN layout pass rewrites BatchMatMul and
- * BatchMatMulV2 (float32) to {@code _MklBatchMatMulV2}, but not V3, which runs on Eigen. Measured on
- * 2 cores with [132, 128, 512] x [132, 512, 128] and its adjoint variants: oneDNN 205-320 GFLOP/s,
- * Eigen 162-170 without an adjoint and 103-105 with one. TensorFlow's own gradient of any batch
- * matmul emits V3, which is one reason the sorted matmul writes its own backward.
+ * BatchMatMulV2 (float32) to {@code _MklBatchMatMulV2}, but not V3, which runs on Eigen, markedly
+ * slower and slower still with an adjoint operand (docs/benchmarks/conditional-matmul.md).
+ * TensorFlow's own gradient of any batch matmul emits V3, which is one reason the sorted matmul
+ * writes its own backward.
  */
 final class BatchMatmulV2 {
 

@@ -10,9 +10,9 @@ import org.tensorflow.types.TInt32;
  *
  * <p>Int32 index arithmetic (and one float matmul that counts), built on {@code stopGradient(ids)}
  * so that gradient building never walks into it, even when the ids come from a differentiable
- * top-k. No sorts and no scatters, which XLA runs on one thread (at N*k = 16K on 2 cores: a 16K-key
- * sort 3.5 ms, a 16K-index scatter 4.8 ms). Instead a table of prefix counts ({@link
- * PrefixCounts}) says how many pairs of each expert come up to each pair:
+ * top-k. No sorts and no scatters, which XLA on the CPU runs on one thread
+ * (docs/benchmarks/conditional-matmul.md, "Routing without sorts"). Instead a table of prefix
+ * counts ({@link PrefixCounts}) says how many pairs of each expert come up to each pair:
  * <ul>
  *   <li>pair to buffer row: a pair's rank within its expert's run is one table entry (a gather);
  *   <li>buffer row to pair: the r-th pair of expert e is where e's count first exceeds r, found by
@@ -75,7 +75,7 @@ public record BlockRouting(
     // Block -> expert: the number of experts whose blocks all end at or before it. Trailing blocks
     // (past the last expert's run) would get M: clamp them to M-1; they hold only padding.
     Operand<TInt32> blockIds = rt.range(zero, rt.constant(layout.blocks()), rt.constant(1)); // [P/B]
-    Operand<TInt32> endedBefore = count(rt, rt.math.lessEqual(row(rt, blockEnd), column(rt, blockIds))); // [P/B]
+    Operand<TInt32> endedBefore = count(rt, rt.math.lessEqual(Indices.row(rt, blockEnd), Indices.column(rt, blockIds))); // [P/B]
     Operand<TInt32> blockExpert = rt.math.minimum(endedBefore, rt.constant(experts - 1)); // [P/B]
     int g = layout.groupBlocks();
     Operand<TInt32> usedBlocks = rt.reduceSum(blocksPerExpert, zero);
@@ -90,32 +90,15 @@ public record BlockRouting(
             rt.constant(new int[] {layout.paddedRows()})); // [P], each block's expert repeated B times
     Operand<TInt32> rowRank = rt.math.sub(bufferRow, rt.gather(bufferStart, rowExpert, zero)); // [P]
     PrefixCounts.RowPairs rows = table.pairsOfRank(rt, rowExpert, rt.math.add(rowRank, skip)); // [P] each
-    Operand<TInt32> sourceRow = rt.gather(rowOfPair(rt, shapes), rows.pair(), zero); // [P]
+    Operand<TInt32> sourceRow = rt.gather(Indices.rowOfPair(rt, shapes), rows.pair(), zero); // [P]
     return new BlockRouting(padPos, rows.pair(), sourceRow, rows.held(), blockExpert, usedGroups, layout);
-  }
-
-  /** [N*k] the row n of pair t = n*k + j, as a constant (an int division per buffer row is slow). */
-  static Operand<TInt32> rowOfPair(Ops tf, MatmulShapes shapes) {
-    int[] rows = new int[shapes.pairs()];
-    for (int t = 0; t < rows.length; t++) {
-      rows[t] = t / shapes.k();
-    }
-    return tf.constant(rows);
   }
 
   /**
    * Row sums of a [Q, I] comparison (of a column of queries with a row of items): XLA fuses the
    * compare and the sum into one parallel loop.
    */
-  static Operand<TInt32> count(Ops tf, Operand<TBool> hits) {
+  private static Operand<TInt32> count(Ops tf, Operand<TBool> hits) {
     return tf.reduceSum(tf.dtypes.cast(hits, TInt32.class), tf.constant(1)); // [Q]
-  }
-
-  static Operand<TInt32> column(Ops tf, Operand<TInt32> v) {
-    return tf.expandDims(v, tf.constant(1)); // [Q, 1]
-  }
-
-  static Operand<TInt32> row(Ops tf, Operand<TInt32> v) {
-    return tf.expandDims(v, tf.constant(0)); // [1, I]
   }
 }

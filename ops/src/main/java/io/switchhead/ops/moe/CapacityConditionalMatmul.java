@@ -15,8 +15,9 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>Pairs (n, j) are taken in row-major order, so an expert keeps its first C pairs and drops the
  * later ones; a dropped pair's slot output is zero and its gate gets no gradient. Count the drops
- * with {@link #droppedPairs}. This is not SwitchHead's method (it is dropless: {@link
- * SortedConditionalMatmul}); it is here to compare against, and for users who want its fixed cost.
+ * with {@link #droppedPairs}. This is not SwitchHead's method, which is dropless ({@link
+ * SegmentedConditionalMatmul} in the plain graph, {@link XlaConditionalMatmul}'s choice with static
+ * shapes); it is here to compare against, and for users who want its fixed cost.
  *
  * <p>Layout: a buffer of C rows per expert, [M, C, dIn], filled by one gather of X, multiplied by W
  * [M, dIn, dOut] as one batched matmul indexed by expert: no weight is copied and no loop is needed,
@@ -81,7 +82,7 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
         GradientOverride.identity(
             mm,
             CapacityMatmulGradient.NAME,
-            new CapacityMatmulGradient.Config(s, c, slots, region.defineBackward(mm, true, x.type())).encode(),
+            new CapacityMatmulGradient.Config(s, c, slots, region.defineBackward(mm, true, x.type())).toRecord().encode(),
             List.of(
                 mm.stopGradient(value),
                 x,
@@ -145,7 +146,7 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
 
       // Buffer row e*C + r holds e's pair of rank r, if e has more than r pairs.
       PrefixCounts.RowPairs rows = table.capacityRows(rt, s.experts(), c); // [M*C] each
-      Operand<TInt32> sourceRow = rt.gather(BlockRouting.rowOfPair(rt, s), rows.pair(), rt.constant(0)); // [M*C]
+      Operand<TInt32> sourceRow = rt.gather(Indices.rowOfPair(rt, s), rows.pair(), rt.constant(0)); // [M*C]
       return new Routing(slotOfPair, rt.reshape(kept, rt.constant(new int[] {s.rows(), s.k()})), rows.pair(), rows.held(), sourceRow);
     }
   }

@@ -1,7 +1,6 @@
 package io.switchhead.ops.moe;
 
-import static com.google.common.base.Preconditions.checkArgument;
-
+import io.switchhead.ops.AttrRecord;
 import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.List;
@@ -39,32 +38,24 @@ final class CapacityMatmulGradient implements GradientOverride.NodeGradient {
   /** Static sizes and the capacity region's backward loop (none when it has one group), in the node's config attribute. */
   record Config(MatmulShapes shapes, int capacity, boolean slots, Optional<CountedLoop.Definition> loop) {
 
-    private static final String INLINE = "inline";
-
-    String encode() {
-      return String.format(
-          "%d,%d,%d,%d,%d,%d,%b,%s", shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), capacity, slots,
-          loop.map(CountedLoop.Definition::encode).orElse(INLINE));
+    AttrRecord toRecord() {
+      return AttrRecord.builder()
+          .putRecord("shapes", shapes.toRecord())
+          .putInt("capacity", capacity)
+          .putBoolean("slots", slots)
+          .putOptionalRecord("loop", loop.map(CountedLoop.Definition::toRecord))
+          .build();
     }
 
-    static Config decode(String encoded) {
-      String[] f = encoded.split(",");
-      checkArgument(f.length == 8, "capacity matmul config must be rows,dIn,dOut,experts,k,capacity,slots,loop, got %s", encoded);
-      int[] v = new int[6];
-      for (int i = 0; i < v.length; i++) {
-        v[i] = Integer.parseInt(f[i]);
-      }
+    static Config fromRecord(AttrRecord r) {
       return new Config(
-          new MatmulShapes(v[0], v[1], v[2], v[3], v[4]),
-          v[5],
-          Boolean.parseBoolean(f[6]),
-          f[7].equals(INLINE) ? Optional.empty() : Optional.of(CountedLoop.Definition.decode(f[7])));
+          MatmulShapes.fromRecord(r.record("shapes")), r.getInt("capacity"), r.getBoolean("slots"), r.optionalRecord("loop").map(CountedLoop.Definition::fromRecord));
     }
   }
 
   @Override
   public List<Operand<?>> inputGradients(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
-    return gradients(tf.withSubScope("capacityMatmulGrad"), node, outputGradients, Config.decode(config));
+    return gradients(tf.withSubScope("capacityMatmulGrad"), node, outputGradients, Config.fromRecord(AttrRecord.decode(NAME + " config", config)));
   }
 
   @SuppressWarnings("unchecked")

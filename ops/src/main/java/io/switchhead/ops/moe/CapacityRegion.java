@@ -17,12 +17,12 @@ import org.tensorflow.types.family.TFloating;
  * capacity region): row e*C + r reads a row of x and is multiplied by expert e's weights, which
  * are used as they are, never copied per row.
  *
- * <p>Past {@link #SINGLE_GROUP_ROWS} buffer rows the experts are taken in groups of about {@link
- * #GROUP_ROWS} rows, one loop iteration each, so that a group's gathered rows are still in cache
- * when its matmul reads them. Under XLA on 2 cores this halved the forward at N*k = 16K: 21.5 to
- * 10.9 ms at M = 32 (C = 538), 16.5 to 11.9 ms at M = 64, where one batched matmul over the
- * whole buffer first gathered all of it (docs/benchmarks/conditional-matmul.md). The backward
- * loops too only for large capacities ({@link #backwardLoops}).
+ * <p>Past {@link MoeTuning#CAPACITY_REGION_SINGLE_GROUP_MAX_ROWS} buffer rows the experts are taken
+ * in groups of about {@link MoeTuning#LOOP_GROUP_ROWS} rows, one loop iteration each, so that a
+ * group's gathered rows are still in cache when its matmul reads them; under XLA on the CPU that is
+ * faster than one batched matmul over the whole buffer, which first gathers all of it
+ * (docs/benchmarks/conditional-matmul.md). The backward loops too only for large capacities
+ * ({@link #backwardLoops}).
  *
  * @param experts M
  * @param capacity C
@@ -30,21 +30,19 @@ import org.tensorflow.types.family.TFloating;
  */
 record CapacityRegion(MatmulShapes shapes, int capacity, int groupExperts) {
 
-  /** Buffers up to this many rows run as one batched matmul, without a loop op. */
-  static final int SINGLE_GROUP_ROWS = 4096;
-
-  /** Rows per loop iteration to aim at, as in {@link BlockLayout#DEFAULT_GROUP_ROWS}. */
-  static final int GROUP_ROWS = 2048;
-
-  /** The region for these shapes: groups of the divisor of M closest to {@link #GROUP_ROWS} rows. */
+  /**
+   * The region for these shapes: groups of the divisor of M closest to {@link
+   * MoeTuning#LOOP_GROUP_ROWS} rows.
+   */
   static CapacityRegion of(MatmulShapes s, int capacity) {
     int m = s.experts();
-    if ((long) m * capacity <= SINGLE_GROUP_ROWS) {
+    if ((long) m * capacity <= MoeTuning.CAPACITY_REGION_SINGLE_GROUP_MAX_ROWS) {
       return new CapacityRegion(s, capacity, m);
     }
+    int target = MoeTuning.LOOP_GROUP_ROWS;
     int best = 1;
     for (int g = 2; g <= m; g++) {
-      if (m % g == 0 && Math.abs((long) g * capacity - GROUP_ROWS) < Math.abs((long) best * capacity - GROUP_ROWS)) {
+      if (m % g == 0 && Math.abs((long) g * capacity - target) < Math.abs((long) best * capacity - target)) {
         best = g;
       }
     }
@@ -98,16 +96,11 @@ record CapacityRegion(MatmulShapes shapes, int capacity, int groupExperts) {
 
   /**
    * Whether the backward loops over the groups too: only when each expert holds more than {@link
-   * #BACKWARD_LOOP_MIN_CAPACITY} rows. Measured at N*k = 16K under XLA on 2 cores (6 interleaved
-   * runs): at M = 32 (C = 538) the spill step took 33.2-35.1 ms with the backward in groups, 35.5-37.8
-   * ms with it in one piece; at M = 64 (C = 269), 37.9-39.2 against 34.7-36.2 ms.
+   * MoeTuning#CAPACITY_BACKWARD_LOOP_ABOVE_CAPACITY} rows.
    */
   boolean backwardLoops() {
-    return groups() > 1 && capacity > BACKWARD_LOOP_MIN_CAPACITY;
+    return groups() > 1 && capacity > MoeTuning.CAPACITY_BACKWARD_LOOP_ABOVE_CAPACITY;
   }
-
-  /** See {@link #backwardLoops}. */
-  static final int BACKWARD_LOOP_MIN_CAPACITY = 512;
 
   /** The types and shapes of the backward loop's invariants: see {@link #gradients}. */
   private List<Spec> backwardSpecs(boolean slots, Class<? extends TFloating> type) {

@@ -2,6 +2,7 @@ package io.switchhead.ops.moe;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import io.switchhead.ops.AttrRecord;
 import java.util.Arrays;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
@@ -79,6 +80,15 @@ public record MatmulShapes(int rows, int dIn, int dOut, int experts, int k) {
         Math.toIntExact(ws[2]),
         Math.toIntExact(ws[0]),
         Math.toIntExact(is[1]));
+  }
+
+  /** The sizes as the fields of a gradient's configuration ({@link AttrRecord}). */
+  AttrRecord toRecord() {
+    return AttrRecord.builder().putInt("rows", rows).putInt("dIn", dIn).putInt("dOut", dOut).putInt("experts", experts).putInt("k", k).build();
+  }
+
+  static MatmulShapes fromRecord(AttrRecord r) {
+    return new MatmulShapes(r.getInt("rows"), r.getInt("dIn"), r.getInt("dOut"), r.getInt("experts"), r.getInt("k"));
   }
 
   private static long[] staticDims(String where, String what, Operand<?> x, int rank) {

@@ -15,10 +15,10 @@ import org.tensorflow.types.TInt32;
  * For each expert e and pair t, how many of the pairs 0..t chose e: the table behind {@link
  * BlockRouting}'s ranks, built without a sort or a scatter.
  *
- * <p>Two levels. Within chunks of {@link #CHUNK} pairs, one matmul of the [M, T] expert-hit matrix
- * by a triangular matrix of ones gives the running counts (float32, exact: they are at most C); an
- * int32 cumulative sum of the chunk totals adds the counts before each chunk. O(M*T*C) flops: 0.27
- * GFLOP at M = 64, T = 16K, about 1 ms, and a few percent of the matmuls it routes for.
+ * <p>Two levels. Within chunks of C = {@link MoeTuning#PREFIX_COUNT_CHUNK} pairs, one matmul of the
+ * [M, T] expert-hit matrix by a triangular matrix of ones gives the running counts (float32, exact:
+ * they are at most C); an int32 cumulative sum of the chunk totals adds the counts before each
+ * chunk. O(M*T*C) flops, a few percent of those of the matmuls it routes for.
  *
  * @param table [M * T'] inclusive counts, expert-major, T' = T rounded up to a multiple of C
  * @param totals [M] pairs per expert
@@ -27,13 +27,11 @@ import org.tensorflow.types.TInt32;
  */
 record PrefixCounts(Operand<TInt32> table, Operand<TInt32> totals, int pairs, int stride) {
 
-  /** Pairs per chunk: the inner size of the counting matmul. */
-  static final int CHUNK = 128;
-
   static PrefixCounts of(Ops tf, Operand<TInt32> expert, int pairs, int experts) {
+    int chunk = MoeTuning.PREFIX_COUNT_CHUNK; // C
     checkArgument((long) experts * pairs < Integer.MAX_VALUE, "M*N*k = %s * %s must fit in int32", experts, pairs);
-    int chunks = (pairs + CHUNK - 1) / CHUNK;
-    int stride = chunks * CHUNK;
+    int chunks = (pairs + chunk - 1) / chunk;
+    int stride = chunks * chunk;
     Operand<TInt32> expertPadded =
         stride == pairs
             ? expert
@@ -41,22 +39,22 @@ record PrefixCounts(Operand<TInt32> table, Operand<TInt32> totals, int pairs, in
                 List.of(expert, tf.fill(tf.constant(new int[] {stride - pairs}), tf.constant(-1))), // -1: no expert
                 tf.constant(0)); // [T']
     Operand<TInt32> expertIds = tf.range(tf.constant(0), tf.constant(experts), tf.constant(1)); // [M]
-    Operand<TBool> hit = tf.math.equal(BlockRouting.column(tf, expertIds), BlockRouting.row(tf, expertPadded)); // [M, T']
+    Operand<TBool> hit = tf.math.equal(Indices.column(tf, expertIds), Indices.row(tf, expertPadded)); // [M, T']
     Operand<TFloat32> hitChunks =
-        tf.reshape(tf.dtypes.cast(hit, TFloat32.class), tf.constant(new int[] {experts * chunks, CHUNK}));
-    float[][] upper = new float[CHUNK][CHUNK]; // 1 where row <= column: inclusive running sums
-    for (int i = 0; i < CHUNK; i++) {
-      for (int j = i; j < CHUNK; j++) {
+        tf.reshape(tf.dtypes.cast(hit, TFloat32.class), tf.constant(new int[] {experts * chunks, chunk}));
+    float[][] upper = new float[chunk][chunk]; // 1 where row <= column: inclusive running sums
+    for (int i = 0; i < chunk; i++) {
+      for (int j = i; j < chunk; j++) {
         upper[i][j] = 1f;
       }
     }
     Operand<TInt32> within =
         tf.reshape(
             tf.dtypes.cast(tf.linalg.matMul(hitChunks, tf.constant(upper)), TInt32.class),
-            tf.constant(new int[] {experts, chunks, CHUNK})); // [M, chunks, C]
+            tf.constant(new int[] {experts, chunks, chunk})); // [M, chunks, C]
     Operand<TInt32> chunkTotals =
         tf.squeeze(
-            tf.slice(within, tf.constant(new int[] {0, 0, CHUNK - 1}), tf.constant(new int[] {experts, chunks, 1})),
+            tf.slice(within, tf.constant(new int[] {0, 0, chunk - 1}), tf.constant(new int[] {experts, chunks, 1})),
             Squeeze.axis(List.of(2L))); // [M, chunks]
     Operand<TInt32> before = tf.math.cumsum(chunkTotals, tf.constant(1), Cumsum.exclusive(true)); // [M, chunks]
     Operand<TInt32> table =

@@ -13,15 +13,16 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
 /**
- * The conditional matmul for the plain graph, where shapes may be dynamic: the N*k (row, slot) pairs
+ * The conditional matmul for the plain graph, its default dispatch, where shapes may be dynamic: the N*k (row, slot) pairs
  * sorted by expert, the input rows gathered in that order, split into one segment per expert of
  * exactly its size, one matmul per expert on its segment, the results concatenated and gathered back.
  * No padding and no per-block copies of the weights: the work is the useful work. Gradients are
  * TensorFlow's own (Gather, SplitV, MatMul, ConcatV2, Unpack), none of them dense over the experts.
  *
  * <p>The segment sizes are data, so XLA cannot compile this: XLA steps use {@link
- * SortedConditionalMatmul}, whose block-padded layout has static shapes. The graph holds one matmul
- * per expert, so it suits tens of experts, not thousands.
+ * XlaConditionalMatmul}, which picks a layout with static shapes (the block-padded {@link
+ * SortedConditionalMatmul} or {@link SpillConditionalMatmul}). The graph holds one matmul per
+ * expert, so it suits tens of experts, not thousands.
  */
 public final class SegmentedConditionalMatmul implements ConditionalMatmul {
 

@@ -14,10 +14,13 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
-import org.tensorflow.types.family.TType;
 
 /**
- * The fast conditional matmul: dropless, exact, and its cost grows with k, not with M.
+ * The block-padded conditional matmul: dropless, exact, every shape static, and its cost grows
+ * with k, not with M. It is one of the two layouts of XLA steps: {@link XlaConditionalMatmul} picks
+ * it where its worst case fits one group and the spill layout ({@link SpillConditionalMatmul})
+ * beyond. It is the faster of the two for skewed routings; the spill layout is faster only for
+ * balanced ones. The plain graph's default dispatch is {@link SegmentedConditionalMatmul}.
  *
  * <p>The N*k (row, slot) pairs are sorted by expert and laid out in a buffer in which each expert's
  * run is padded to a multiple of the block size B ({@link BlockRouting}). Forward, one loop
@@ -29,10 +32,10 @@ import org.tensorflow.types.family.TType;
  *
  * <p>Why a loop ({@link CountedLoop}): the buffer must hold the worst routing, N*k + M*(B-1) rows,
  * but a spread routing fills about N*k + M*B/2, and the loop runs only the groups that hold pairs.
- * Under XLA each group's gathered rows are also still in cache when its matmul reads them. At N*k =
- * 16K, M = 64, B = 128 on 2 cores the forward went from 16.5 to 10.4 ms against one batched matmul
- * over the whole buffer (docs/benchmarks/conditional-matmul.md). Small problems, one group, run
- * the same computation without a loop op ({@link BlockLayout#SINGLE_GROUP_ROWS}).
+ * Under XLA each group's gathered rows are also still in cache when its matmul reads them, which
+ * makes the loop faster than one batched matmul over the whole buffer
+ * (docs/benchmarks/conditional-matmul.md). Small problems, one group, run the same computation
+ * without a loop op ({@link MoeTuning#BLOCK_LAYOUT_SINGLE_GROUP_MAX_ROWS}).
  *
  * <p>Backward ({@link SortedMatmulGradient}): the same loop in reverse, with gathers only (the
  * routing keeps both index maps) and two more batched matmuls per group; each group's weight
@@ -94,14 +97,14 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
     Ops mm = tf.withSubScope("sortedMatmul");
     BlockRouting route = BlockRouting.build(mm, ExpertIds.checked(mm, ids, s.experts()), s, layout);
     Operand<TInt32> axis0 = mm.constant(0);
-    Operand<TInt32> groupSources = byGroup(mm, route.sourceRow(), layout); // [groups, G*B]
-    Operand<TInt32> groupExperts = byGroup(mm, route.blockExpert(), layout); // [groups, G]
+    Operand<TInt32> groupSources = Indices.byGroup(mm, route.sourceRow(), layout); // [groups, G*B]
+    Operand<TInt32> groupExperts = Indices.byGroup(mm, route.blockExpert(), layout); // [groups, G]
 
     List<Operand<?>> inputs = List.of(x, w, groupSources, groupExperts);
     Operand<T> yBuffer; // [P, dOut]; skipped groups are zero
     if (layout.groups() == 1) {
-      // One group: no loop op (TensorFlow 2.18's XLA CPU runtime slows whole XL training steps
-      // down by about a third when they hold loops, see BlockLayout).
+      // One group: no loop op (TensorFlow 2.18's XLA CPU runtime slows whole training steps down
+      // when they hold loops, see MoeTuning).
       yBuffer = mm.reshape(groupOutput(mm, mm.constant(0), inputs, s, layout), mm.constant(new int[] {layout.paddedRows(), s.dOut()}));
     } else {
       CountedLoop.Definition forward =
@@ -145,7 +148,7 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
         GradientOverride.identity(
             mm,
             SortedMatmulGradient.NAME,
-            config.encode(),
+            config.toRecord().encode(),
             List.of(
                 mm.stopGradient(value),
                 x,
@@ -170,19 +173,9 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
       Ops ops, Operand<TInt32> i, List<Operand<?>> in, MatmulShapes s, BlockLayout layout) {
     Operand<T> xs =
         ops.reshape(
-            ops.gather((Operand<T>) in.get(0), row(ops, (Operand<TInt32>) in.get(2), i), ops.constant(0)),
+            ops.gather((Operand<T>) in.get(0), Indices.groupRow(ops, (Operand<TInt32>) in.get(2), i), ops.constant(0)),
             ops.constant(new int[] {layout.groupBlocks(), layout.blockSize(), s.dIn()})); // [G, B, dIn]
-    Operand<T> ws = ops.gather((Operand<T>) in.get(1), row(ops, (Operand<TInt32>) in.get(3), i), ops.constant(0)); // [G, dIn, dOut]
+    Operand<T> ws = ops.gather((Operand<T>) in.get(1), Indices.groupRow(ops, (Operand<TInt32>) in.get(3), i), ops.constant(0)); // [G, dIn, dOut]
     return ops.reshape(BatchMatmulV2.of(ops, xs, ws, false, false), ops.constant(new int[] {layout.groupRows(), s.dOut()}));
-  }
-
-  /** A per-row (or per-block) index vector as [groups, rows of one group]. */
-  static <U extends TType> Operand<U> byGroup(Ops tf, Operand<U> v, BlockLayout layout) {
-    return tf.reshape(v, tf.constant(new int[] {layout.groups(), -1}));
-  }
-
-  /** Row i of a [groups, n] index matrix. */
-  static Operand<TInt32> row(Ops tf, Operand<TInt32> matrix, Operand<TInt32> i) {
-    return tf.gather(matrix, i, tf.constant(0));
   }
 }

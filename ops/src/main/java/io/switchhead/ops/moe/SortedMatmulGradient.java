@@ -1,16 +1,12 @@
 package io.switchhead.ops.moe;
 
-import static com.google.common.base.Preconditions.checkArgument;
-
+import io.switchhead.ops.AttrRecord;
 import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -26,8 +22,8 @@ import org.tensorflow.types.family.TFloating;
  * <p>Why not TensorFlow's own gradient of the forward ops: it scatters three times (the gradient
  * of each gather is a segment sum, and XLA on the CPU runs every scatter as a serial loop), and it
  * differentiates the batched matmul with BatchMatMulV3, which the oneDNN rewrite skips. Replacing
- * it took the benchmark step from 45-52 to 28 ms at M = 4 and from 65-80 to 40 ms at M = 64 (2 cores,
- * plain graph; docs/benchmarks/conditional-matmul.md). Here:
+ * it made the benchmark step much faster (docs/benchmarks/conditional-matmul.md, "How the design
+ * got here"). Here:
  * <ul>
  *   <li>dGates[n, j] = dy[n, j] . ySlots[n, j] (ySlots saved ungated);
  *   <li>per group: dyGroup = the output gradient gathered into buffer order, times each row's gate
@@ -48,44 +44,33 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     VALUE, X, W, GATES, Y_SLOTS, BUFFER_GATE, PAD_POS, PAIR_OF_ROW, SOURCE_ROW, BLOCK_EXPERT, USED_GROUPS
   }
 
-  /** Static sizes the gradient needs and its loop, carried in the node's config attribute. */
+  /**
+   * Static sizes the gradient needs and its loop, carried in the node's config attribute; no loop
+   * for a layout with one group, which runs without a loop op.
+   */
   record Config(MatmulShapes shapes, int blockSize, int groupBlocks, boolean slots, Optional<CountedLoop.Definition> loop) {
-
-    /** The loop field of a layout with one group, which runs without a loop op. */
-    private static final String INLINE = "inline";
-
-    private static final Set<String> FIELDS = Set.of("rows", "dIn", "dOut", "experts", "k", "block", "group", "slots", "loop");
 
     BlockLayout layout() {
       return new BlockLayout(shapes.pairs(), shapes.experts(), blockSize, groupBlocks);
     }
 
-    String encode() {
-      return String.format(
-          "rows=%d,dIn=%d,dOut=%d,experts=%d,k=%d,block=%d,group=%d,slots=%b,loop=%s",
-          shapes.rows(), shapes.dIn(), shapes.dOut(), shapes.experts(), shapes.k(), blockSize, groupBlocks, slots,
-          loop.map(CountedLoop.Definition::encode).orElse(INLINE));
+    AttrRecord toRecord() {
+      return AttrRecord.builder()
+          .putRecord("shapes", shapes.toRecord())
+          .putInt("block", blockSize)
+          .putInt("group", groupBlocks)
+          .putBoolean("slots", slots)
+          .putOptionalRecord("loop", loop.map(CountedLoop.Definition::toRecord))
+          .build();
     }
 
-    static Config decode(String encoded) {
-      Map<String, String> fields = new LinkedHashMap<>();
-      for (String field : encoded.split(",")) {
-        String[] kv = field.split("=", 2);
-        checkArgument(kv.length == 2, "bad field %s in sorted matmul config %s", field, encoded);
-        fields.put(kv[0], kv[1]);
-      }
-      checkArgument(fields.keySet().equals(FIELDS), "sorted matmul config must have %s, got %s", FIELDS, encoded);
+    static Config fromRecord(AttrRecord r) {
       return new Config(
-          new MatmulShapes(
-              Integer.parseInt(fields.get("rows")),
-              Integer.parseInt(fields.get("dIn")),
-              Integer.parseInt(fields.get("dOut")),
-              Integer.parseInt(fields.get("experts")),
-              Integer.parseInt(fields.get("k"))),
-          Integer.parseInt(fields.get("block")),
-          Integer.parseInt(fields.get("group")),
-          Boolean.parseBoolean(fields.get("slots")),
-          fields.get("loop").equals(INLINE) ? Optional.empty() : Optional.of(CountedLoop.Definition.decode(fields.get("loop"))));
+          MatmulShapes.fromRecord(r.record("shapes")),
+          r.getInt("block"),
+          r.getInt("group"),
+          r.getBoolean("slots"),
+          r.optionalRecord("loop").map(CountedLoop.Definition::fromRecord));
     }
   }
 
@@ -149,12 +134,12 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
       Operand<TInt32> blockExpert) {
     return List.of(
         dySource,
-        SortedConditionalMatmul.byGroup(tf, dyIndex, layout),
-        SortedConditionalMatmul.byGroup(tf, rowGate, layout),
+        Indices.byGroup(tf, dyIndex, layout),
+        Indices.byGroup(tf, rowGate, layout),
         x,
         wTransposed,
-        SortedConditionalMatmul.byGroup(tf, sourceRow, layout),
-        SortedConditionalMatmul.byGroup(tf, blockExpert, layout));
+        Indices.byGroup(tf, sourceRow, layout),
+        Indices.byGroup(tf, blockExpert, layout));
   }
 
   /** One group's rows of the dx buffer, [G*B, dIn], its blocks' dW^T, [G, dOut, dIn], and their experts. */
@@ -167,14 +152,14 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     int g = layout.groupBlocks();
     int b = layout.blockSize();
     Operand<TInt32> axis0 = ops.constant(0);
-    Operand<TInt32> experts = SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_EXPERTS.ordinal()), i); // [G]
+    Operand<TInt32> experts = Indices.groupRow(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_EXPERTS.ordinal()), i); // [G]
     Operand<T> gate = ops.gather((Operand<T>) in.get(LoopInput.ROW_GATE.ordinal()), i, axis0); // [G*B]
     Operand<T> dyGroup =
         ops.reshape(
             ops.math.mul(
                 ops.gather(
                     (Operand<T>) in.get(LoopInput.DY_SOURCE.ordinal()),
-                    SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.DY_INDEX.ordinal()), i),
+                    Indices.groupRow(ops, (Operand<TInt32>) in.get(LoopInput.DY_INDEX.ordinal()), i),
                     axis0),
                 ops.expandDims(gate, ops.constant(-1))),
             ops.constant(new int[] {g, b, s.dOut()})); // [G, B, dOut]
@@ -184,7 +169,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
         ops.reshape(
             ops.gather(
                 (Operand<T>) in.get(LoopInput.X.ordinal()),
-                SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_SOURCES.ordinal()), i),
+                Indices.groupRow(ops, (Operand<TInt32>) in.get(LoopInput.GROUP_SOURCES.ordinal()), i),
                 axis0),
             ops.constant(new int[] {g, b, s.dIn()})); // [G, B, dIn]
     Operand<T> dwTransposed = BatchMatmulV2.of(ops, dyGroup, xGroup, true, false); // [G, dOut, dIn]
@@ -194,7 +179,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
   @Override
   public List<Operand<?>> inputGradients(
       Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
-    return gradients(tf.withSubScope("sortedMatmulGrad"), node, outputGradients, Config.decode(config));
+    return gradients(tf.withSubScope("sortedMatmulGrad"), node, outputGradients, Config.fromRecord(AttrRecord.decode(NAME + " config", config)));
   }
 
   @SuppressWarnings("unchecked")
@@ -244,7 +229,7 @@ final class SortedMatmulGradient implements GradientOverride.NodeGradient {
     }
     // dx[n] = the sum over slots j of the buffer row of pair (n, j): one gather per slot, added,
     // which XLA fuses into one pass over dx. (Gathering all slots as [k, N, dIn] and reducing
-    // wrote and read that array once more: 44.4 against 40.4-41.5 ms per step at M = 64, XLA.)
+    // writes and reads that array once more, and was slower: docs/benchmarks/conditional-matmul.md.)
     List<Operand<T>> perSlot = new ArrayList<>();
     for (int j = 0; j < s.k(); j++) {
       perSlot.add(tf.gather(dxBuffer, tf.gather(padPos, tf.constant(j), tf.constant(1)), axis0)); // [N, dIn]

@@ -23,14 +23,14 @@ import org.tensorflow.types.family.TFloating;
  * into a block-padded region ({@link BlockRouting} with its first C ranks skipped, run by {@link
  * SortedConditionalMatmul}'s loop over groups of blocks), which copies one expert's weights per
  * block of B rows and adds its rows into the capacity region's per-pair outputs. With a uniform
- * routing about 0.7% of the pairs spill (N*k = 16K, M = 64, f = 1.05), so the loop runs one
- * group. With a skewed one more spill, up to all but C of them, which the block region's worst
- * case still holds: nothing is ever dropped, but the capacity rows of idle experts are computed
- * for nothing, so skewed routings run faster on the block layout ({@link XlaConditionalMatmul}).
+ * routing and the default factor few pairs spill, so the loop usually runs one group. With a
+ * skewed one more spill, up to all but C of them, which the block region's worst case still
+ * holds: nothing is ever dropped, but the capacity rows of idle experts are computed for nothing,
+ * so skewed routings run faster on the block layout ({@link XlaConditionalMatmul}).
  *
  * <p>Why: under XLA on the CPU, the block-padded layout's per-block weight copies (and their
- * gradients) are the part of its step that grows with M: at N*k = 16K, M = 64 the spill step
- * takes 33.8-36.4 ms against 41.1-43.5 ms (docs/benchmarks/conditional-matmul.md).
+ * gradients) are the part of its step that grows with M, and this layout copies weights only for
+ * the spill: for balanced routings it is the faster of the two (docs/benchmarks/conditional-matmul.md).
  *
  * <p>Backward ({@link SpillMatmulGradient}): gathers and batched matmuls, as in the two layouts it
  * combines, plus the spill loop's scatter-adds of its own rows into dx and the experts' dW^T sums,
@@ -60,13 +60,12 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
   }
 
   /**
-   * Factor 1.05, blocks of 32 rows, 16 blocks (512 rows) per loop iteration: at N*k = 16K, M = 64
-   * on 2 cores under XLA, factors 1.0 to 1.1, blocks of 8 to 32 and groups of 256 to 1024 rows
-   * all came within noise of each other (35-39 ms, against 43-45 ms for the block-padded layout);
-   * 1.05 leaves about 1% of the pairs to spill, so one loop iteration usually holds them all.
+   * {@link MoeTuning#SPILL_CAPACITY_FACTOR}, {@link MoeTuning#SPILL_BLOCK_SIZE} and {@link
+   * MoeTuning#SPILL_GROUP_BLOCKS}; nearby values time within noise of them
+   * (docs/benchmarks/conditional-matmul.md).
    */
   public static SpillConditionalMatmul withDefaults() {
-    return new SpillConditionalMatmul(1.05, 32, 16);
+    return new SpillConditionalMatmul(MoeTuning.SPILL_CAPACITY_FACTOR, MoeTuning.SPILL_BLOCK_SIZE, MoeTuning.SPILL_GROUP_BLOCKS);
   }
 
   /** C, the pairs of each expert that the capacity region holds. */
@@ -105,10 +104,10 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
         List.of(
             x,
             w,
-            SortedConditionalMatmul.byGroup(mm, spill.sourceRow(), layout),
-            SortedConditionalMatmul.byGroup(mm, spill.blockExpert(), layout),
-            SortedConditionalMatmul.byGroup(mm, spill.pairOfRow(), layout),
-            SortedConditionalMatmul.byGroup(mm, mm.dtypes.cast(spill.inRun(), x.type()), layout));
+            Indices.byGroup(mm, spill.sourceRow(), layout),
+            Indices.byGroup(mm, spill.blockExpert(), layout),
+            Indices.byGroup(mm, spill.pairOfRow(), layout),
+            Indices.byGroup(mm, mm.dtypes.cast(spill.inRun(), x.type()), layout));
     CountedLoop.Definition forward =
         CountedLoop.define(
             mm,
@@ -120,7 +119,7 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
               return List.of(
                   ops.tensorScatterNdAdd(
                       (Operand<T>) carried.get(0),
-                      ops.expandDims(SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(4), i), ops.constant(1)),
+                      ops.expandDims(Indices.groupRow(ops, (Operand<TInt32>) in.get(4), i), ops.constant(1)),
                       ops.math.mul(SortedConditionalMatmul.groupOutput(ops, i, in, s, layout), ops.expandDims(held, ops.constant(1)))));
             });
     Operand<T> ySlots =
@@ -149,7 +148,7 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
         GradientOverride.identity(
             mm,
             SpillMatmulGradient.NAME,
-            config.encode(),
+            config.toRecord().encode(),
             List.of(
                 mm.stopGradient(value),
                 x,

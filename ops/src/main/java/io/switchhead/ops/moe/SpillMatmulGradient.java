@@ -1,7 +1,6 @@
 package io.switchhead.ops.moe;
 
-import static com.google.common.base.Preconditions.checkArgument;
-
+import io.switchhead.ops.AttrRecord;
 import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
@@ -39,19 +38,17 @@ final class SpillMatmulGradient implements GradientOverride.NodeGradient {
    */
   record Config(int capacity, Optional<CountedLoop.Definition> capacityLoop, SortedMatmulGradient.Config spill) {
 
-    private static final String INLINE = "inline";
-
-    String encode() {
-      return capacity + "|" + capacityLoop.map(CountedLoop.Definition::encode).orElse(INLINE) + "|" + spill.encode();
+    AttrRecord toRecord() {
+      return AttrRecord.builder()
+          .putInt("capacity", capacity)
+          .putOptionalRecord("capacityLoop", capacityLoop.map(CountedLoop.Definition::toRecord))
+          .putRecord("spill", spill.toRecord())
+          .build();
     }
 
-    static Config decode(String encoded) {
-      String[] parts = encoded.split("\\|", 3);
-      checkArgument(parts.length == 3, "spill matmul config must read C|capacity loop|block config, got %s", encoded);
+    static Config fromRecord(AttrRecord r) {
       return new Config(
-          Integer.parseInt(parts[0]),
-          parts[1].equals(INLINE) ? Optional.empty() : Optional.of(CountedLoop.Definition.decode(parts[1])),
-          SortedMatmulGradient.Config.decode(parts[2]));
+          r.getInt("capacity"), r.optionalRecord("capacityLoop").map(CountedLoop.Definition::fromRecord), SortedMatmulGradient.Config.fromRecord(r.record("spill")));
     }
   }
 
@@ -72,7 +69,7 @@ final class SpillMatmulGradient implements GradientOverride.NodeGradient {
         (ops, i, in, acc) -> {
           SortedMatmulGradient.GroupGradients<T> group = SortedMatmulGradient.groupGradients(ops, i, in, s, layout);
           Operand<TInt32> sources =
-              SortedConditionalMatmul.row(ops, (Operand<TInt32>) in.get(SortedMatmulGradient.LoopInput.GROUP_SOURCES.ordinal()), i);
+              Indices.groupRow(ops, (Operand<TInt32>) in.get(SortedMatmulGradient.LoopInput.GROUP_SOURCES.ordinal()), i);
           return List.of(
               ops.tensorScatterNdAdd((Operand<T>) acc.get(0), ops.expandDims(sources, ops.constant(1)), group.dx()),
               ops.tensorScatterNdAdd((Operand<T>) acc.get(1), ops.expandDims(group.experts(), ops.constant(1)), group.dwTransposed()));
@@ -81,7 +78,7 @@ final class SpillMatmulGradient implements GradientOverride.NodeGradient {
 
   @Override
   public List<Operand<?>> inputGradients(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
-    return gradients(tf.withSubScope("spillMatmulGrad"), node, outputGradients, Config.decode(config));
+    return gradients(tf.withSubScope("spillMatmulGrad"), node, outputGradients, Config.fromRecord(AttrRecord.decode(NAME + " config", config)));
   }
 
   @SuppressWarnings("unchecked")

@@ -37,7 +37,7 @@ class BlockLayoutTest {
       BlockLayout l = new BlockLayout(pairs, 8, 16);
       int worst = (pairs + 8 * 15 + 15) / 16;
       assertTrue(l.blocks() >= worst && l.blocks() < worst + l.groups(), l + " blocks " + l.blocks() + " worst " + worst);
-      assertTrue(l.groups() == 1 ? l.paddedRows() <= BlockLayout.SINGLE_GROUP_ROWS : l.groupRows() <= BlockLayout.DEFAULT_GROUP_ROWS, l.toString());
+      assertTrue(l.groups() == 1 ? l.paddedRows() <= MoeTuning.BLOCK_LAYOUT_SINGLE_GROUP_MAX_ROWS : l.groupRows() <= MoeTuning.LOOP_GROUP_ROWS, l.toString());
     }
   }
 

@@ -87,7 +87,7 @@ class BlockRoutingTest {
 
   @Test
   void matchesThePlainJavaLayout() {
-    // The last three span several chunks of the prefix count (BlockRouting.RANK_CHUNK pairs), with
+    // The last three span several chunks of the prefix count (MoeTuning.PREFIX_COUNT_CHUNK pairs), with
     // and without a partial last chunk.
     int[][] cases = {
       {7, 2, 4, 8}, {13, 2, 16, 4}, {9, 3, 1, 5}, {20, 1, 64, 2}, {6, 4, 4, 1}, {5, 2, 3, 32},

@@ -91,7 +91,7 @@ class CapacityConditionalMatmulTest {
   }
 
   /**
-   * Past {@link CapacityRegion#SINGLE_GROUP_ROWS} buffer rows the region loops over groups of
+   * Past {@link MoeTuning#CAPACITY_REGION_SINGLE_GROUP_MAX_ROWS} buffer rows the region loops over groups of
    * experts (here 2 groups of 4): forward and gradients against the dense reference, plain graph
    * and XLA.
    */

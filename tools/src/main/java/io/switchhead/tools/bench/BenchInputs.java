@@ -1,4 +1,4 @@
-package io.switchhead.ops.moe.bench;
+package io.switchhead.tools.bench;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
@@ -13,6 +13,9 @@ import org.tensorflow.types.TFloat32;
 
 /** What the benchmarks share: their key=value arguments and their random inputs. */
 final class BenchInputs {
+
+  /** The default seed= of the random inputs, so that two runs time the same data unless told otherwise. */
+  static final int DEFAULT_SEED = 1;
 
   private BenchInputs() {}
 

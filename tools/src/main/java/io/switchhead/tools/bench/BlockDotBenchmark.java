@@ -1,4 +1,4 @@
-package io.switchhead.ops.moe.bench;
+package io.switchhead.tools.bench;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,7 +20,8 @@ import org.tensorflow.types.TFloat32;
  * layout pays for running many small dots instead of one big one, apart from its gathers and
  * routing (docs/benchmarks/conditional-matmul.md, "The ceiling of batched dots under XLA").
  *
- * <p>Arguments, optional, key=value: blocks=160 block=128 dIn=512 dOut=128 warmups=2 repeats=9.
+ * <p>Arguments, optional, key=value: blocks=160 block=128 dIn=512 dOut=128 warmups=2 repeats=9
+ * seed=1 (of the random inputs).
  * The defaults are the M = 64 benchmark's: about 160 blocks of 128 rows after padding.
  */
 public final class BlockDotBenchmark {
@@ -34,16 +35,17 @@ public final class BlockDotBenchmark {
   }
 
   public static void main(String[] args) {
-    Map<String, String> opts = BenchInputs.options(args, Set.of("blocks", "block", "dIn", "dOut", "warmups", "repeats"));
+    Map<String, String> opts = BenchInputs.options(args, Set.of("blocks", "block", "dIn", "dOut", "warmups", "repeats", "seed"));
     int blocks = BenchInputs.intOption(opts, "blocks", 160);
     int b = BenchInputs.intOption(opts, "block", 128);
     int dIn = BenchInputs.intOption(opts, "dIn", 512);
     int dOut = BenchInputs.intOption(opts, "dOut", 128);
     int warmups = BenchInputs.intOption(opts, "warmups", 2);
     int repeats = BenchInputs.intOption(opts, "repeats", 9);
+    int seed = BenchInputs.intOption(opts, "seed", BenchInputs.DEFAULT_SEED);
     int rows = blocks * b;
 
-    Random random = new Random();
+    Random random = new Random(seed);
     Map<String, Tensor> inputs = new LinkedHashMap<>();
     inputs.put("xb", BenchInputs.normal(random, blocks, b, dIn));
     inputs.put("dyb", BenchInputs.normal(random, blocks, b, dOut));
@@ -59,8 +61,8 @@ public final class BlockDotBenchmark {
     dots.put("dW^T, batched     dy_b^T x_b", (tf, in) -> tf.train.batchMatMul(f(in, "dyb"), f(in, "xb"), TFloat32.class, BatchMatMul.adjX(true)));
     dots.put("dW^T, plain       dY^T X", (tf, in) -> tf.linalg.matMul(flat(tf, f(in, "dyb"), rows), flat(tf, f(in, "xb"), rows), MatMul.transposeA(true)));
 
-    System.out.printf(Locale.ROOT, "%d blocks of %d rows, dIn=%d dOut=%d, XLA (XLA_FLAGS=%s), %d rounds, %d cores%n",
-        blocks, b, dIn, dOut, System.getenv("XLA_FLAGS"), repeats, Runtime.getRuntime().availableProcessors());
+    System.out.printf(Locale.ROOT, "%d blocks of %d rows, dIn=%d dOut=%d, XLA (XLA_FLAGS=%s), %d rounds, %d cores, seed %d%n",
+        blocks, b, dIn, dOut, System.getenv("XLA_FLAGS"), repeats, Runtime.getRuntime().availableProcessors(), seed);
     try (BenchCase.Shared shared = new BenchCase.Shared()) {
       List<String> names = new ArrayList<>(dots.keySet());
       List<BenchCase> cases = new ArrayList<>();

@@ -1,4 +1,4 @@
-package io.switchhead.ops.moe.bench;
+package io.switchhead.tools.bench;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
@@ -55,7 +55,8 @@ import org.tensorflow.types.TInt32;
  * warmups=2  repeats=7  dense=true  modes=graph,xla (which modes to time)  times=false (true also
  * prints every case's time in every round: the machine's slow states show as runs of slow rounds)
  * profile=none|types|nodes (op times of one traced run of each plain-graph sorted case)
- * grads=x,w (which gradients to build; "x", "w" or "" time the parts).
+ * grads=x,w (which gradients to build; "x", "w" or "" time the parts)
+ * seed=1 (of the random inputs and routing: a run can be repeated on the same data).
  *
  * <p>XLA on the CPU: TensorFlow 2.18 defaults to XLA's thunk runtime; {@code
  * XLA_FLAGS=--xla_cpu_use_thunk_runtime=false} selects the older one. The output says which ran.
@@ -64,7 +65,7 @@ public final class ConditionalMatmulBenchmark {
 
   private static final Set<String> OPTIONS =
       Set.of("experts", "rows", "dIn", "dOut", "k", "blocks", "capacity", "groupRows", "warmups", "repeats", "dense", "modes", "times", "profile",
-          "grads", "spill", "zipf");
+          "grads", "spill", "zipf", "seed");
 
   private ConditionalMatmulBenchmark() {}
 
@@ -102,11 +103,12 @@ public final class ConditionalMatmulBenchmark {
       modes.add(mode.equals("xla") ? "XLA" : "graph");
     }
     boolean showTimes = BenchInputs.booleanOption(opts, "times", false);
+    int seed = BenchInputs.intOption(opts, "seed", BenchInputs.DEFAULT_SEED);
 
     double gflop = 3.0 * 2.0 * rows * k * dIn * dOut / 1e9;
     String xlaFlags = System.getenv("XLA_FLAGS");
-    System.out.printf(Locale.ROOT, "N=%d dIn=%d dOut=%d k=%d: useful work 3 x 2*N*k*dIn*dOut = %.2f GFLOP per step; ids %s%n",
-        rows, dIn, dOut, k, gflop, zipf == 0 ? "uniform" : "zipf " + zipf);
+    System.out.printf(Locale.ROOT, "N=%d dIn=%d dOut=%d k=%d: useful work 3 x 2*N*k*dIn*dOut = %.2f GFLOP per step; ids %s; seed %d%n",
+        rows, dIn, dOut, k, gflop, zipf == 0 ? "uniform" : "zipf " + zipf, seed);
     System.out.printf(Locale.ROOT, "medians of %d interleaved rounds after %d warm-ups; %d cores; XLA CPU runtime: %s; gradients of %s%n",
         repeats, warmups, Runtime.getRuntime().availableProcessors(),
         xlaFlags != null && xlaFlags.contains("--xla_cpu_use_thunk_runtime=false") ? "legacy (thunk off)" : "thunk (default)",
@@ -115,7 +117,7 @@ public final class ConditionalMatmulBenchmark {
     System.out.println("| M | B | mode | plain matmul | dense | sorted | dense/sorted | sorted GFLOP/s | plain GFLOP/s | sorted/plain rate |");
     System.out.println("|---|---|---|---|---|---|---|---|---|---|");
 
-    Random random = new Random();
+    Random random = new Random(seed);
     for (int m : expertCounts) {
       MatmulShapes shapes = new MatmulShapes(rows, dIn, dOut, m, k);
       List<Integer> bs = blocks.isEmpty() ? List.of(BlockLayout.defaultBlockSize(shapes)) : blocks;

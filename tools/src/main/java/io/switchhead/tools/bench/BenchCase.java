@@ -1,4 +1,4 @@
-package io.switchhead.ops.moe.bench;
+package io.switchhead.tools.bench;
 
 import io.switchhead.ops.xla.XlaCompiledCall;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package io.switchhead.ops.moe.bench;
+package io.switchhead.tools.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -53,7 +53,7 @@ class ConditionalMatmulBenchmarkTest {
     assertTrue(spilled.get(1).contains("C = 120, 0 of 80 pairs spilled"), spilled.get(1));
     // zipf 4 on 2 experts: expert 0 draws 16/17 of the 80 pairs, 1.88x the mean load; more than
     // 60 of them (1.5x) is 7 standard deviations from failing.
-    String busiest = lines.stream().filter(l -> l.contains("busiest expert")).findFirst().orElseThrow();
+    String busiest = busiest(lines);
     double load = Double.parseDouble(busiest.replaceAll(".*has ([0-9.]+)x the mean load.*", "$1"));
     assertTrue(load > 1.5 && load <= 2.0, busiest);
   }
@@ -64,6 +64,16 @@ class ConditionalMatmulBenchmarkTest {
 
     assertEquals(3, rows.size(), rows.toString());
     assertTrue(rows.get(0).contains("| graph |") && rows.get(1).contains("graph, segmented") && rows.get(2).contains("| XLA |"), rows.toString());
+  }
+
+  @Test
+  void theSameSeedDrawsTheSameRoutingAndTheHeaderNamesIt() {
+    String[] args = with("experts=4", "dense=false", "modes=graph", "zipf=1", "seed=5");
+    List<String> first = run(args);
+    List<String> second = run(args);
+
+    assertTrue(first.get(0).endsWith("; seed 5"), first.get(0));
+    assertEquals(busiest(first), busiest(second));
   }
 
   @Test
@@ -80,6 +90,7 @@ class ConditionalMatmulBenchmarkTest {
     assertNamed(with("spill=1/0/16"), "spillBlockSize");
     assertNamed(with("zipf=-1"), "zipf= takes one exponent >= 0", "-1");
     assertNamed(with("zipf=1,2"), "zipf= takes one exponent");
+    assertNamed(with("seed=x"), "seed must be an integer", "x");
   }
 
   private static void assertNamed(String[] args, String... parts) {
@@ -87,6 +98,10 @@ class ConditionalMatmulBenchmarkTest {
     for (String part : parts) {
       assertTrue(e.getMessage().contains(part), "'" + part + "' in: " + e.getMessage());
     }
+  }
+
+  private static String busiest(List<String> lines) {
+    return lines.stream().filter(l -> l.contains("busiest expert")).findFirst().orElseThrow();
   }
 
   private static String[] with(String... extra) {
