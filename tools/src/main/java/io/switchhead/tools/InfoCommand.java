@@ -36,7 +36,7 @@ final class InfoCommand implements Runnable {
     }
 
     static String projectVersion() {
-      String v = SwitchHeadCommand.class.getPackage().getImplementationVersion();
+      String v = Version.class.getPackage().getImplementationVersion();
       return v != null ? v : "development build";
     }
   }

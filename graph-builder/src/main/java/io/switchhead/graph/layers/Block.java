@@ -20,11 +20,8 @@ import org.tensorflow.types.family.TFloating;
  */
 public final class Block {
 
-  /** The entropy of mean expert usage of one selection (e.g. {@code layers/3/attention/sel_v}). */
-  public record Usage(String name, Operand<? extends TFloating> entropy) {}
-
   /** The block's output, its auxiliary losses (already weighted) and its expert-usage entropies. */
-  public record Output<T extends TFloating>(Operand<T> output, ImmutableList<Operand<T>> auxiliaryLosses, ImmutableList<Usage> usage) {}
+  public record Output<T extends TFloating>(Operand<T> output, ImmutableList<Operand<T>> auxiliaryLosses, ImmutableList<ExpertUsage> usage) {}
 
   private Block() {}
 
@@ -42,7 +39,7 @@ public final class Block {
     Operand<T> kv = LayerNorm.apply(p.child("attention_norm"), tf, kvInput, d);
     Operand<T> h = memory == null ? kv : tf.slice(kv, tf.constant(new int[] {0, m, 0}), tf.constant(new int[] {-1, t, d})); // [B, T, D]
     ImmutableList.Builder<Operand<T>> aux = ImmutableList.builder();
-    ImmutableList.Builder<Usage> usage = ImmutableList.builder();
+    ImmutableList.Builder<ExpertUsage> usage = ImmutableList.builder();
 
     ModelDims dims = c.dims();
     AttentionInputs<T> attentionInputs = new AttentionInputs<>(h, kv, t, m);

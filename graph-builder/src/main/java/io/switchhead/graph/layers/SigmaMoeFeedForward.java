@@ -23,7 +23,7 @@ import org.tensorflow.types.family.TFloating;
 public final class SigmaMoeFeedForward {
 
   /** The output [B, T, D], the weighted entropy regulariser (a loss term) and the usage entropy. */
-  public record Output<T extends TFloating>(Operand<T> output, Operand<T> entropyLoss, Block.Usage usage) {}
+  public record Output<T extends TFloating>(Operand<T> output, Operand<T> entropyLoss, ExpertUsage usage) {}
 
   private SigmaMoeFeedForward() {}
 
@@ -54,6 +54,6 @@ public final class SigmaMoeFeedForward {
     Operand<T> out = ctx.dispatch().apply(tf, perSlot, values, slotIds, slotGates); // [N*k, D]
     Operand<T> summed = tf.reduceSum(tf.reshape(out, tf.constant(new int[] {-1, c.k(), d})), tf.constant(1)); // [N, D]
     Operand<T> loss = tf.math.mul(s.usageEntropy(), Layers.scalar(tf, -c.entropyWeight(), type));
-    return new Output<>(tf.reshape(summed, tf.constant(new int[] {-1, steps, d})), loss, new Block.Usage(p.path() + "/sel", s.usageEntropy()));
+    return new Output<>(tf.reshape(summed, tf.constant(new int[] {-1, steps, d})), loss, new ExpertUsage(p.path() + "/sel", s.usageEntropy()));
   }
 }

@@ -31,7 +31,7 @@ import org.tensorflow.types.family.TFloating;
 public final class SwitchHeadAttention {
 
   /** The layer's output [B, T, D] and the expert-usage entropy of each selection. */
-  public record Output<T extends TFloating>(Operand<T> output, ImmutableList<Block.Usage> usage) {}
+  public record Output<T extends TFloating>(Operand<T> output, ImmutableList<ExpertUsage> usage) {}
 
   private SwitchHeadAttention() {}
 
@@ -65,7 +65,7 @@ public final class SwitchHeadAttention {
 
     Operand<T> xqFlat = tf.reshape(xq, tf.constant(new int[] {-1, d})); // [N, D]
     Operand<T> xkvFlat = tf.reshape(xkv, tf.constant(new int[] {-1, d})); // [Nk, D]
-    ImmutableList.Builder<Block.Usage> usage = ImmutableList.builder();
+    ImmutableList.Builder<ExpertUsage> usage = ImmutableList.builder();
 
     // Values: per head, the gate-weighted sum of its k chosen experts.
     Operand<T> values; // [Nk, H, dh]
@@ -74,7 +74,7 @@ public final class SwitchHeadAttention {
       values = tf.reshape(tf.linalg.matMul(xkvFlat, dense), tf.constant(new int[] {-1, h, dh}));
     } else {
       ExpertChoice<T> sv = ExpertChoice.select(tf, ctx, p.path() + "/sel_v", xkvFlat, selV, selection(c));
-      usage.add(new Block.Usage(p.path() + "/sel_v", sv.usageEntropy()));
+      usage.add(new ExpertUsage(p.path() + "/sel_v", sv.usageEntropy()));
       Operand<T> slots = ctx.dispatch().slotOutputs(tf, xkvFlat, wv, sv.ids(), sv.gates()); // [Nk, H*k, dh]
       values = tf.reduceSum(tf.reshape(slots, tf.constant(new int[] {-1, h, c.k(), dh})), tf.constant(2)); // [Nk, H, dh]
     }
@@ -98,7 +98,7 @@ public final class SwitchHeadAttention {
       Operand<T> gate = tf.expandDims(tf.linalg.transpose(so.gates(), tf.constant(new int[] {1, 0})), tf.constant(2)); // [H, N, 1]
       output = tf.reduceSum(tf.math.mul(tf.train.batchMatMul(byHead, wo, type), gate), tf.constant(0));
     } else {
-      usage.add(new Block.Usage(p.path() + "/sel_o", so.usageEntropy()));
+      usage.add(new ExpertUsage(p.path() + "/sel_o", so.usageEntropy()));
       Operand<TInt32> ids = tf.reshape(so.ids(), tf.constant(new int[] {-1, c.k()})); // [N*H, k], already offset by head
       Operand<T> gates = tf.reshape(so.gates(), tf.constant(new int[] {-1, c.k()})); // [N*H, k]
       Operand<T> projected = ctx.dispatch().apply(tf, perHead, wo, ids, gates); // [N*H, D]

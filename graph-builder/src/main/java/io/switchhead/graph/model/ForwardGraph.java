@@ -4,7 +4,7 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.ModelConfig;
-import io.switchhead.graph.layers.Block;
+import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.ops.ShapeCheck;
@@ -67,7 +67,7 @@ public final class ForwardGraph {
    * @param nextMemories XL: each layer's input for this chunk [B, T, D], the next chunk's memory;
    *     empty for RoPE models
    */
-  public record Output(Operand<TFloat32> logits, Optional<Losses> losses, ImmutableList<Block.Usage> usage,
+  public record Output(Operand<TFloat32> logits, Optional<Losses> losses, ImmutableList<ExpertUsage> usage,
       ImmutableList<Operand<TFloat32>> nextMemories) {
 
     /** The losses; the forward graph must have been built with targets. */

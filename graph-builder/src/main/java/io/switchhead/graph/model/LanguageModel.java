@@ -6,6 +6,7 @@ import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.layers.Block;
+import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.layers.LayerNorm;
 import io.switchhead.graph.params.Initializer;
@@ -39,7 +40,7 @@ public final class LanguageModel {
       Operand<T> logits,
       ImmutableList<Operand<T>> nextMemories,
       Operand<T> auxiliaryLoss,
-      ImmutableList<Block.Usage> expertUsageEntropy) {}
+      ImmutableList<ExpertUsage> expertUsageEntropy) {}
 
   private LanguageModel() {}
 
@@ -73,7 +74,7 @@ public final class LanguageModel {
 
     List<Operand<T>> next = new ArrayList<>();
     List<Operand<T>> auxiliary = new ArrayList<>();
-    ImmutableList.Builder<Block.Usage> usage = ImmutableList.builder();
+    ImmutableList.Builder<ExpertUsage> usage = ImmutableList.builder();
     for (int i = 0; i < c.layers(); i++) {
       Operand<T> memory = memories.isEmpty() ? null : memories.get(i);
       if (c.hasMemory()) {

@@ -7,15 +7,15 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.family.TFloating;
 
 /**
- * A path prefix in a {@link ParamStore}: {@code root.child("layers").child(3).child("attention")}
+ * A path prefix in a parameter store ({@code ParamStore.root()}): {@code root.child("layers").child(3).child("attention")}
  * names parameters {@code layers/3/attention/...}. Immutable; pass it to a layer with its inputs.
  */
 public final class ParamScope {
 
-  private final ParamStore store;
+  private final ParamSource store;
   private final String prefix;
 
-  ParamScope(ParamStore store, String prefix) {
+  ParamScope(ParamSource store, String prefix) {
     this.store = store;
     this.prefix = prefix;
   }

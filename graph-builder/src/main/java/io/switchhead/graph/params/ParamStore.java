@@ -39,7 +39,7 @@ import org.tensorflow.types.family.TFloating;
  * <p>Creating a parameter twice is an error naming the path (no silent renaming, no sharing by
  * name: share a parameter by passing its value).
  */
-public final class ParamStore {
+public final class ParamStore implements ParamSource {
 
   /** One bound parameter: its spec, its value in the graph, and (for variables) the variable. */
   public record Param(ParamSpec spec, Operand<? extends TFloating> value, Variable<? extends TFloating> variable) {}
@@ -100,6 +100,7 @@ public final class ParamStore {
    * @throws IllegalStateException if the store is frozen
    */
   @SuppressWarnings("unchecked")
+  @Override
   public <T extends TFloating> Operand<T> get(ParamSpec spec) {
     checkState(!frozen, "parameter '%s' created after the model was built (the store is frozen)", spec.path());
     Param existing = params.get(spec.path());
@@ -178,7 +179,8 @@ public final class ParamStore {
    * reused: TensorFlow Java makes every new sub-scope name unique ("layers", then "layers_1"), so a
    * second {@code withSubScope("layers")} would put layer 3's second parameter under another prefix.
    */
-  Ops scopeOf(String path) {
+  @Override
+  public Ops scopeOf(String path) {
     if (path.isEmpty()) {
       return tf;
     }

@@ -24,13 +24,13 @@ record TrainStep(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, Operand<TFloa
   }
 
   /** The metrics of a run that fetched with {@link #fetch} (and nothing before it). */
-  TrainingGraph.StepMetrics read(Result result) {
+  StepMetrics read(Result result) {
     float[] usage = io.switchhead.ops.Tensors.toFloats(result.get(3));
     double[] entropies = new double[usage.length];
     for (int i = 0; i < usage.length; i++) {
       entropies[i] = usage[i];
     }
-    return new TrainingGraph.StepMetrics(scalar(result, 0), scalar(result, 1), scalar(result, 2), entropies);
+    return new StepMetrics(scalar(result, 0), scalar(result, 1), scalar(result, 2), entropies);
   }
 
   private static double scalar(Result result, int index) {

@@ -163,7 +163,7 @@ public final class Trainer implements AutoCloseable {
     long step = nextStep;
     double lr = schedule.at(step);
     Stopwatch watch = Stopwatch.createStarted();
-    TrainingGraph.StepMetrics m = graph.step(trainBatches.batch(step), step, train.seed(), lr, true);
+    StepMetrics m = graph.step(trainBatches.batch(step), step, train.seed(), lr, true);
     double seconds = watch.elapsed(TimeUnit.NANOSECONDS) / 1e9;
     nextStep++;
     lastLoss = m.lmLoss();

@@ -5,7 +5,7 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.ModelConfig;
-import io.switchhead.graph.layers.Block;
+import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.model.MemoryState;
@@ -40,9 +40,6 @@ import org.tensorflow.types.TInt64;
  * variable changes if the loss or the gradient norm is not finite.
  */
 public final class TrainingGraph implements AutoCloseable {
-
-  /** Metrics of one step; {@code usageEntropy} in the order of {@link #usageNames}. */
-  public record StepMetrics(double loss, double lmLoss, double gradientNorm, double[] usageEntropy) {}
 
   /** The placeholders fed to every step. */
   private record Feeds(Placeholder<TInt32> tokens, Placeholder<TFloat32> learningRate, Placeholder<TFloat32> beta1Power,
@@ -98,7 +95,7 @@ public final class TrainingGraph implements AutoCloseable {
     }
     ForwardGraph.Output plain = ForwardGraph.build(config, store, plainContext,
         ForwardGraph.Inputs.tokens(inputs).withTargets(targets).withMemories(trainMemory.reads(tf)));
-    usageNames = ImmutableList.copyOf(plain.usage().stream().map(Block.Usage::name).toList());
+    usageNames = ImmutableList.copyOf(plain.usage().stream().map(ExpertUsage::name).toList());
     GuardedUpdate update = new GuardedUpdate(store, AdamW.slots(store), optimizer,
         new AdamW.StepInputs(feeds.learningRate(), feeds.beta1Power(), feeds.beta2Power()), settings.gradientClip(), trainMemory);
     for (StepKind k : List.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES)) {

@@ -1,0 +1,19 @@
+package io.switchhead.graph.params;
+
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * What a {@link ParamScope} asks of the store it is a path into: a parameter's value, and ops named
+ * under a path. {@link ParamStore} is the one implementation; the interface keeps the scope from
+ * depending on the store that creates it.
+ */
+interface ParamSource {
+
+  /** The value of the parameter {@code spec}, created on first request. */
+  <T extends TFloating> Operand<T> get(ParamSpec spec);
+
+  /** Ops whose names carry {@code path} (one cached name scope per path). */
+  Ops scopeOf(String path);
+}

@@ -1,0 +1,11 @@
+package io.switchhead.graph.train;
+
+/**
+ * What one training step measured.
+ *
+ * @param loss the minimised loss (LM plus auxiliary)
+ * @param lmLoss the mean token cross-entropy (nats)
+ * @param gradientNorm the global gradient norm before clipping
+ * @param usageEntropy per expert selection, in the order of {@link TrainingGraph#usageNames}
+ */
+public record StepMetrics(double loss, double lmLoss, double gradientNorm, double[] usageEntropy) {}
