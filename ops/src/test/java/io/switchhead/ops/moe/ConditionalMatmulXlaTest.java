@@ -4,6 +4,7 @@ import static io.switchhead.ops.moe.MatmulProblem.DISTINCT;
 import static io.switchhead.ops.moe.MatmulProblem.UNIFORM;
 import static io.switchhead.ops.moe.MatmulProblem.allTo;
 
+import io.switchhead.testing.Seeded;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.types.TFloat32;
@@ -15,7 +16,7 @@ import org.tensorflow.types.TFloat64;
  */
 class ConditionalMatmulXlaTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
   private final ConditionalMatmul dense = new DenseConditionalMatmul();
 
   private void check(MatmulShapes s, MatmulProblem.Routing routing, SortedConditionalMatmul sorted, boolean slots, boolean float32) {

@@ -4,6 +4,7 @@ import static io.switchhead.ops.moe.MatmulProblem.UNIFORM;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
+import io.switchhead.testing.Seeded;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.types.TFloat64;
@@ -11,7 +12,7 @@ import org.tensorflow.types.TFloat64;
 /** Which layout XLA steps get, and that the chosen one is what runs. */
 class XlaConditionalMatmulTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   @Test
   void spillWhereTheBlockLayoutWouldLoop() {
