@@ -8,6 +8,7 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.ops.check.GradientChecker;
+import io.switchhead.testing.Seeded;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -21,6 +22,7 @@ class LayerGradientTest {
   private static final int B = 2;
   private static final int T = 3;
   private static final int D = 6;
+  @Seeded private Random random;
 
   static Stream<Arguments> layers() {
     return Stream.of(
@@ -45,7 +47,7 @@ class LayerGradientTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("layers")
   void gradientsMatchFiniteDifferences(String name, LayerHarness.Layer layer) {
-    GradientChecker.Report report = LayerHarness.check(layer, Shape.of(B, T, D), new Random());
+    GradientChecker.Report report = LayerHarness.check(layer, Shape.of(B, T, D), random);
     assertTrue(report.maxRelativeError() < 1e-5, name + ": " + report);
   }
 }
