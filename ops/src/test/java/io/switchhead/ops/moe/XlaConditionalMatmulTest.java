@@ -9,7 +9,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.types.TFloat64;
 
-/** Which layout XLA steps get, and that the chosen one is what runs. */
+/** Which layout XLA steps get, and that it gives the dense reference's results at the shapes of either choice. */
 class XlaConditionalMatmulTest {
 
   @Seeded private Random random;
@@ -30,7 +30,7 @@ class XlaConditionalMatmulTest {
    * several groups) with narrow rows, and a small problem (the block layout).
    */
   @Test
-  void theChosenLayoutIsWhatRuns() {
+  void equalsDenseWhereItChoosesSpillAndWhereItChoosesBlocks() {
     MatmulShapes spilling = new MatmulShapes(8200, 3, 2, 64, 2);
     assertInstanceOf(SpillConditionalMatmul.class, XlaConditionalMatmul.layoutFor(spilling));
     for (MatmulShapes s : new MatmulShapes[] {spilling, new MatmulShapes(13, 4, 3, 5, 2)}) {

@@ -11,10 +11,11 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
 
 /**
- * Forward and gradients compiled as one must-compile XLA function (no op may fall back to
- * TensorFlow) give the plain graph's results, and the dense reference's.
+ * The sorted (block) and dense layouts compile under XLA: forward and gradients as one
+ * must-compile XLA function (no op may fall back to TensorFlow) give the plain graph's results,
+ * and the dense reference's. The spill and capacity layouts' tests check theirs.
  */
-class ConditionalMatmulXlaTest {
+class SortedAndDenseCompileUnderXlaTest {
 
   @Seeded private Random random;
   private final ConditionalMatmul dense = new DenseConditionalMatmul();
