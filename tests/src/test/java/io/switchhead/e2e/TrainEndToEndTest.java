@@ -10,6 +10,7 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.TensorBoardReader;
+import io.switchhead.testing.Seeded;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TrainEndToEndTest {
 
   @TempDir Path dir;
+  @Seeded private Random random;
 
   /** A small SwitchHead model, fast on two cores. */
   private Path tinyConfig() throws Exception {
@@ -35,7 +37,6 @@ class TrainEndToEndTest {
 
   private Path corpus() throws Exception {
     StringBuilder text = new StringBuilder();
-    Random random = new Random(3);
     String[] words = {"alpha ", "beta ", "gamma ", "delta, ", "epsilon. ", "zeta\n"};
     for (int i = 0; i < 20000; i++) {
       text.append(words[random.nextInt(words.length)]);

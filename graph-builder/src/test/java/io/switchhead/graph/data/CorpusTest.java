@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.testing.Seeded;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CorpusTest {
 
   @TempDir Path dir;
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   private byte[] text(int n) {
     byte[] b = new byte[n];

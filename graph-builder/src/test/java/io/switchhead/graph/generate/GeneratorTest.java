@@ -13,6 +13,7 @@ import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
 import io.switchhead.graph.train.XlaMode;
+import io.switchhead.testing.Seeded;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -24,12 +25,12 @@ class GeneratorTest {
 
   @TempDir static Path dir;
   private static Path run;
+  @Seeded private static Random random;
 
   /** Trains a tiny model on text of six letters and spaces, long enough to learn the alphabet. */
   @BeforeAll
   static void train() throws Exception {
     StringBuilder text = new StringBuilder();
-    Random random = new Random(1);
     for (int i = 0; i < 30000; i++) {
       text.append(random.nextInt(5) == 0 ? ' ' : (char) ('a' + random.nextInt(6)));
     }

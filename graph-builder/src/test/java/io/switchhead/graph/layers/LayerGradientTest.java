@@ -9,6 +9,7 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.ops.check.GradientChecker;
+import io.switchhead.testing.Seeded;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,6 +23,7 @@ class LayerGradientTest {
   private static final int B = 2;
   private static final int T = 3;
   private static final int D = 6;
+  @Seeded private Random random;
 
   static Stream<Arguments> layers() {
     return Stream.of(
@@ -46,7 +48,7 @@ class LayerGradientTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("layers")
   void gradientsMatchFiniteDifferences(String name, LayerHarness.Layer layer) {
-    GradientChecker.Report report = LayerHarness.check(layer, Shape.of(B, T, D), new Random());
+    GradientChecker.Report report = LayerHarness.check(layer, Shape.of(B, T, D), random);
     assertTrue(report.maxRelativeError() < 1e-5, name + ": " + report);
   }
 }

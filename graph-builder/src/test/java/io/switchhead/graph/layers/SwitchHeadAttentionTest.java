@@ -11,6 +11,7 @@ import io.switchhead.graph.params.ParamStore;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.ops.moe.DenseConditionalMatmul;
+import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -28,7 +29,7 @@ import org.tensorflow.types.TFloat64;
 
 class SwitchHeadAttentionTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   private double[] normal(long n, double scale) {
     double[] v = new double[(int) n];

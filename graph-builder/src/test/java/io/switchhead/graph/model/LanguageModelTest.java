@@ -17,6 +17,7 @@ import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.GradientCoverage;
+import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -39,7 +40,7 @@ class LanguageModelTest {
 
   private static final int VOCAB = 13;
   private static final int T = 5;
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   static ModelConfig small(AttentionConfig attention, FeedForwardConfig ff) {
     return new ModelConfig(VOCAB, 16, 2, T, attention, ff, 0.0, 0.7);

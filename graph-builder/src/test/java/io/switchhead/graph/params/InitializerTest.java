@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.Tensors;
-import java.util.Random;
+import io.switchhead.testing.Seeded;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -16,7 +16,7 @@ import org.tensorflow.types.TFloat32;
 
 class InitializerTest {
 
-  private final long seed = new Random().nextLong();
+  @Seeded private long seed;
 
   private float[] draw(Initializer init, Shape shape) {
     try (Graph g = new Graph();

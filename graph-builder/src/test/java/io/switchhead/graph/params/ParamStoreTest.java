@@ -8,9 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
+import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -22,7 +22,7 @@ import org.tensorflow.types.TFloat32;
 
 class ParamStoreTest {
 
-  private final long seed = new Random().nextLong();
+  @Seeded private long seed;
 
   /** Builds the given parameters in order and returns their initial values by position. */
   private static List<float[]> initialValues(long seed, List<String> paths) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.ops.Tensors;
+import io.switchhead.testing.Seeded;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -21,9 +22,10 @@ import org.tensorflow.types.TFloat32;
 /** AdamW's graph updates against a plain-Java AdamW on fresh random gradients. */
 class AdamWTest {
 
+  @Seeded private Random random;
+
   @Test
   void matchesAPlainJavaAdamWithDecoupledDecay() {
-    Random random = new Random();
     AdamW adam = new AdamW(0.9, 0.999, 1e-8, 0.1);
     int n = 5;
     try (Graph g = new Graph();

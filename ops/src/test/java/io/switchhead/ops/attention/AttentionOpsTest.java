@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
+import io.switchhead.testing.Seeded;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
@@ -22,7 +23,7 @@ import org.tensorflow.types.TFloat64;
 /** Attention kernels against plain-Java float64 references on fresh random inputs. */
 class AttentionOpsTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   private double[] normal(int n) {
     double[] v = new double[n];

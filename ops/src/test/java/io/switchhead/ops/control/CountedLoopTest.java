@@ -10,6 +10,7 @@ import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.ops.xla.XlaCompiledCall;
+import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +35,7 @@ class CountedLoopTest {
 
   private static final String GRADIENT = "test.countedLoopInGradient";
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   /** acc += x * (i + 1): after n iterations acc = x * n(n+1)/2. */
   @SuppressWarnings("unchecked")

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
+import io.switchhead.testing.Seeded;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -14,7 +15,7 @@ import org.junit.jupiter.api.Test;
  */
 class CppGradientTrapsTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   /**
    * LogSoftmax's C++ gradient sums the incoming gradient over axis 1, not the last axis: right for

@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
+import io.switchhead.testing.Seeded;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.tensorflow.Operand;
@@ -24,8 +26,13 @@ import org.tensorflow.types.TInt32;
 class CustomGradientsTest {
 
   private static final double TOLERANCE = 1e-6;
-  private final Random random = new Random();
-  private final GradientChecker checker = new GradientChecker().seed(random.nextLong());
+  @Seeded private Random random;
+  private GradientChecker checker;
+
+  @BeforeEach
+  void seedTheChecker() {
+    checker = new GradientChecker().seed(random.nextLong());
+  }
 
   @Test
   void topKValuesGradientFlowsToChosenPositions() {

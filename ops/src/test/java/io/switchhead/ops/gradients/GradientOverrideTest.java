@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
+import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -28,7 +29,7 @@ import org.tensorflow.types.TFloat64;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class GradientOverrideTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   /** d/dx of a tagged node: {@code scale} times the incoming gradient; the config carries the scale. */
   private static final class Scaled implements GradientOverride.NodeGradient {

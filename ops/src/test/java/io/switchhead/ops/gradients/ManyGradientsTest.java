@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
+import io.switchhead.testing.Seeded;
 import java.util.List;
 import java.util.Random;
 import java.util.function.BiFunction;
@@ -24,6 +25,7 @@ import org.tensorflow.types.TFloat64;
 class ManyGradientsTest {
 
   private static final double SQRT_PI = Math.sqrt(Math.PI);
+  @Seeded private Random random;
 
   /** A unary op y = f(x) whose gradient is g * f'(x). */
   private record Unary(String opType, BiFunction<Ops, Operand<TFloat64>, Operand<TFloat64>> derivative)
@@ -68,7 +70,6 @@ class ManyGradientsTest {
       CustomGradients.register(gradient);
     }
     assertTrue(CustomGradients.opTypes().size() > 10, "registered: " + CustomGradients.opTypes());
-    Random random = new Random();
     GradientChecker checker = new GradientChecker().seed(random.nextLong());
     // Walk backwards so the most recently registered (the 11th and later) is invoked first.
     for (int i = EXTRA.size() - 1; i >= 0; i--) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.Tensors;
+import io.switchhead.testing.Seeded;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -18,7 +19,7 @@ import org.tensorflow.op.Ops;
 /** The routing tensors against a plain-Java construction of the same layout. */
 class BlockRoutingTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   /** Expected layout: experts in order, each expert's pairs in pair order, runs padded to B. */
   private record Expected(int[] padPos, int[] pairOfRow, int[] inRun, int[] blockExpert, int usedGroups) {

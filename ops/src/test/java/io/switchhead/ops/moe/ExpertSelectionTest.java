@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
+import io.switchhead.testing.Seeded;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -30,7 +31,7 @@ import org.tensorflow.types.TInt64;
 /** Expert selection against a plain-Java top-k over the same logits. */
 class ExpertSelectionTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   /** What one selection run returns, as Java arrays. */
   private record Run(int[] ids, double[] gates, double[] logits, boolean[] dropped) {}

@@ -7,6 +7,7 @@ import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
 import io.switchhead.ops.gradients.Gradients;
+import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -28,7 +29,7 @@ import org.tensorflow.types.TFloat64;
  */
 class RoutedLayerTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   /** y = sum over chosen experts of gate * x W_e, with the selection in float64. */
   private static Operand<TFloat64> layer(

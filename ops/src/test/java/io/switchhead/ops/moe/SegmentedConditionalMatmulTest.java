@@ -5,6 +5,7 @@ import static io.switchhead.ops.moe.MatmulProblem.EVEN_ONLY;
 import static io.switchhead.ops.moe.MatmulProblem.UNIFORM;
 import static io.switchhead.ops.moe.MatmulProblem.allTo;
 
+import io.switchhead.testing.Seeded;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.types.TFloat32;
@@ -13,7 +14,7 @@ import org.tensorflow.types.TFloat64;
 /** The segmented (plain-graph) matmul against the dense reference: forward and all three gradients. */
 class SegmentedConditionalMatmulTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
   private final ConditionalMatmul dense = new DenseConditionalMatmul();
   private final ConditionalMatmul segmented = new SegmentedConditionalMatmul();
 

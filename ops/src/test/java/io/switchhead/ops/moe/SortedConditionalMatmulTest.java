@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.gradients.GradientCoverage;
 import io.switchhead.ops.gradients.Gradients;
+import io.switchhead.testing.Seeded;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -28,7 +29,7 @@ import org.tensorflow.types.family.TFloating;
 /** The sorted matmul against the dense reference: forward and all three gradients, fresh inputs each run. */
 class SortedConditionalMatmulTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
   private final ConditionalMatmul dense = new DenseConditionalMatmul();
 
   /** Sorted vs dense, summed and per-slot outputs, in float64 (1e-10) and float32 (1e-5, vs float64 dense). */

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.testing.Seeded;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.types.TFloat32;
@@ -21,7 +22,7 @@ import org.tensorflow.types.TFloat64;
  */
 class SpillConditionalMatmulTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
   private final ConditionalMatmul dense = new DenseConditionalMatmul();
 
   /** The pairs past their expert's first {@code capacity}, in row-major pair order. */

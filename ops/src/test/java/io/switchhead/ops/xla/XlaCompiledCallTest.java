@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
+import io.switchhead.testing.Seeded;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -26,7 +27,7 @@ import org.tensorflow.types.TFloat32;
 
 class XlaCompiledCallTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
 
   /** loss and gradients of a small routed layer: top-k (a Java gradient), gather, softmax, matmul. */
   private static Map<String, Operand<?>> routedStep(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w) {

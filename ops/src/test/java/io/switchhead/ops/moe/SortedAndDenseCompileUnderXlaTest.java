@@ -4,18 +4,20 @@ import static io.switchhead.ops.moe.MatmulProblem.DISTINCT;
 import static io.switchhead.ops.moe.MatmulProblem.UNIFORM;
 import static io.switchhead.ops.moe.MatmulProblem.allTo;
 
+import io.switchhead.testing.Seeded;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
 
 /**
- * Forward and gradients compiled as one must-compile XLA function (no op may fall back to
- * TensorFlow) give the plain graph's results, and the dense reference's.
+ * The sorted (block) and dense layouts compile under XLA: forward and gradients as one
+ * must-compile XLA function (no op may fall back to TensorFlow) give the plain graph's results,
+ * and the dense reference's. The spill and capacity layouts' tests check theirs.
  */
-class ConditionalMatmulXlaTest {
+class SortedAndDenseCompileUnderXlaTest {
 
-  private final Random random = new Random();
+  @Seeded private Random random;
   private final ConditionalMatmul dense = new DenseConditionalMatmul();
 
   private void check(MatmulShapes s, MatmulProblem.Routing routing, SortedConditionalMatmul sorted, boolean slots, boolean float32) {
