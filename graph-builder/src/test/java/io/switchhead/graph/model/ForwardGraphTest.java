@@ -13,6 +13,7 @@ import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.ops.Tensors;
+import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -31,7 +32,7 @@ class ForwardGraphTest {
   private static final int VOCAB = 11;
   private static final int B = 2;
   private static final int T = 5;
-  private final Random random = new Random(42);
+  @Seeded private Random random;
 
   private static ModelConfig switchAll(Positional positional) {
     return new ModelConfig(VOCAB, 16, 2, T, new SwitchHeadConfig(2, 3, 2, 8, positional, 0), new SigmaMoeConfig(4, 6, 2, 0, 0.5), 0, 0.7);
