@@ -87,6 +87,10 @@ final class Launcher implements AutoCloseable {
     }
   }
 
+  boolean running() {
+    return process.isAlive();
+  }
+
   long pid() {
     return process.pid();
   }

@@ -35,13 +35,31 @@ class LauncherLogsTest {
 
   /** Two XLA steps of a one-layer SwitchHead model: TensorFlow logs at start-up and per layer when compiling. */
   private String[] twoXlaSteps() throws Exception {
+    return tinyRun(2, "--xla", "on", "--no-progress");
+  }
+
+  private String[] tinyRun(int steps, String... more) throws Exception {
     ModelConfig c = new ModelConfig(256, 32, 1, 32, new SwitchHeadConfig(2, 4, 2, 8, Positional.ROPE, 0.0),
         new DenseFeedForwardConfig(64), 0.0, 0.7);
     Path config = Files.writeString(dir.resolve("tiny.json"), ConfigJson.write(c));
     Path data = Files.writeString(dir.resolve("text.txt"), "the quick brown fox jumps over the lazy dog. ".repeat(100));
-    return new String[] {"train", "--config", config.toString(), "--data", data.toString(),
-        "--out", dir.resolve("run").toString(), "--steps", "2", "--batch", "2", "--eval-every", "2", "--eval-batches", "1",
-        "--checkpoint-every", "2", "--xla", "on", "--no-progress"};
+    List<String> args = new ArrayList<>(List.of("train", "--config", config.toString(), "--data", data.toString(),
+        "--out", dir.resolve("run").toString(), "--steps", Integer.toString(steps), "--batch", "2", "--eval-every", "2",
+        "--eval-batches", "1", "--checkpoint-every", Integer.toString(steps)));
+    args.addAll(List.of(more));
+    return args.toArray(new String[0]);
+  }
+
+  /**
+   * The progress bar redraws one line of stderr with carriage returns and ends it only when the run
+   * ends, so the filter must pass text before a line is complete: the bar is seen while steps run.
+   */
+  @Test
+  void theProgressBarReachesTheTerminalWhileTheRunGoesOn() throws Exception {
+    try (Launcher l = Launcher.start(tinyRun(100_000, "--xla", "off"))) {
+      l.awaitLine(line -> line.matches(".*train +\\d+%.*"), 120);
+      assertTrue(l.running(), "the bar arrived only when the run ended:\n" + l.output());
+    }
   }
 
   @Test
