@@ -13,7 +13,8 @@ final class ExpertIds {
 
   /**
    * {@code ids}, with a control dependency on an assertion that every id is in [0, experts). An id
-   * out of range would otherwise be dropped silently by the segment sums of the sorted layout.
+   * out of range would otherwise be dropped silently by the unsorted segment sums that count each
+   * expert's rows (segmented layout) and sum its weight gradient (sorted layout).
    * Under XLA the assertion compiles to nothing (XLA has no run-time asserts).
    */
   static Operand<TInt32> checked(Ops tf, Operand<TInt32> ids, int experts) {
