@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
@@ -68,7 +69,7 @@ public final class RunLock implements AutoCloseable {
       try {
         Files.writeString(marker, owner + "\n", StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
       } catch (FileAlreadyExistsException heldInThisProcess) {
-        throw locked(directory, Files.readString(marker));
+        throw locked(directory, readIfPresent(marker));
       }
       try {
         return lock(directory, marker, owner);
@@ -121,9 +122,18 @@ public final class RunLock implements AutoCloseable {
   }
 
   private static IllegalArgumentException locked(Path directory, String owner) {
-    String who = owner.isBlank() ? "a process that is taking the lock now" : owner.strip();
+    String who = owner.isBlank() ? "another writer, which is taking or releasing it now" : owner.strip();
     return new IllegalArgumentException("run directory " + directory + " is locked by " + who
         + ": another trainer is writing to it (wait for it to end, or write to another directory)");
+  }
+
+  /** The marker's owner line; empty if its writer released it meanwhile. */
+  private static String readIfPresent(Path marker) throws IOException {
+    try {
+      return Files.readString(marker);
+    } catch (NoSuchFileException released) {
+      return "";
+    }
   }
 
   private static String read(FileChannel channel) throws IOException {
