@@ -61,7 +61,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed of parameters, data windows and dropout (default: ${DEFAULT-VALUE}).", defaultValue = "1234")
   long seed;
 
-  @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/<preset>).")
+  @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/<preset>); one train at a time writes to it (run.lock).")
   Path out;
 
   @Option(names = "--xla", description = "on, off or auto: time both and keep the faster (default: ${DEFAULT-VALUE}).",
