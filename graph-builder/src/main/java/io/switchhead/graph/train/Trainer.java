@@ -55,18 +55,20 @@ public final class Trainer implements AutoCloseable {
   private final Batches validationBatches;
   private final Checkpoints checkpoints;
   private final LearningRateSchedule schedule;
+  private final RunLock lock;
   private long nextStep;
   private double lastLoss = Double.NaN;
   private double lastBpc = Double.NaN;
   private String xlaChoice = "";
 
-  private Trainer(ModelConfig model, TrainConfig train, Corpus corpus, Path out, long nextStep) {
+  private Trainer(ModelConfig model, TrainConfig train, Corpus corpus, Path out, long nextStep, RunLock lock) {
     checkArgument(corpus.vocabulary() <= model.vocabSize(),
         "%s has token ids up to %s but the model's vocabSize is %s", corpus.source(), corpus.vocabulary() - 1, model.vocabSize());
     this.model = model;
     this.train = train;
     this.corpus = corpus;
     this.nextStep = nextStep;
+    this.lock = lock;
     int window = model.context() + 1;
     boolean xl = model.hasMemory();
     // XL models read consecutive chunks (each chunk's memory is the one before); others random windows.
@@ -80,9 +82,13 @@ public final class Trainer implements AutoCloseable {
     this.graph = new TrainingGraph(model, train);
   }
 
-  /** A new run writing to {@code out}. */
+  /** A new run writing to {@code out}, which it locks ({@link RunLock}) until closed. */
   public static Trainer start(ModelConfig model, TrainConfig train, Corpus corpus, Path out) {
-    Trainer trainer = new Trainer(model, train, corpus, out, 0);
+    return RunLock.holding(out, lock -> startLocked(model, train, corpus, out, lock));
+  }
+
+  private static Trainer startLocked(ModelConfig model, TrainConfig train, Corpus corpus, Path out, RunLock lock) {
+    Trainer trainer = new Trainer(model, train, corpus, out, 0, lock);
     if (train.xla() == XlaMode.AUTO) {
       trainer.chooseXla();
     } else {
@@ -93,14 +99,19 @@ public final class Trainer implements AutoCloseable {
 
   /**
    * Continues the run in {@code out} from its latest complete checkpoint, with the model and
-   * training configs saved there (the architecture cannot change under a checkpoint).
+   * training configs saved there (the architecture cannot change under a checkpoint). Locks
+   * {@code out} ({@link RunLock}) before reading it, until closed.
    */
   public static Trainer resume(Path out, Corpus corpus) {
+    return RunLock.holding(out, lock -> resumeLocked(out, corpus, lock));
+  }
+
+  private static Trainer resumeLocked(Path out, Corpus corpus, RunLock lock) {
     Checkpoints checkpoints = new Checkpoints(out, 1);
     Path latest = checkpoints.latest().orElseThrow(
         () -> new IllegalArgumentException("nothing to resume: " + checkpoints.root() + " has no complete checkpoint"));
     State state = Checkpoints.readState(latest, State.class);
-    Trainer trainer = new Trainer(state.model(), state.train(), corpus, out, state.nextStep());
+    Trainer trainer = new Trainer(state.model(), state.train(), corpus, out, state.nextStep(), lock);
     trainer.graph.restore(Checkpoints.variablesPrefix(latest));
     if (state.train().xla() == XlaMode.AUTO) {
       trainer.chooseXla();
@@ -223,6 +234,8 @@ public final class Trainer implements AutoCloseable {
 
   @Override
   public void close() {
-    graph.close();
+    try (lock) {
+      graph.close();
+    }
   }
 }

@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ConfigJsonTest {
 
@@ -40,6 +43,73 @@ class ConfigJsonTest {
   void aMissingFieldIsNamed() {
     String message = errorOf(tinyJson().replace("\"dropout\" : 0.0,", ""));
     assertTrue(message.contains("dropout"), message);
+  }
+
+  private static String tinyWith(String field, String value) {
+    String json = tinyJson();
+    String edited = json.replaceFirst("\"" + field + "\" : [^,\n]+", "\"" + field + "\" : " + java.util.regex.Matcher.quoteReplacement(value));
+    assertTrue(!edited.equals(json), field + " is not in " + json);
+    return edited;
+  }
+
+  @Test
+  void aNullDocumentIsRefusedNotANullPointer() {
+    assertEquals("my.json: the document is null, expected a model config (a JSON object)", errorOf("null"));
+    assertEquals("my.json: the document is empty", errorOf(" "));
+    assertEquals("my.json: expected an object, got an array", errorOf("[]"));
+  }
+
+  @Test
+  void aStringIsNotANumber() {
+    assertEquals("my.json: layers: expected an integer, got the string \"4\"", errorOf(tinyWith("layers", "\"4\"")));
+    assertEquals("my.json: attention.k: expected an integer, got the string \"2\"", errorOf(tinyWith("k", "\"2\"")));
+    assertEquals("my.json: dropout: expected a number, got the string \"0.1\"", errorOf(tinyWith("dropout", "\"0.1\"")));
+    assertEquals("my.json: layers: expected an integer, got the string \"\"", errorOf(tinyWith("layers", "\"\"")));
+    assertEquals("my.json: layers: expected an integer, got true", errorOf(tinyWith("layers", "true")));
+  }
+
+  @Test
+  void aRealNumberIsNotAnIntegerButAnIntegerIsARealNumber() {
+    assertEquals("my.json: layers: expected an integer, got the number 4.5", errorOf(tinyWith("layers", "4.5")));
+    assertEquals("my.json: attention.headDim: expected an integer, got the number 32.0", errorOf(tinyWith("headDim", "32.0")));
+    assertEquals("my.json: layers: expected an integer, got the number 4.0", errorOf(tinyWith("layers", "4e0")));
+    assertEquals(0.0, ConfigJson.read(tinyWith("dropout", "0"), "my.json").dropout());
+  }
+
+  @Test
+  void aNumberIsNotAString() {
+    assertEquals("my.json: attention.positional: expected one of \"ROPE\", \"XL\", got the integer 0",
+        errorOf(tinyWith("positional", "0")));
+    assertTrue(errorOf(tinyWith("type", "1")).startsWith("my.json: attention: Could not resolve type id '1'"));
+  }
+
+  @Test
+  void nullFieldsAreNamed() {
+    assertEquals("my.json: layers: expected an integer, got null", errorOf(tinyWith("layers", "null")));
+    assertEquals("my.json: attention.positional: expected one of \"ROPE\", \"XL\", got null", errorOf(tinyWith("positional", "null")));
+    assertEquals("my.json: feedForward: expected an object, got null",
+        errorOf(tinyJson().replaceFirst("\"feedForward\" : \\{[^}]*}", "\"feedForward\" : null")));
+  }
+
+  @Test
+  void aDuplicateFieldOrTrailingContentIsRefused() {
+    assertEquals("my.json: not valid JSON: Duplicate field 'layers' (line 4, column 25)", errorOf(tinyWith("layers", "4, \"layers\" : 8")));
+    assertEquals("my.json: more content after the config's closing brace", errorOf(tinyJson() + " {}"));
+  }
+
+  @Test
+  void anUnknownOrMissingNestedFieldIsNamedByItsPath() {
+    assertEquals("my.json: attention.k: missing (every field is required)", errorOf(tinyJson().replace("\"k\" : 2,", "")));
+    assertEquals("my.json: attention: unknown field \"expertz\"; the known ones are \"expertDropout\", \"experts\", \"headDim\", "
+        + "\"heads\", \"k\", \"positional\"", errorOf(tinyWith("experts", "4, \"expertz\" : 3")));
+  }
+
+  @Test
+  void aFileIsNamedInTheError(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("model.json");
+    Files.writeString(file, tinyWith("layers", "\"4\""));
+    var error = assertThrows(IllegalArgumentException.class, () -> ConfigJson.read(file));
+    assertEquals(file + ": layers: expected an integer, got the string \"4\"", error.getMessage());
   }
 
   @Test

@@ -9,9 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.switchhead.testing.Seeded;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,6 +63,93 @@ class CorpusTest {
     assertArrayEquals(Arrays.copyOf(tokens, 190), all(corpus.train()));
     assertArrayEquals(Arrays.copyOfRange(tokens, 190, 200), all(corpus.validation()));
     assertEquals(Arrays.stream(tokens).max().orElseThrow() + 1, corpus.vocabulary());
+  }
+
+  private Path tokenFile(String name, int[] tokens) throws Exception {
+    ByteBuffer buffer = ByteBuffer.allocate(2 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
+    Arrays.stream(tokens).forEach(t -> buffer.putChar((char) t));
+    return Files.write(dir.resolve(name), buffer.array());
+  }
+
+  @Test
+  void aTextDirectorySkipsWhatIsNotTextAndNamesEachSkippedFile() throws Exception {
+    byte[] text = "Grüße, naïve café: ✓ UTF-8 text.\n".repeat(40).getBytes(StandardCharsets.UTF_8);
+    Files.write(dir.resolve("book.txt"), text);
+    byte[] noise = new byte[2000];
+    random.nextBytes(noise);
+    noise[0] = (byte) 0xff; // never valid in UTF-8, whatever the seed
+    Files.write(dir.resolve("noise.dat"), noise);
+    Files.write(dir.resolve("nul.txt"), "text with a \0 in it".getBytes(StandardCharsets.UTF_8));
+    Files.write(dir.resolve("latin1.txt"), "caf\u00e9 au lait".getBytes(StandardCharsets.ISO_8859_1));
+    Files.createDirectory(dir.resolve("sub"));
+    Corpus corpus = Corpus.load(dir);
+    assertEquals(text.length, corpus.train().length() + corpus.validation().length(), "only book.txt is read");
+    assertEquals(List.of(
+        "skipped " + dir.resolve("sub") + ": a directory (data directories are not read recursively)",
+        "skipped " + dir.resolve("latin1.txt") + ": not text, invalid UTF-8 (byte 0xe9 at offset 3)",
+        "skipped " + dir.resolve("noise.dat") + ": not text, invalid UTF-8 (byte 0xff at offset 0)",
+        "skipped " + dir.resolve("nul.txt") + ": not text, a NUL byte at offset 12 (binary data, or UTF-16)"),
+        corpus.warnings());
+  }
+
+  @Test
+  void textCutInsideACharacterIsStillText() throws Exception {
+    byte[] whole = "naïve café ✓".repeat(30).getBytes(StandardCharsets.UTF_8);
+    byte[] cut = Arrays.copyOf(whole, whole.length - 1); // the last ✓ loses its last byte, as head -c does
+    Path file = Files.write(dir.resolve("cut.txt"), cut);
+    assertEquals(cut.length, Corpus.load(file).train().length() + Corpus.load(file).validation().length());
+  }
+
+  @Test
+  void aDirectoryWithNothingButBinariesIsRefused() throws Exception {
+    byte[] noise = new byte[500];
+    random.nextBytes(noise);
+    noise[0] = (byte) 0xc0; // never valid in UTF-8
+    Files.write(dir.resolve("a.dat"), noise);
+    var error = assertThrows(IllegalArgumentException.class, () -> Corpus.load(dir));
+    assertEquals(dir + ": the corpus is empty (every file was skipped as not text)", error.getMessage());
+  }
+
+  @Test
+  void aNamedFileThatIsNotTextIsRefused() throws Exception {
+    byte[] noise = new byte[1000];
+    random.nextBytes(noise);
+    noise[10] = 0;
+    Path file = Files.write(dir.resolve("model.safetensors"), noise);
+    var error = assertThrows(IllegalArgumentException.class, () -> Corpus.load(file));
+    assertTrue(error.getMessage().startsWith(file + " is not text: "), error.getMessage());
+    assertTrue(error.getMessage().endsWith("; give text as UTF-8, or uint16 tokens as a .bin file"), error.getMessage());
+  }
+
+  @Test
+  void aDirectoryOfTokenFilesReadsEachAsUint16AndSplitsEach() throws Exception {
+    int[] a = random.ints(200, 0, 50000).toArray();
+    int[] b = random.ints(100, 0, 50000).toArray();
+    tokenFile("b.bin", b);
+    tokenFile("a.bin", a);
+    Corpus corpus = Corpus.load(dir);
+    int[] train = new int[190 + 95];
+    System.arraycopy(a, 0, train, 0, 190);
+    System.arraycopy(b, 0, train, 190, 95);
+    int[] validation = new int[10 + 5];
+    System.arraycopy(a, 190, validation, 0, 10);
+    System.arraycopy(b, 95, validation, 10, 5);
+    assertArrayEquals(train, all(corpus.train()));
+    assertArrayEquals(validation, all(corpus.validation()));
+    assertEquals(Math.max(Arrays.stream(a).max().orElseThrow(), Arrays.stream(b).max().orElseThrow()) + 1, corpus.vocabulary());
+    assertEquals(List.of(), corpus.warnings());
+  }
+
+  @Test
+  void aDirectoryMixingTokenFilesAndTextIsRefused() throws Exception {
+    // nanoGPT's data/shakespeare_char after prepare.py: train.bin, val.bin, input.txt, prepare.py.
+    tokenFile("train.bin", random.ints(100, 0, 65).toArray());
+    tokenFile("val.bin", random.ints(20, 0, 65).toArray());
+    Files.write(dir.resolve("input.txt"), text(300));
+    Files.write(dir.resolve("prepare.py"), text(50));
+    var error = assertThrows(IllegalArgumentException.class, () -> Corpus.load(dir));
+    assertEquals("data directory " + dir + " mixes uint16 token files (train.bin, val.bin) with other files (input.txt, "
+        + "prepare.py); a data directory holds .bin token files or text files, not both", error.getMessage());
   }
 
   @Test

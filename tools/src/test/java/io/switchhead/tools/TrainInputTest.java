@@ -1,0 +1,65 @@
+package io.switchhead.tools;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.switchhead.graph.config.ConfigJson;
+import io.switchhead.graph.config.Presets;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** What {@code train} tells a user about a config or data that is not what it should be, before training. */
+class TrainInputTest {
+
+  @TempDir Path dir;
+  private final StringWriter err = new StringWriter();
+
+  private int train(String... args) {
+    CommandLine cl = SwitchHeadCommand.commandLine();
+    cl.setErr(new PrintWriter(err, true));
+    cl.setOut(new PrintWriter(new StringWriter(), true));
+    String[] all = new String[args.length + 1];
+    all[0] = "train";
+    System.arraycopy(args, 0, all, 1, args.length);
+    return cl.execute(all);
+  }
+
+  @Test
+  void aConfigFileThatIsJsonNullIsOneLineNotAStackTrace() throws Exception {
+    Path config = Files.writeString(dir.resolve("null.json"), "null\n");
+    int code = train("--config", config.toString(), "--out", dir.resolve("run").toString());
+    assertEquals(2, code, err.toString());
+    assertEquals("switchhead train: " + config + ": the document is null, expected a model config (a JSON object)",
+        err.toString().strip());
+  }
+
+  @Test
+  void aConfigWithAStringForANumberIsRefused() throws Exception {
+    String json = ConfigJson.write(Presets.get("switchhead-tiny")).replace("\"layers\" : 4", "\"layers\" : \"4\"");
+    Path config = Files.writeString(dir.resolve("quoted.json"), json);
+    int code = train("--config", config.toString(), "--out", dir.resolve("run").toString());
+    assertEquals(2, code, err.toString());
+    assertEquals("switchhead train: " + config + ": layers: expected an integer, got the string \"4\"", err.toString().strip());
+  }
+
+  @Test
+  void skippedDataFilesAreNamedOnStderr() throws Exception {
+    Path data = Files.createDirectory(dir.resolve("data"));
+    Files.writeString(data.resolve("book.txt"), "It was a dark and stormy night. ".repeat(100));
+    Files.write(data.resolve("cover.jpg"), new byte[] {(byte) 0xff, (byte) 0xd8, (byte) 0xff, (byte) 0xe0, 0, 16});
+    // A model too small for byte tokens stops the run right after the data is read: nothing trains.
+    String json = ConfigJson.write(Presets.get("switchhead-tiny")).replace("\"vocabSize\" : 256", "\"vocabSize\" : 16");
+    Path config = Files.writeString(dir.resolve("small-vocab.json"), json);
+    int code = train("--config", config.toString(), "--data", data.toString(), "--out", dir.resolve("run").toString());
+    assertEquals(2, code, err.toString());
+    String[] lines = err.toString().strip().split("\n");
+    assertEquals("switchhead train: warning: skipped " + data.resolve("cover.jpg") + ": not text, invalid UTF-8 (byte 0xff at offset 0)",
+        lines[0]);
+    assertTrue(lines[1].contains("vocabSize is 16"), err.toString());
+  }
+}
