@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSortedMap;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
@@ -215,6 +216,11 @@ public final class TrainingGraph implements AutoCloseable {
   /** Zeroes the evaluation memory (XL), before a new pass over the validation streams. */
   public void resetEvaluationMemory() {
     session.runner().addTarget(evaluation.resetMemory()).run().close();
+  }
+
+  /** The variables a checkpoint of this graph holds, by name. */
+  public ImmutableSortedMap<String, VariableType> variables() {
+    return SavedVariables.of(graph);
   }
 
   public void save(String prefix) {
