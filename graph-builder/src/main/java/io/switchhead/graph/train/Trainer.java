@@ -10,8 +10,10 @@ import io.switchhead.graph.data.Batches;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.data.StreamSampler;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Trains a language model step by step: a program can call {@link #step()}, {@link #evaluate()} and
@@ -22,9 +24,6 @@ import java.util.concurrent.TimeUnit;
  * and the step, and a resumed run repeats the uninterrupted one exactly.
  */
 public final class Trainer implements AutoCloseable {
-
-  /** Saved beside the variables in every checkpoint. */
-  public record State(long nextStep, ModelConfig model, TrainConfig train, String data) {}
 
   /** One step's measurements. */
   public record StepReport(long step, double loss, double lmLoss, double gradientNorm, double learningRate,
@@ -76,6 +75,7 @@ public final class Trainer implements AutoCloseable {
     this.validationBatches = xl ? new StreamSampler(corpus.validation(), train.batch(), model.context(), 0)
         : new BatchSampler(corpus.validation(), train.batch(), window, 0);
     this.checkpoints = new Checkpoints(out, train.keepCheckpoints());
+    checkpoints.sweepPartials(); // what a killed save left behind, before this run saves anything
     this.schedule = train.schedule();
     this.graph = new TrainingGraph(model, train);
   }
@@ -83,29 +83,40 @@ public final class Trainer implements AutoCloseable {
   /** A new run writing to {@code out}. */
   public static Trainer start(ModelConfig model, TrainConfig train, Corpus corpus, Path out) {
     Trainer trainer = new Trainer(model, train, corpus, out, 0);
-    if (train.xla() == XlaMode.AUTO) {
-      trainer.chooseXla();
-    } else {
-      trainer.xlaChoice = train.xla() == XlaMode.ON ? "XLA on" : "XLA off";
-    }
+    trainer.settleXla();
     return trainer;
   }
 
   /**
-   * Continues the run in {@code out} from its latest complete checkpoint, with the model and
-   * training configs saved there (the architecture cannot change under a checkpoint).
+   * Continues the run in {@code out} from its newest intact checkpoint, with the configs saved there
+   * (the architecture cannot change under a checkpoint). The checkpoint's variables are compared
+   * with the model's before anything is restored or written.
+   *
+   * @param warnings receives a line per damaged checkpoint skipped (see {@link Checkpoints#latestVerified})
+   * @throws IllegalArgumentException if no checkpoint is intact, or the latest intact one does not
+   *     hold the variables of the model its state describes
    */
-  public static Trainer resume(Path out, Corpus corpus) {
-    Checkpoints checkpoints = new Checkpoints(out, 1);
-    Path latest = checkpoints.latest().orElseThrow(
-        () -> new IllegalArgumentException("nothing to resume: " + checkpoints.root() + " has no complete checkpoint"));
-    State state = Checkpoints.readState(latest, State.class);
+  public static Trainer resume(Path out, Corpus corpus, Consumer<String> warnings) {
+    VerifiedCheckpoint from = Checkpoints.latestVerified(out, warnings);
+    RunState state = from.state();
     Trainer trainer = new Trainer(state.model(), state.train(), corpus, out, state.nextStep());
-    trainer.graph.restore(Checkpoints.variablesPrefix(latest));
-    if (state.train().xla() == XlaMode.AUTO) {
-      trainer.chooseXla();
+    try {
+      from.restoreAll(trainer.graph.session(), trainer.graph.variables());
+      trainer.settleXla();
+    } catch (RuntimeException e) {
+      trainer.close();
+      throw e;
     }
     return trainer;
+  }
+
+  /** The XLA mode's step; AUTO times both on the current variables. */
+  private void settleXla() {
+    if (train.xla() == XlaMode.AUTO) {
+      chooseXla();
+    } else {
+      xlaChoice = train.xla() == XlaMode.ON ? "XLA on" : "XLA off";
+    }
   }
 
   /** Times forward+backward both ways for a few steps (nothing is applied) and keeps the faster. */
@@ -153,7 +164,7 @@ public final class Trainer implements AutoCloseable {
     return checkpoints;
   }
 
-  public java.util.List<String> usageNames() {
+  public List<String> usageNames() {
     return graph.usageNames();
   }
 
@@ -193,7 +204,7 @@ public final class Trainer implements AutoCloseable {
 
   /** Writes a checkpoint of the current state. */
   public Path checkpoint() {
-    return checkpoints.save(nextStep, graph::save, new State(nextStep, model, train, corpus.source()));
+    return checkpoints.save(nextStep, graph::save, new RunState(nextStep, model, train, corpus.source()));
   }
 
   /** Runs to the configured number of steps, evaluating and checkpointing on schedule and at the end. */

@@ -227,10 +227,6 @@ public final class TrainingGraph implements AutoCloseable {
     session.save(prefix);
   }
 
-  public void restore(String prefix) {
-    session.restore(prefix);
-  }
-
   @Override
   public void close() {
     session.close();
