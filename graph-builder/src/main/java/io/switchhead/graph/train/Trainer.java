@@ -10,6 +10,7 @@ import io.switchhead.graph.data.Batches;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.data.StreamSampler;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -54,18 +55,22 @@ public final class Trainer implements AutoCloseable {
   private final Batches validationBatches;
   private final Checkpoints checkpoints;
   private final LearningRateSchedule schedule;
+  private final List<RunState.DataChange> dataChanges;
   private long nextStep;
   private double lastLoss = Double.NaN;
-  private double lastBpc = Double.NaN;
+  private double lastBpc;
   private String xlaChoice = "";
 
-  private Trainer(ModelConfig model, TrainConfig train, Corpus corpus, Path out, long nextStep) {
+  private Trainer(ModelConfig model, TrainConfig train, Corpus corpus, Path out, long nextStep, List<RunState.DataChange> dataChanges,
+      double lastBpc) {
     checkArgument(corpus.vocabulary() <= model.vocabSize(),
         "%s has token ids up to %s but the model's vocabSize is %s", corpus.source(), corpus.vocabulary() - 1, model.vocabSize());
     this.model = model;
     this.train = train;
     this.corpus = corpus;
     this.nextStep = nextStep;
+    this.dataChanges = List.copyOf(dataChanges);
+    this.lastBpc = lastBpc;
     int window = model.context() + 1;
     boolean xl = model.hasMemory();
     // XL models read consecutive chunks (each chunk's memory is the one before); others random windows.
@@ -82,24 +87,45 @@ public final class Trainer implements AutoCloseable {
 
   /** A new run writing to {@code out}. */
   public static Trainer start(ModelConfig model, TrainConfig train, Corpus corpus, Path out) {
-    Trainer trainer = new Trainer(model, train, corpus, out, 0);
+    Trainer trainer = new Trainer(model, train, corpus, out, 0, List.of(), Double.NaN);
     trainer.settleXla();
     return trainer;
   }
 
   /**
-   * Continues the run in {@code out} from its newest intact checkpoint, with the configs saved there
-   * (the architecture cannot change under a checkpoint). The checkpoint's variables are compared
-   * with the model's before anything is restored or written.
+   * Continues the run in {@code out} from its newest intact checkpoint, with the configs and data
+   * recorded there.
    *
    * @param warnings receives a line per damaged checkpoint skipped (see {@link Checkpoints#latestVerified})
-   * @throws IllegalArgumentException if no checkpoint is intact, or the latest intact one does not
-   *     hold the variables of the model its state describes
    */
   public static Trainer resume(Path out, Corpus corpus, Consumer<String> warnings) {
     VerifiedCheckpoint from = Checkpoints.latestVerified(out, warnings);
+    return resume(out, from, corpus, from.state().train(), false);
+  }
+
+  /**
+   * Continues the run in {@code out} from checkpoint {@code from} with its model and the training
+   * settings {@code train}: the recorded ones, or those with the changes a resume may make (see
+   * {@link TrainConfig#checkContinues}); the learning rate follows {@code train}'s schedule from the
+   * checkpoint's step on. The checkpoint's variables are compared with the model's before anything
+   * is restored or written.
+   *
+   * @param allowDataChange whether {@code corpus} may be other data than the run recorded; the
+   *     change is then recorded in the next checkpoints' state
+   * @throws IllegalArgumentException if {@code train} changes what a resume keeps, the data differs
+   *     without {@code allowDataChange}, or the checkpoint does not hold the model's variables
+   */
+  public static Trainer resume(Path out, VerifiedCheckpoint from, Corpus corpus, TrainConfig train, boolean allowDataChange) {
     RunState state = from.state();
-    Trainer trainer = new Trainer(state.model(), state.train(), corpus, out, state.nextStep());
+    train.checkContinues(state.train(), state.nextStep());
+    List<RunState.DataChange> changes = new ArrayList<>(state.dataChanges());
+    if (!state.trainsOn(corpus.source())) {
+      checkArgument(allowDataChange, "%s is not the data the run in %s trains on (%s, recorded in checkpoint %s); "
+          + "allow the change to train on it", corpus.source(), out, state.data(), from.name());
+      changes.add(new RunState.DataChange(state.nextStep(), state.data(), corpus.source()));
+    }
+    double bpc = state.validationBpc() == null ? Double.NaN : state.validationBpc();
+    Trainer trainer = new Trainer(state.model(), train, corpus, out, state.nextStep(), changes, bpc);
     try {
       from.restoreAll(trainer.graph.session(), trainer.graph.variables());
       trainer.settleXla();
@@ -204,7 +230,13 @@ public final class Trainer implements AutoCloseable {
 
   /** Writes a checkpoint of the current state. */
   public Path checkpoint() {
-    return checkpoints.save(nextStep, graph::save, new RunState(nextStep, model, train, corpus.source()));
+    RunState state = new RunState(nextStep, model, train, corpus.source(), dataChanges, Double.isNaN(lastBpc) ? null : lastBpc);
+    return checkpoints.save(nextStep, graph::save, state);
+  }
+
+  /** The data changes of this run so far, the last one made by this resume if it changed the data. */
+  public List<RunState.DataChange> dataChanges() {
+    return dataChanges;
   }
 
   /** Runs to the configured number of steps, evaluating and checkpointing on schedule and at the end. */
