@@ -20,17 +20,19 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Consumer;
+import java.util.regex.Pattern;
 
 /**
  * Checkpoint directories under {@code <out>/checkpoints}, written atomically: each is written under a
  * temporary name and renamed only when complete, then the manifest (written the same way) names it
  * with the size and SHA-256 of each of its files. A process killed at any moment leaves the previous
  * manifest pointing at a complete checkpoint; a half-written directory is never named by it and is
- * swept when a run starts or resumes ({@link #sweepPartials}) and at every save. The last
+ * swept when a run starts or resumes ({@link #sweepLeftovers}) and at every save. The last
  * {@code keep} checkpoints are kept.
  *
  * <p>Before a checkpoint is used, {@link #latestVerified} checks it against the manifest and falls
@@ -51,6 +53,8 @@ public final class Checkpoints {
   static final String MANIFEST = "manifest.json";
   static final String VARIABLES = "variables";
   static final String STATE = "state.json";
+  /** The name of a complete checkpoint directory, "step-" and the step in 9 digits. */
+  private static final Pattern STEP_NAME = Pattern.compile("step-[0-9]{9,}");
   private static final ObjectMapper JSON = JsonMapper.builder().build();
 
   private final Path root;
@@ -75,7 +79,7 @@ public final class Checkpoints {
   public Path save(long step, Consumer<String> writeVariables, Object state) {
     try {
       Files.createDirectories(root);
-      String name = String.format("step-%09d", step);
+      String name = String.format(Locale.ROOT, "step-%09d", step);
       Path finalDir = root.resolve(name);
       Path tmp = Files.createTempDirectory(root, name + ".partial-");
       writeVariables.accept(tmp.resolve(VARIABLES).toString());
@@ -99,7 +103,7 @@ public final class Checkpoints {
       for (String old : dropped) {
         deleteRecursively(root.resolve(old));
       }
-      sweepPartials();
+      sweepLeftovers();
       return finalDir;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write checkpoint of step " + step + " under " + root, e);
@@ -219,25 +223,29 @@ public final class Checkpoints {
   }
 
   /**
-   * Deletes the half-written checkpoint directories and manifest files a killed save leaves behind.
-   * A run that starts or resumes calls it; readers (generation, export) never do, as a run may be
-   * writing one at that moment.
+   * Deletes what a killed save leaves behind: half-written checkpoint directories and manifest
+   * files, and, once a manifest exists, checkpoint directories it does not keep (one renamed into
+   * place before the manifest named it, one dropped but not yet deleted). A run that starts or
+   * resumes calls it; readers (generation, export) never do, as a run may be saving at that moment.
    */
-  public void sweepPartials() {
+  public void sweepLeftovers() {
     if (!Files.isDirectory(root)) {
       return;
     }
-    try (DirectoryStream<Path> entries = Files.newDirectoryStream(root, p -> isPartial(p.getFileName().toString()))) {
+    // Without a manifest nothing says which step directories are the run's: leave them.
+    List<String> kept = manifest().map(Manifest::kept).orElse(null);
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(root, p -> isLeftover(p.getFileName().toString(), kept))) {
       for (Path p : entries) {
         deleteRecursively(p);
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot remove the partial checkpoints in " + root, e);
+      throw new UncheckedIOException("cannot remove what killed saves left in " + root, e);
     }
   }
 
-  private static boolean isPartial(String name) {
-    return name.contains(".partial-") || (name.startsWith(MANIFEST) && name.endsWith(".tmp"));
+  private static boolean isLeftover(String name, List<String> kept) {
+    return name.contains(".partial-") || (name.startsWith(MANIFEST) && name.endsWith(".tmp"))
+        || (kept != null && STEP_NAME.matcher(name).matches() && !kept.contains(name));
   }
 
   private static void writeAtomically(Path target, byte[] content) throws IOException {

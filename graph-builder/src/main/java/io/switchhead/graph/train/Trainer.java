@@ -80,7 +80,7 @@ public final class Trainer implements AutoCloseable {
     this.validationBatches = xl ? new StreamSampler(corpus.validation(), train.batch(), model.context(), 0)
         : new BatchSampler(corpus.validation(), train.batch(), window, 0);
     this.checkpoints = new Checkpoints(out, train.keepCheckpoints());
-    checkpoints.sweepPartials(); // what a killed save left behind, before this run saves anything
+    checkpoints.sweepLeftovers(); // what a killed save left behind, before this run saves anything
     this.schedule = train.schedule();
     this.graph = new TrainingGraph(model, train);
   }

@@ -147,8 +147,9 @@ class CheckpointVerificationTest {
   }
 
   /**
-   * A resume from the fallback trains on and replaces the damaged checkpoint with a good one; the
-   * partial directories and manifest files of killed saves are gone once it starts.
+   * A resume from the fallback trains on and replaces the damaged checkpoint with a good one; what
+   * killed saves left (partial directories and manifest files, a directory the manifest does not
+   * name) is gone once it starts.
    */
   @Test
   void aResumeFromTheFallbackReplacesTheDamagedCheckpointAndSweepsPartials() throws Exception {
@@ -158,8 +159,9 @@ class CheckpointVerificationTest {
     Path partial = Files.createDirectory(checkpoints.resolve("step-000000006.partial-123"));
     Files.writeString(partial.resolve("variables.index"), "half");
     Path manifestTmp = Files.writeString(checkpoints.resolve("manifest.json4567.tmp"), "{\"lat");
+    Path unnamed = Files.createDirectory(checkpoints.resolve("step-000000008")); // renamed, then killed before the manifest
     try (Trainer trainer = Trainer.resume(run, corpus, warnings::add)) {
-      assertFalse(Files.exists(partial) || Files.exists(manifestTmp), "killed saves' files are swept at resume");
+      assertFalse(Files.exists(partial) || Files.exists(manifestTmp) || Files.exists(unnamed), "killed saves' files are swept at resume");
       assertEquals(2, trainer.nextStep());
       trainer.step();
       trainer.step();
