@@ -2,10 +2,11 @@ package io.switchhead.graph.train;
 
 import com.google.common.collect.ImmutableSortedMap;
 import io.switchhead.graph.model.MemoryState;
-import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.OperationAttributeInspector;
@@ -58,41 +59,40 @@ public final class SavedVariables {
   }
 
   private static void require(Map<String, VariableType> graph, CheckpointIndex index, String checkpoint, boolean parametersOnly) {
-    List<String> differences = new ArrayList<>();
+    // By name, each with what differs; shown parameters first, as their slots differ with them.
+    Map<String, String> differences = new TreeMap<>();
     graph.forEach((name, type) -> {
       CheckpointIndex.Tensor saved = index.tensors().get(name);
       if (saved == null) {
-        differences.add(name + " (" + type + ") is not in the checkpoint");
+        differences.put(name, name + " (" + type + ") is not in the checkpoint");
       } else if (!saved.type().equals(type)) {
-        differences.add(name + " is " + type + " in the model, " + saved.type() + " in the checkpoint");
+        differences.put(name, name + " is " + type + " in the model, " + saved.type() + " in the checkpoint");
       }
     });
     index.tensors().forEach((name, saved) -> {
       if (!graph.containsKey(name) && !(parametersOnly && isStateOf(name, graph))) {
-        differences.add(name + " (" + saved.type() + ") is in the checkpoint, not in the model");
+        differences.put(name, name + " (" + saved.type() + ") is in the checkpoint, not in the model");
       }
     });
     if (!differences.isEmpty()) {
-      String shown = String.join("; ", differences.subList(0, Math.min(SHOWN, differences.size())));
+      List<String> shown = differences.entrySet().stream()
+          .sorted(Comparator.comparing((Map.Entry<String, String> e) -> isTrainingState(e.getKey())))
+          .limit(SHOWN).map(Map.Entry::getValue).toList();
       throw new IllegalArgumentException(String.format(
           "checkpoint %s does not hold the variables of the model its state describes (%d in the model, %d saved; "
               + "%d differences: %s%s): was its state.json edited or copied from another run?",
-          checkpoint, graph.size(), index.tensors().size(), differences.size(), shown,
+          checkpoint, graph.size(), index.tensors().size(), differences.size(), String.join("; ", shown),
           differences.size() > SHOWN ? "; ..." : ""));
     }
   }
 
   /** An optimizer slot of one of the parameters, or an XL memory: saved by training only. */
   private static boolean isStateOf(String name, Map<String, VariableType> parameters) {
-    if (name.startsWith(MemoryState.PREFIX)) {
-      return true;
-    }
-    for (String slot : AdamW.SLOTS) {
-      String suffix = "/" + slot;
-      if (name.endsWith(suffix) && parameters.containsKey(name.substring(0, name.length() - suffix.length()))) {
-        return true;
-      }
-    }
-    return false;
+    return name.startsWith(MemoryState.PREFIX) || (isTrainingState(name) && parameters.containsKey(name.substring(0, name.lastIndexOf('/'))));
+  }
+
+  /** Named as an Adam slot or an XL memory. */
+  private static boolean isTrainingState(String name) {
+    return name.startsWith(MemoryState.PREFIX) || AdamW.SLOTS.stream().anyMatch(slot -> name.endsWith("/" + slot));
   }
 }
