@@ -105,23 +105,27 @@ class FaultInjectionEndToEndTest {
   }
 
   /**
-   * Kills at a moment of one of three kinds, drawn with its delay from the seeded random: any time
-   * after the start (often start-up), a time into the steps, or just after an evaluation (the save
-   * of that step follows at once). Returns false if the process ended first.
+   * Kills at a moment of one of three kinds, drawn with its numbers from the seeded random: any time
+   * after the start (often start-up); after 1 to 3 evaluations, a time into the steps that follow;
+   * or after 1 to 3 evaluations, at once (the save of that step follows the evaluation). Waiting for
+   * evaluations makes each run progress, so later kills hit runs resumed from real checkpoints, not
+   * only runs that never saved. Returns false if the process ended first.
    */
   private boolean killAtARandomMoment(Launcher child) throws InterruptedException {
     int kind = random.nextInt(3);
-    if (kind > 0 && child.nextLine(line -> STARTED.matcher(line).matches(), 120).isEmpty()) {
-      return false;
-    }
-    if (kind == 2 && child.nextLine(line -> EVALUATION.matcher(line).matches(), 120).isEmpty()) {
-      return false;
-    }
     long delay = switch (kind) {
       case 0 -> random.nextInt(6000);
-      case 1 -> random.nextInt(2000);
-      default -> random.nextInt(40);
+      case 1 -> random.nextInt(600); // a step of the tiny model takes tens of milliseconds
+      default -> random.nextInt(30); // a save takes milliseconds
     };
+    if (kind > 0) {
+      int evaluations = 1 + random.nextInt(3);
+      for (int i = 0; i < evaluations; i++) {
+        if (child.nextLine(line -> EVALUATION.matcher(line).matches(), 120).isEmpty()) {
+          return false;
+        }
+      }
+    }
     return child.runsAfter(delay) && child.kill() != 0;
   }
 
