@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -71,6 +72,14 @@ final class Launcher implements AutoCloseable {
    * if the process ends first or time runs out.
    */
   String awaitLine(Predicate<String> matches, long seconds) throws InterruptedException {
+    return nextLine(matches, seconds).orElseThrow(() -> new AssertionError("switchhead ended before the expected line:\n" + output()));
+  }
+
+  /**
+   * The next line that matches, or empty if the process ends first (lines are consumed as they are
+   * read); fails with the output if time runs out.
+   */
+  Optional<String> nextLine(Predicate<String> matches, long seconds) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
     while (true) {
       String line = unread.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
@@ -79,10 +88,10 @@ final class Launcher implements AutoCloseable {
       }
       if (line == END) {
         unread.add(END);
-        throw new AssertionError("switchhead ended before the expected line:\n" + output());
+        return Optional.empty();
       }
       if (matches.test(line)) {
-        return line;
+        return Optional.of(line);
       }
     }
   }
@@ -91,14 +100,24 @@ final class Launcher implements AutoCloseable {
     return process.isAlive();
   }
 
+  /** Whether the process is still running after {@code millis} more milliseconds. */
+  boolean runsAfter(long millis) throws InterruptedException {
+    return !process.waitFor(millis, TimeUnit.MILLISECONDS);
+  }
+
   long pid() {
     return process.pid();
   }
 
-  /** SIGKILL, as an out-of-memory killer or a pulled plug would. */
-  void kill() throws InterruptedException {
+  /**
+   * SIGKILL, as an out-of-memory killer or a pulled plug would; returns the exit code (137 if the
+   * signal ended the process, its own if it had ended before).
+   */
+  int kill() throws InterruptedException {
     process.destroyForcibly();
-    process.waitFor(30, TimeUnit.SECONDS);
+    assertTrue(process.waitFor(30, TimeUnit.SECONDS), "switchhead still runs 30 s after SIGKILL");
+    reader.join(10_000); // every line it wrote is in output()
+    return process.exitValue();
   }
 
   String output() {

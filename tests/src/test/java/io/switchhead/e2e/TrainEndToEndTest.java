@@ -3,15 +3,9 @@ package io.switchhead.e2e;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.switchhead.graph.config.ConfigJson;
-import io.switchhead.graph.config.DenseFeedForwardConfig;
-import io.switchhead.graph.config.ModelConfig;
-import io.switchhead.graph.config.Positional;
-import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.TensorBoardReader;
 import io.switchhead.testing.Seeded;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 import java.util.SortedMap;
@@ -26,51 +20,22 @@ class TrainEndToEndTest {
   @TempDir Path dir;
   @Seeded private Random random;
 
-  /** A small SwitchHead model, fast on two cores. */
-  private Path tinyConfig() throws Exception {
-    ModelConfig c = new ModelConfig(256, 32, 2, 32, new SwitchHeadConfig(2, 4, 2, 8, Positional.ROPE, 0.1),
-        new DenseFeedForwardConfig(64), 0.1, 0.7);
-    Path file = dir.resolve("tiny-e2e.json");
-    Files.writeString(file, ConfigJson.write(c));
-    return file;
-  }
-
-  private Path corpus() throws Exception {
-    StringBuilder text = new StringBuilder();
-    String[] words = {"alpha ", "beta ", "gamma ", "delta, ", "epsilon. ", "zeta\n"};
-    for (int i = 0; i < 20000; i++) {
-      text.append(words[random.nextInt(words.length)]);
-    }
-    Path file = dir.resolve("corpus.txt");
-    Files.writeString(file, text);
-    return file;
-  }
-
-  private String[] args(Path config, Path data, Path out, int steps, int every, String... extra) {
-    String[] base = {"train", "--config", config.toString(), "--data", data.toString(), "--out", out.toString(),
-        "--steps", Integer.toString(steps), "--batch", "4", "--eval-every", Integer.toString(every), "--eval-batches", "2",
-        "--checkpoint-every", Integer.toString(every), "--xla", "off", "--no-progress", "--warmup", "5", "--lr", "3e-3"};
-    String[] all = java.util.Arrays.copyOf(base, base.length + extra.length);
-    System.arraycopy(extra, 0, all, base.length, extra.length);
-    return all;
-  }
-
   @Test
   void aRunKilledAndResumedHasTheLossCurveOfAnUninterruptedOne() throws Exception {
-    Path config = tinyConfig();
-    Path data = corpus();
+    Path config = TinyRun.config(dir);
+    Path data = TinyRun.corpus(dir, random);
     Path straight = dir.resolve("straight");
-    try (Launcher run = Launcher.start(args(config, data, straight, 40, 10))) {
+    try (Launcher run = Launcher.start(TinyRun.train(config, data, straight, 40, 10))) {
       assertEquals(0, run.waitFor(5), run.output());
     }
     Path interrupted = dir.resolve("interrupted");
-    try (Launcher run = Launcher.start(args(config, data, interrupted, 40, 10))) {
+    try (Launcher run = Launcher.start(TinyRun.train(config, data, interrupted, 40, 10))) {
       // Killed right after the checkpoint of step 20 is complete, in the middle of the next steps.
       run.awaitLine(line -> line.startsWith("checkpoint of step 20:"), 120);
       run.kill();
       assertEquals("step-000000020", new Checkpoints(interrupted, 3).manifest().orElseThrow().latest());
     }
-    try (Launcher run = Launcher.start(args(config, data, interrupted, 40, 10, "--resume"))) {
+    try (Launcher run = Launcher.start(TinyRun.train(config, data, interrupted, 40, 10, "--resume"))) {
       assertEquals(0, run.waitFor(5), run.output());
       assertTrue(run.output().contains("resuming from step 20"), run.output());
     }
@@ -82,7 +47,7 @@ class TrainEndToEndTest {
 
   @Test
   void residentMemoryStaysFlatOverFiveHundredSteps() throws Exception {
-    try (Launcher run = Launcher.start(args(tinyConfig(), corpus(), dir.resolve("long"), 500, 50))) {
+    try (Launcher run = Launcher.start(TinyRun.train(TinyRun.config(dir), TinyRun.corpus(dir, random), dir.resolve("long"), 500, 50))) {
       run.awaitLine(line -> line.startsWith("step 100:"), 180);
       long at100 = run.residentKib();
       run.awaitLine(line -> line.startsWith("step 500:"), 600);

@@ -36,7 +36,8 @@ final class GenerateCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    try (Generator generator = Generator.load(run)) {
+    PrintWriter err = spec.commandLine().getErr();
+    try (Generator generator = Generator.load(run, warning -> err.println(spec.qualifiedName() + ": warning: " + warning))) {
       if (generator.config().vocabSize() != 256) {
         throw new CommandLine.ParameterException(spec.commandLine(),
             "generate works on byte-level models (vocabulary 256); this run's vocabulary is " + generator.config().vocabSize());

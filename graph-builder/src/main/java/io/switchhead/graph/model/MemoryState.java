@@ -19,6 +19,9 @@ import org.tensorflow.types.TFloat32;
  */
 public final class MemoryState {
 
+  /** Every memory variable's name starts with it. */
+  public static final String PREFIX = "memory/";
+
   private final ImmutableList<Variable<TFloat32>> variables;
 
   private MemoryState(List<Variable<TFloat32>> variables) {
@@ -30,7 +33,7 @@ public final class MemoryState {
     List<Variable<TFloat32>> memory = new ArrayList<>();
     if (c.hasMemory()) {
       for (int i = 0; i < c.layers(); i++) {
-        memory.add(store.state("memory/" + kind + "/" + i, Shape.of(batch, c.context(), c.dModel()), TFloat32.class));
+        memory.add(store.state(PREFIX + kind + "/" + i, Shape.of(batch, c.context(), c.dModel()), TFloat32.class));
       }
     }
     return new MemoryState(memory);

@@ -41,6 +41,9 @@ public record AdamW(double beta1, double beta2, double epsilon, double weightDec
     return new AdamW(0.9, 0.999, 1e-8, weightDecay);
   }
 
+  /** The names of a parameter's slots, {@code path/adam_m} and {@code path/adam_v}. */
+  public static final List<String> SLOTS = List.of("adam_m", "adam_v");
+
   /** The moment slots of every parameter, made once and shared by every update path. */
   public record Slots(List<Variable<TFloat32>> m, List<Variable<TFloat32>> v) {}
 
@@ -49,8 +52,8 @@ public record AdamW(double beta1, double beta2, double epsilon, double weightDec
     List<Variable<TFloat32>> m = new ArrayList<>();
     List<Variable<TFloat32>> v = new ArrayList<>();
     for (ParamStore.Param p : store.params()) {
-      m.add(store.slot(p, "adam_m"));
-      v.add(store.slot(p, "adam_v"));
+      m.add(store.slot(p, SLOTS.get(0)));
+      v.add(store.slot(p, SLOTS.get(1)));
     }
     return new Slots(ImmutableList.copyOf(m), ImmutableList.copyOf(v));
   }

@@ -53,6 +53,34 @@ public record TrainConfig(
         (int) Math.max(1, Math.min(250, steps)), 16, (int) Math.max(1, Math.min(500, steps)), 3);
   }
 
+  /**
+   * Checks that this config can continue a run recorded with {@code recorded} that is at step
+   * {@code nextStep}. A resume may extend the steps (not below {@code nextStep}) and change the
+   * learning rate, the clip, the XLA mode and when it evaluates and saves; the batch, the seed,
+   * the warm-up, the weight decay and the evaluation batches define the run (its data windows,
+   * dropout masks, objective and comparable validation) and stay.
+   *
+   * <p>The learning rate then follows this config's {@link #schedule} from {@code nextStep} on: that
+   * of a run started with these settings, so a resume killed later resumes the same way. A lower
+   * {@code learningRate} scales every later step's rate; more {@code steps} stretch the cosine,
+   * which raises the rate of the steps after {@code nextStep}.
+   *
+   * @throws IllegalArgumentException naming the setting that cannot change
+   */
+  public void checkContinues(TrainConfig recorded, long nextStep) {
+    checkArgument(steps >= nextStep, "steps (%s) is below the step the run reached (%s): a resume can extend a run, not shorten it",
+        steps, nextStep);
+    requireKept("batch", batch, recorded.batch);
+    requireKept("seed", seed, recorded.seed);
+    requireKept("warm-up steps", warmupSteps, recorded.warmupSteps);
+    requireKept("weight decay", weightDecay, recorded.weightDecay);
+    requireKept("evaluation batches", evalBatches, recorded.evalBatches);
+  }
+
+  private static void requireKept(String setting, Object value, Object recorded) {
+    checkArgument(value.equals(recorded), "a resumed run keeps its %s (%s), asked for %s", setting, recorded, value);
+  }
+
   public LearningRateSchedule schedule() {
     return new LearningRateSchedule(learningRate, warmupSteps, steps, 0);
   }

@@ -10,8 +10,11 @@ import io.switchhead.graph.data.Batches;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.data.StreamSampler;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Trains a language model step by step: a program can call {@link #step()}, {@link #evaluate()} and
@@ -22,9 +25,6 @@ import java.util.concurrent.TimeUnit;
  * and the step, and a resumed run repeats the uninterrupted one exactly.
  */
 public final class Trainer implements AutoCloseable {
-
-  /** Saved beside the variables in every checkpoint. */
-  public record State(long nextStep, ModelConfig model, TrainConfig train, String data) {}
 
   /** One step's measurements. */
   public record StepReport(long step, double loss, double lmLoss, double gradientNorm, double learningRate,
@@ -56,12 +56,14 @@ public final class Trainer implements AutoCloseable {
   private final Checkpoints checkpoints;
   private final LearningRateSchedule schedule;
   private final RunLock lock;
+  private final List<RunState.DataChange> dataChanges;
   private long nextStep;
   private double lastLoss = Double.NaN;
-  private double lastBpc = Double.NaN;
+  private double lastBpc;
   private String xlaChoice = "";
 
-  private Trainer(ModelConfig model, TrainConfig train, Corpus corpus, Path out, long nextStep, RunLock lock) {
+  private Trainer(ModelConfig model, TrainConfig train, Corpus corpus, Path out, long nextStep, List<RunState.DataChange> dataChanges,
+      double lastBpc, RunLock lock) {
     checkArgument(corpus.vocabulary() <= model.vocabSize(),
         "%s has token ids up to %s but the model's vocabSize is %s", corpus.source(), corpus.vocabulary() - 1, model.vocabSize());
     this.model = model;
@@ -69,6 +71,8 @@ public final class Trainer implements AutoCloseable {
     this.corpus = corpus;
     this.nextStep = nextStep;
     this.lock = lock;
+    this.dataChanges = List.copyOf(dataChanges);
+    this.lastBpc = lastBpc;
     int window = model.context() + 1;
     boolean xl = model.hasMemory();
     // XL models read consecutive chunks (each chunk's memory is the one before); others random windows.
@@ -78,45 +82,76 @@ public final class Trainer implements AutoCloseable {
     this.validationBatches = xl ? new StreamSampler(corpus.validation(), train.batch(), model.context(), 0)
         : new BatchSampler(corpus.validation(), train.batch(), window, 0);
     this.checkpoints = new Checkpoints(out, train.keepCheckpoints());
+    checkpoints.sweepLeftovers(); // what a killed save left behind, before this run saves anything
     this.schedule = train.schedule();
     this.graph = new TrainingGraph(model, train);
   }
 
   /** A new run writing to {@code out}, which it locks ({@link RunLock}) until closed. */
   public static Trainer start(ModelConfig model, TrainConfig train, Corpus corpus, Path out) {
-    return RunLock.holding(out, lock -> startLocked(model, train, corpus, out, lock));
-  }
-
-  private static Trainer startLocked(ModelConfig model, TrainConfig train, Corpus corpus, Path out, RunLock lock) {
-    Trainer trainer = new Trainer(model, train, corpus, out, 0, lock);
-    if (train.xla() == XlaMode.AUTO) {
-      trainer.chooseXla();
-    } else {
-      trainer.xlaChoice = train.xla() == XlaMode.ON ? "XLA on" : "XLA off";
-    }
-    return trainer;
+    return RunLock.holding(out, lock -> {
+      Trainer trainer = new Trainer(model, train, corpus, out, 0, List.of(), Double.NaN, lock);
+      trainer.settleXla();
+      return trainer;
+    });
   }
 
   /**
-   * Continues the run in {@code out} from its latest complete checkpoint, with the model and
-   * training configs saved there (the architecture cannot change under a checkpoint). Locks
-   * {@code out} ({@link RunLock}) before reading it, until closed.
+   * Continues the run in {@code out} from its newest intact checkpoint, with the configs and data
+   * recorded there. Locks {@code out} ({@link RunLock}) until closed.
+   *
+   * @param warnings receives a line per damaged checkpoint skipped (see {@link Checkpoints#latestVerified})
    */
-  public static Trainer resume(Path out, Corpus corpus) {
-    return RunLock.holding(out, lock -> resumeLocked(out, corpus, lock));
+  public static Trainer resume(Path out, Corpus corpus, Consumer<String> warnings) {
+    VerifiedCheckpoint from = Checkpoints.latestVerified(out, warnings);
+    return resume(out, from, corpus, from.state().train(), false);
   }
 
-  private static Trainer resumeLocked(Path out, Corpus corpus, RunLock lock) {
-    Checkpoints checkpoints = new Checkpoints(out, 1);
-    Path latest = checkpoints.latest().orElseThrow(
-        () -> new IllegalArgumentException("nothing to resume: " + checkpoints.root() + " has no complete checkpoint"));
-    State state = Checkpoints.readState(latest, State.class);
-    Trainer trainer = new Trainer(state.model(), state.train(), corpus, out, state.nextStep(), lock);
-    trainer.graph.restore(Checkpoints.variablesPrefix(latest));
-    if (state.train().xla() == XlaMode.AUTO) {
-      trainer.chooseXla();
+  /**
+   * Continues the run in {@code out} from checkpoint {@code from} with its model and the training
+   * settings {@code train}: the recorded ones, or those with the changes a resume may make (see
+   * {@link TrainConfig#checkContinues}); the learning rate follows {@code train}'s schedule from the
+   * checkpoint's step on. The checkpoint's variables are compared with the model's before anything
+   * is restored or written.
+   *
+   * @param allowDataChange whether {@code corpus} may be other data than the run recorded; the
+   *     change is then recorded in the next checkpoints' state
+   * @throws IllegalArgumentException if {@code train} changes what a resume keeps, the data differs
+   *     without {@code allowDataChange}, or the checkpoint does not hold the model's variables
+   */
+  public static Trainer resume(Path out, VerifiedCheckpoint from, Corpus corpus, TrainConfig train, boolean allowDataChange) {
+    return RunLock.holding(out, lock -> resumeLocked(out, from, corpus, train, allowDataChange, lock));
+  }
+
+  private static Trainer resumeLocked(Path out, VerifiedCheckpoint from, Corpus corpus, TrainConfig train, boolean allowDataChange,
+      RunLock lock) {
+    RunState state = from.state();
+    train.checkContinues(state.train(), state.nextStep());
+    List<RunState.DataChange> changes = new ArrayList<>(state.dataChanges());
+    if (!state.trainsOn(corpus.source())) {
+      checkArgument(allowDataChange, "%s is not the data the run in %s trains on (%s, recorded in checkpoint %s); "
+          + "allow the change to train on it", corpus.source(), out, state.data(), from.name());
+      changes.add(new RunState.DataChange(state.nextStep(), state.data(), corpus.source()));
+    }
+    double bpc = state.validationBpc() == null ? Double.NaN : state.validationBpc();
+    Trainer trainer = new Trainer(state.model(), train, corpus, out, state.nextStep(), changes, bpc, lock);
+    try {
+      from.restoreAll(trainer.graph.session(), trainer.graph.variables());
+      trainer.settleXla();
+    } catch (RuntimeException e) {
+      trainer.close();
+      throw e;
     }
     return trainer;
+  }
+
+  /** The XLA mode's step; AUTO times both on the current variables. */
+  private void settleXla() {
+    if (train.xla() == XlaMode.AUTO) {
+      chooseXla();
+    } else {
+      xlaChoice = train.xla() == XlaMode.ON ? "XLA on" : "XLA off";
+    }
   }
 
   /** Times forward+backward both ways for a few steps (nothing is applied) and keeps the faster. */
@@ -164,7 +199,7 @@ public final class Trainer implements AutoCloseable {
     return checkpoints;
   }
 
-  public java.util.List<String> usageNames() {
+  public List<String> usageNames() {
     return graph.usageNames();
   }
 
@@ -204,7 +239,13 @@ public final class Trainer implements AutoCloseable {
 
   /** Writes a checkpoint of the current state. */
   public Path checkpoint() {
-    return checkpoints.save(nextStep, graph::save, new State(nextStep, model, train, corpus.source()));
+    RunState state = new RunState(nextStep, model, train, corpus.source(), dataChanges, Double.isNaN(lastBpc) ? null : lastBpc);
+    return checkpoints.save(nextStep, graph::save, state);
+  }
+
+  /** The data changes of this run so far, the last one made by this resume if it changed the data. */
+  public List<RunState.DataChange> dataChanges() {
+    return dataChanges;
   }
 
   /** Runs to the configured number of steps, evaluating and checkpointing on schedule and at the end. */

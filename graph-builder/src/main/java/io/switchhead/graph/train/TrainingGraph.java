@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSortedMap;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
@@ -217,12 +218,13 @@ public final class TrainingGraph implements AutoCloseable {
     session.runner().addTarget(evaluation.resetMemory()).run().close();
   }
 
-  public void save(String prefix) {
-    session.save(prefix);
+  /** The variables a checkpoint of this graph holds, by name. */
+  public ImmutableSortedMap<String, VariableType> variables() {
+    return SavedVariables.of(graph);
   }
 
-  public void restore(String prefix) {
-    session.restore(prefix);
+  public void save(String prefix) {
+    session.save(prefix);
   }
 
   @Override

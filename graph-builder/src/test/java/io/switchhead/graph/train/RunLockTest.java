@@ -109,9 +109,9 @@ class RunLockTest {
       first.checkpoint();
       var error = assertThrows(IllegalArgumentException.class, () -> Trainer.start(model, train, corpus, out));
       assertEquals(lockedByThisProcess(out), withoutTime(error.getMessage()));
-      assertThrows(IllegalArgumentException.class, () -> Trainer.resume(out, corpus));
+      assertThrows(IllegalArgumentException.class, () -> Trainer.resume(out, corpus, warning -> {}));
     }
-    try (Trainer resumed = Trainer.resume(out, corpus)) {
+    try (Trainer resumed = Trainer.resume(out, corpus, warning -> {})) {
       assertEquals(0, resumed.nextStep());
     }
   }

@@ -3,6 +3,7 @@ package io.switchhead.graph.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
@@ -113,7 +114,7 @@ class TrainerTest {
       trainer.checkpoint();
       trainer.step(); // progress after the checkpoint is lost, as when a process is killed
     }
-    try (Trainer trainer = Trainer.resume(out, corpus)) {
+    try (Trainer trainer = Trainer.resume(out, corpus, TrainerTest::noWarning)) {
       assertEquals(4, trainer.nextStep());
       resumed.addAll(losses(trainer, 4));
     }
@@ -136,7 +137,7 @@ class TrainerTest {
       assertTrue(error.getMessage().startsWith("step " + error.step() + ": "), error.getMessage());
       assertEquals(error.step(), trainer.nextStep(), "the failing step is not counted as done");
     }
-    try (Trainer trainer = Trainer.resume(out, corpus)) {
+    try (Trainer trainer = Trainer.resume(out, corpus, TrainerTest::noWarning)) {
       assertEquals(0, trainer.nextStep());
       assertTrue(Double.isFinite(trainer.evaluate()), "the checkpoint before divergence must load and evaluate");
     }
@@ -148,5 +149,10 @@ class TrainerTest {
         new DenseFeedForwardConfig(8), 0, 0.7);
     var error = assertThrows(IllegalArgumentException.class, () -> Trainer.start(small, config(2, XlaMode.OFF), corpus(dir), dir.resolve("x")));
     assertTrue(error.getMessage().contains("vocabSize is 100"), error.getMessage());
+  }
+
+  /** Checkpoints here are intact: any warning about them is a failure. */
+  static void noWarning(String warning) {
+    fail("unexpected warning: " + warning);
   }
 }

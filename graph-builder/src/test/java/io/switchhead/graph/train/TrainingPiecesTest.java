@@ -62,7 +62,7 @@ class TrainingPiecesTest {
     assertEquals("step-000000030", manifest.latest());
     assertEquals(List.of("step-000000020", "step-000000030"), manifest.kept());
     assertFalse(Files.exists(checkpoints.root().resolve("step-000000010")));
-    assertEquals("weights of 30", Files.readString(Path.of(Checkpoints.variablesPrefix(checkpoints.latest().orElseThrow()))));
+    assertEquals("weights of 30", Files.readString(checkpoints.latest().orElseThrow().resolve(Checkpoints.VARIABLES)));
 
     // A save that dies half way (the writer throws) leaves the manifest on the last complete one.
     try {
