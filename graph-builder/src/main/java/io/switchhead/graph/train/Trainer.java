@@ -87,9 +87,17 @@ public final class Trainer implements AutoCloseable {
     this.graph = new TrainingGraph(model, train);
   }
 
-  /** A new run writing to {@code out}, which it locks ({@link RunLock}) until closed. */
+  /**
+   * A new run writing to {@code out}, which it locks ({@link RunLock}) until closed. A directory
+   * that already holds a run's checkpoints is refused: starting over would overwrite them.
+   */
   public static Trainer start(ModelConfig model, TrainConfig train, Corpus corpus, Path out) {
     return RunLock.holding(out, lock -> {
+      Checkpoints existing = new Checkpoints(out, 1);
+      existing.manifest().ifPresent(m -> {
+        throw new IllegalArgumentException(String.format("%s already holds a run (latest checkpoint %s); a new run would "
+            + "overwrite its checkpoints: resume it (train --resume), or train into another directory", out, m.latest()));
+      });
       Trainer trainer = new Trainer(model, train, corpus, out, 0, List.of(), Double.NaN, lock);
       trainer.settleXla();
       return trainer;

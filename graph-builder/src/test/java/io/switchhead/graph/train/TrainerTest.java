@@ -143,6 +143,25 @@ class TrainerTest {
     }
   }
 
+  /** Starting over in a directory that holds a run would overwrite its checkpoints: refused, nothing touched. */
+  @Test
+  void aNewRunIsRefusedWhereARunAlreadySavedCheckpoints() throws Exception {
+    Corpus corpus = corpus(dir);
+    Path out = dir.resolve("taken");
+    try (Trainer trainer = Trainer.start(tiny(), config(4, XlaMode.OFF), corpus, out)) {
+      trainer.step();
+      trainer.checkpoint();
+    }
+    Path manifest = out.resolve("checkpoints").resolve("manifest.json");
+    byte[] before = java.nio.file.Files.readAllBytes(manifest);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.start(tiny(), config(4, XlaMode.OFF), corpus, out));
+    assertTrue(e.getMessage().contains("already holds a run (latest checkpoint step-000000001)"), e.getMessage());
+    assertTrue(java.util.Arrays.equals(before, java.nio.file.Files.readAllBytes(manifest)), "the manifest changed");
+    try (Trainer resumed = Trainer.resume(out, corpus, warning -> {})) {
+      assertEquals(1, resumed.nextStep(), "the refused start must leave the directory lockable and resumable");
+    }
+  }
+
   @Test
   void aCorpusWithTokensBeyondTheVocabularyIsRefused() throws Exception {
     ModelConfig small = new ModelConfig(100, 16, 1, 8, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
