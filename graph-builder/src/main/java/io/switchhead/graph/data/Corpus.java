@@ -19,8 +19,8 @@ import java.util.stream.Stream;
  * <ul>
  *   <li>a token file {@code *.bin}: little-endian uint16 token ids (nanoGPT's format); the last
  *       {@value #VALIDATION_PERCENT}% is validation, the rest training;
- *   <li>any other file: UTF-8 text as byte tokens (vocabulary 256), split the same way; a file that
- *       is not UTF-8 or holds NUL bytes is refused, since its bytes would train as text;
+ *   <li>any other file: text as byte tokens (vocabulary 256), split the same way; a file with NUL
+ *       bytes or many control bytes (binary data) is refused, since its bytes would train as text;
  *   <li>a directory (not recursively): either {@code .bin} token files only, or text files only, each
  *       split as above and concatenated in name order, never a mix, since one corpus has one kind
  *       of token. In a text directory a file that is not text, a sub-directory or anything not a
