@@ -19,6 +19,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import org.tensorflow.Graph;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
@@ -28,9 +29,9 @@ import org.tensorflow.op.Ops;
 /**
  * Writes a run's checkpoint as a SavedModel for TF Serving: tag {@code serve}, the model's weights
  * only (no optimizer slots, no training memory, no training ops), the signatures of
- * {@link ServingSignatures}, and {@code export.json} beside it (the model config, the source
- * checkpoint and step, the vocabulary size, the signatures). The SavedModel is written beside the
- * target and renamed into place when complete, so a partial export never remains.
+ * {@link ServingSignatures}, and {@code export.json} beside {@code saved_model.pb} (the model
+ * config, the source checkpoint and step, the vocabulary size, the signatures). The SavedModel is
+ * written beside the target and renamed into place when complete, so a partial export never remains.
  */
 public final class SavedModelExport {
 
@@ -47,14 +48,49 @@ public final class SavedModelExport {
   private SavedModelExport() {}
 
   /**
+   * Exports a run's checkpoint of {@code step} (or its latest complete one) to {@code outDir}.
+   *
+   * @param overwrite replace an existing {@code outDir}; without it an existing one is refused
+   * @return what export.json says
+   */
+  public static Description export(Path runDirectory, OptionalLong step, Path outDir, boolean overwrite) {
+    return export(checkpoint(runDirectory, step), outDir, overwrite);
+  }
+
+  /**
+   * The checkpoint directory of {@code step} in a run, or its latest complete one. The one place the
+   * export finds a checkpoint: loading that verifies checkpoints takes over here.
+   *
+   * @throws IllegalArgumentException naming the run when it has no complete checkpoint, or the step
+   *     and the steps kept when none is of that step
+   */
+  public static Path checkpoint(Path runDirectory, OptionalLong step) {
+    Checkpoints checkpoints = new Checkpoints(runDirectory, 1);
+    Checkpoints.Manifest manifest = checkpoints.manifest().orElseThrow(
+        () -> new IllegalArgumentException("no complete checkpoint in " + checkpoints.root()));
+    if (step.isEmpty()) {
+      return checkpoints.root().resolve(manifest.latest());
+    }
+    Map<Long, Path> byStep = new LinkedHashMap<>();
+    for (String name : manifest.kept()) {
+      Path dir = checkpoints.root().resolve(name);
+      byStep.put(Checkpoints.readState(dir, Trainer.State.class).nextStep(), dir);
+    }
+    Path found = byStep.get(step.getAsLong());
+    checkArgument(found != null, "no checkpoint of step %s in %s; it keeps steps %s", step.getAsLong(), checkpoints.root(),
+        byStep.keySet());
+    return found;
+  }
+
+  /**
    * Exports the checkpoint {@code checkpoint} (a checkpoint directory of a run) to {@code outDir}.
    *
    * @param overwrite replace an existing {@code outDir}; without it an existing one is refused
    * @return what export.json says
    */
   public static Description export(Path checkpoint, Path outDir, boolean overwrite) {
-    Trainer.State state = Checkpoints.readState(checkpoint, Trainer.State.class);
     checkArgument(overwrite || !Files.exists(outDir), "%s exists; pass --overwrite to replace it", outDir);
+    Trainer.State state = Checkpoints.readState(checkpoint, Trainer.State.class);
     ModelConfig model = state.model();
     Path parent = outDir.toAbsolutePath().getParent();
     try {

@@ -1,5 +1,6 @@
 package io.switchhead.savedmodel;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,6 +10,7 @@ import io.switchhead.graph.config.ConfigJson;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.layers.LayerContext;
@@ -22,7 +24,14 @@ import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
 import java.util.Random;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -34,21 +43,30 @@ import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.SignatureDef;
-import org.tensorflow.types.TFloat32;
+import org.tensorflow.proto.TensorInfo;
 import org.tensorflow.types.TInt32;
 
 /** An export of a trained checkpoint, loaded and run as a server would: by signature and tensor names. */
 class SavedModelExportTest {
 
+  /** RoPE SwitchHead attention, dense feed-forward. */
   private static final ModelConfig TINY = new ModelConfig(256, 16, 1, 8, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1),
       new DenseFeedForwardConfig(8), 0.1, 0.7);
+
+  /** XL SwitchHead attention and the sigma-MoE feed-forward (SwitchAll): memories in training, none when served. */
+  private static final ModelConfig XL = new ModelConfig(256, 16, 2, 8, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.1),
+      new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 0.1, 0.7);
+
+  /** A run trained for two steps, a checkpoint after each, and the SavedModel of its latest. */
+  private record Exported(ModelConfig model, Path run, Path checkpoint, Path savedModel) {}
 
   @TempDir static Path dir;
   @Seeded private static Random corpusRandom;
   @Seeded private Random random;
-  private static Path checkpoint;
-  private static Path exported;
+  private static Exported tiny;
+  private static Exported xl;
 
   @BeforeAll
   static void trainAndExport() throws Exception {
@@ -57,14 +75,23 @@ class SavedModelExportTest {
       text.append((char) ('a' + corpusRandom.nextInt(8)));
     }
     Corpus corpus = Corpus.load(Files.writeString(dir.resolve("corpus.txt"), text));
+    tiny = trainAndExport(TINY, corpus, "tiny");
+    xl = trainAndExport(XL, corpus, "xl");
+  }
+
+  private static Exported trainAndExport(ModelConfig model, Corpus corpus, String name) {
     TrainConfig train = new TrainConfig(2, 3, 1e-2, 1, 1.0, 0.0, 5, XlaMode.OFF, 1000, 1, 1000, 2);
-    try (Trainer trainer = Trainer.start(TINY, train, corpus, dir.resolve("run"))) {
+    Path run = dir.resolve(name + "-run");
+    Path checkpoint;
+    try (Trainer trainer = Trainer.start(model, train, corpus, run)) {
       trainer.step();
+      trainer.checkpoint();
       trainer.step();
       checkpoint = trainer.checkpoint();
     }
-    exported = dir.resolve("model");
-    SavedModelExport.export(checkpoint, exported, false);
+    Path savedModel = dir.resolve(name + "-model");
+    SavedModelExport.export(run, OptionalLong.empty(), savedModel, false);
+    return new Exported(model, run, checkpoint, savedModel);
   }
 
   private int[] tokens(int batch, int time) {
@@ -72,8 +99,8 @@ class SavedModelExportTest {
   }
 
   /** The logits of the training graph's forward over the checkpoint, each row padded to the context. */
-  private static float[] referenceLogits(int[] tokens, int batch, int time) {
-    int t = TINY.context();
+  private static float[] referenceLogits(Exported e, int[] tokens, int batch, int time) {
+    int t = e.model().context();
     int[] window = new int[batch * t];
     for (int b = 0; b < batch; b++) {
       System.arraycopy(tokens, b * time, window, b * t, time);
@@ -82,13 +109,13 @@ class SavedModelExportTest {
       Ops tf = Ops.create(g);
       Placeholder<TInt32> in = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(batch, t)));
       ParamStore store = ParamStore.variables(tf, 0);
-      var logits = ForwardGraph.build(TINY, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(in)).logits();
+      var logits = ForwardGraph.build(e.model(), store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(in)).logits();
       try (Session s = new Session(g)) {
-        s.restore(Checkpoints.variablesPrefix(checkpoint));
+        s.restore(Checkpoints.variablesPrefix(e.checkpoint()));
         try (TInt32 x = Tensors.ints(Shape.of(batch, t), window);
             Result r = s.runner().feed(in, x).fetch(logits).run()) {
           float[] all = Tensors.toFloats(r.get(0));
-          int v = TINY.vocabSize();
+          int v = e.model().vocabSize();
           float[] cut = new float[batch * time * v];
           for (int b = 0; b < batch; b++) {
             System.arraycopy(all, b * t * v, cut, b * time * v, time * v);
@@ -109,19 +136,32 @@ class SavedModelExportTest {
     }
   }
 
-  @Test
-  void servingDefaultGivesTheTrainingGraphsLogitsAtEveryShape() {
-    try (SavedModelBundle bundle = SavedModelBundle.load(exported.toString(), ServingSignatures.TAG)) {
-      for (int[] shape : new int[][] {{1, 1}, {3, 7}, {2, TINY.context()}}) {
+  private static void assertLogitsEqual(float[] want, float[] got, String what) {
+    assertEquals(want.length, got.length, what);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(want[i], got[i], 1e-5f * Math.max(1, Math.abs(want[i])), what + " at " + i);
+    }
+  }
+
+  private void assertServesTheTrainingGraphsLogits(Exported e) {
+    try (SavedModelBundle bundle = SavedModelBundle.load(e.savedModel().toString(), ServingSignatures.TAG)) {
+      for (int[] shape : new int[][] {{1, 1}, {3, 7}, {2, e.model().context()}}) {
         int[] tokens = tokens(shape[0], shape[1]);
         float[] got = run(bundle, ServingSignatures.DEFAULT, ServingSignatures.LOGITS, tokens, shape[0], shape[1]);
-        float[] want = referenceLogits(tokens, shape[0], shape[1]);
-        assertEquals(want.length, got.length);
-        for (int i = 0; i < want.length; i++) {
-          assertEquals(want[i], got[i], 1e-5f * Math.max(1, Math.abs(want[i])), "shape " + shape[0] + "x" + shape[1] + " at " + i);
-        }
+        assertLogitsEqual(referenceLogits(e, tokens, shape[0], shape[1]), got, "shape " + shape[0] + "x" + shape[1]);
       }
     }
+  }
+
+  @Test
+  void servingDefaultGivesTheTrainingGraphsLogitsAtEveryShape() {
+    assertServesTheTrainingGraphsLogits(tiny);
+  }
+
+  /** XL: the serving graph runs without memory, as generation does, and gives that forward's logits. */
+  @Test
+  void anXlSwitchAllModelServesWithoutMemory() {
+    assertServesTheTrainingGraphsLogits(xl);
   }
 
   @Test
@@ -130,9 +170,9 @@ class SavedModelExportTest {
     int time = 5;
     int v = TINY.vocabSize();
     int[] tokens = tokens(batch, time);
-    try (SavedModelBundle bundle = SavedModelBundle.load(exported.toString(), ServingSignatures.TAG)) {
+    try (SavedModelBundle bundle = SavedModelBundle.load(tiny.savedModel().toString(), ServingSignatures.TAG)) {
       float[] logprobs = run(bundle, ServingSignatures.NEXT_TOKEN_LOGPROBS, ServingSignatures.LOGPROBS, tokens, batch, time);
-      float[] logits = referenceLogits(tokens, batch, time);
+      float[] logits = referenceLogits(tiny, tokens, batch, time);
       for (int b = 0; b < batch; b++) {
         int last = (b * time + time - 1) * v;
         double max = Double.NEGATIVE_INFINITY;
@@ -152,44 +192,137 @@ class SavedModelExportTest {
 
   @Test
   void idsOutsideTheVocabularyAndTimePastTheContextAreRefusedByTheGraph() {
-    try (SavedModelBundle bundle = SavedModelBundle.load(exported.toString(), ServingSignatures.TAG)) {
+    try (SavedModelBundle bundle = SavedModelBundle.load(tiny.savedModel().toString(), ServingSignatures.TAG)) {
       int[] bad = tokens(2, 3);
       bad[4] = TINY.vocabSize();
       RuntimeException ids = assertThrows(RuntimeException.class,
           () -> run(bundle, ServingSignatures.DEFAULT, ServingSignatures.LOGITS, bad, 2, 3));
-      assertTrue(ids.getMessage().contains("every token id must be in [0, 256)"), ids.getMessage());
+      assertTrue(ids.getMessage().contains("every token id must be in [0, 256), got ids from"), ids.getMessage());
       int[] negative = tokens(1, 2);
       negative[0] = -1;
-      assertThrows(RuntimeException.class, () -> run(bundle, ServingSignatures.DEFAULT, ServingSignatures.LOGITS, negative, 1, 2));
+      RuntimeException below = assertThrows(RuntimeException.class,
+          () -> run(bundle, ServingSignatures.NEXT_TOKEN_LOGPROBS, ServingSignatures.LOGPROBS, negative, 1, 2));
+      assertTrue(below.getMessage().contains("every token id must be in [0, 256)"), below.getMessage());
       int tooLong = TINY.context() + 1;
       RuntimeException time = assertThrows(RuntimeException.class,
           () -> run(bundle, ServingSignatures.DEFAULT, ServingSignatures.LOGITS, tokens(1, tooLong), 1, tooLong));
-      assertTrue(time.getMessage().contains("time dimension must be in [1, 8]"), time.getMessage());
+      assertTrue(time.getMessage().contains("time dimension must be in [1, 8] (at most the context), got] [9]"), time.getMessage());
+      RuntimeException empty = assertThrows(RuntimeException.class,
+          () -> run(bundle, ServingSignatures.DEFAULT, ServingSignatures.LOGITS, new int[0], 0, 3));
+      assertTrue(empty.getMessage().contains("batch dimension must be at least 1"), empty.getMessage());
     }
   }
 
-  /** Weights only: the variables' data is the parameter count times 4 bytes (no Adam slots, no memories). */
+  /** Weights only: the variables' data is the parameter count times 4 bytes (no Adam slots, no XL memories). */
   @Test
   void theVariablesAreTheWeightsOnly() throws Exception {
-    long bytes;
-    try (Stream<Path> files = Files.list(exported.resolve("variables"))) {
-      bytes = files.filter(p -> p.getFileName().toString().startsWith("variables.data-")).mapToLong(p -> p.toFile().length()).sum();
+    for (Exported e : List.of(tiny, xl)) {
+      long bytes;
+      try (Stream<Path> files = Files.list(e.savedModel().resolve("variables"))) {
+        bytes = files.filter(p -> p.getFileName().toString().startsWith("variables.data-")).mapToLong(p -> p.toFile().length()).sum();
+      }
+      assertEquals(ParameterCount.of(e.model()).total() * 4, bytes, e.model().attention().positional().toString());
+      SavedModelExport.Description d = SavedModelExport.readDescription(e.savedModel());
+      assertEquals(e.model(), d.model());
+      assertEquals(2, d.step());
+      assertEquals(e.checkpoint().toAbsolutePath().toString(), d.checkpoint());
+      assertEquals(ConfigJson.write(e.model()), ConfigJson.write(d.model()));
     }
-    assertEquals(ParameterCount.of(TINY).total() * 4, bytes);
-    SavedModelExport.Description d = SavedModelExport.readDescription(exported);
-    assertEquals(TINY, d.model());
-    assertEquals(2, d.step());
-    assertEquals(ConfigJson.write(TINY), ConfigJson.write(d.model()));
+  }
+
+  /** What a server reads from the MetaGraphDef: the tag, each signature's method, dtypes and dynamic shapes. */
+  @Test
+  void theSignaturesDeclareTheirMethodDtypesAndShapes() {
+    try (SavedModelBundle bundle = SavedModelBundle.load(tiny.savedModel().toString(), ServingSignatures.TAG)) {
+      assertEquals(List.of(ServingSignatures.TAG), bundle.metaGraphDef().getMetaInfoDef().getTagsList());
+      long v = TINY.vocabSize();
+      SignatureDef logits = bundle.metaGraphDef().getSignatureDefOrThrow(ServingSignatures.DEFAULT);
+      SignatureDef logprobs = bundle.metaGraphDef().getSignatureDefOrThrow(ServingSignatures.NEXT_TOKEN_LOGPROBS);
+      for (SignatureDef def : List.of(logits, logprobs)) {
+        assertEquals(ServingSignatures.PREDICT, def.getMethodName());
+        assertEquals(List.of(ServingSignatures.TOKENS), List.copyOf(def.getInputsMap().keySet()));
+        assertTensor(def.getInputsOrThrow(ServingSignatures.TOKENS), DataType.DT_INT32, -1, -1);
+      }
+      assertEquals(List.of(ServingSignatures.LOGITS), List.copyOf(logits.getOutputsMap().keySet()));
+      assertTensor(logits.getOutputsOrThrow(ServingSignatures.LOGITS), DataType.DT_FLOAT, -1, -1, v);
+      assertEquals(List.of(ServingSignatures.LOGPROBS), List.copyOf(logprobs.getOutputsMap().keySet()));
+      assertTensor(logprobs.getOutputsOrThrow(ServingSignatures.LOGPROBS), DataType.DT_FLOAT, -1, v);
+    }
+  }
+
+  private static void assertTensor(TensorInfo info, DataType type, long... dims) {
+    assertEquals(type, info.getDtype(), info.getName());
+    assertArrayEquals(dims, info.getTensorShape().getDimList().stream().mapToLong(d -> d.getSize()).toArray(), info.getName());
+  }
+
+  /** One loaded bundle, eight threads calling it at once, each with its own shape and tokens. */
+  @Test
+  void eightThreadsCallingOneBundleEachGetTheirOwnAnswer() throws Exception {
+    int threads = 8;
+    int calls = 4;
+    List<int[]> shapes = new ArrayList<>();
+    List<int[]> inputs = new ArrayList<>();
+    List<float[]> expected = new ArrayList<>();
+    for (int i = 0; i < threads; i++) {
+      int[] shape = {1 + i % 3, 1 + i % TINY.context()};
+      shapes.add(shape);
+      inputs.add(tokens(shape[0], shape[1]));
+      expected.add(referenceLogits(tiny, inputs.get(i), shape[0], shape[1]));
+    }
+    CyclicBarrier start = new CyclicBarrier(threads);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try (SavedModelBundle bundle = SavedModelBundle.load(tiny.savedModel().toString(), ServingSignatures.TAG)) {
+      List<Future<List<float[]>>> answers = new ArrayList<>();
+      for (int i = 0; i < threads; i++) {
+        int[] shape = shapes.get(i);
+        int[] in = inputs.get(i);
+        answers.add(pool.submit(() -> {
+          start.await();
+          List<float[]> got = new ArrayList<>();
+          for (int c = 0; c < calls; c++) {
+            got.add(run(bundle, ServingSignatures.DEFAULT, ServingSignatures.LOGITS, in, shape[0], shape[1]));
+          }
+          return got;
+        }));
+      }
+      for (int i = 0; i < threads; i++) {
+        List<float[]> got = answers.get(i).get();
+        for (int c = 0; c < calls; c++) {
+          assertLogitsEqual(expected.get(i), got.get(c), "thread " + i + " call " + c);
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aRunsCheckpointIsFoundByStepOrTheLatest() {
+    assertEquals(tiny.checkpoint(), SavedModelExport.checkpoint(tiny.run(), OptionalLong.empty()));
+    assertEquals(tiny.checkpoint(), SavedModelExport.checkpoint(tiny.run(), OptionalLong.of(2)));
+    Path first = SavedModelExport.checkpoint(tiny.run(), OptionalLong.of(1));
+    assertEquals(1, Checkpoints.readState(first, Trainer.State.class).nextStep());
+    SavedModelExport.Description d = SavedModelExport.export(tiny.run(), OptionalLong.of(1), dir.resolve("step-1"), false);
+    assertEquals(1, d.step());
+
+    IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
+        () -> SavedModelExport.checkpoint(tiny.run(), OptionalLong.of(7)));
+    assertEquals("no checkpoint of step 7 in " + tiny.run().resolve("checkpoints") + "; it keeps steps [1, 2]", unknown.getMessage());
+    IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
+        () -> SavedModelExport.export(dir.resolve("no-run"), OptionalLong.empty(), dir.resolve("unwritten"), false));
+    assertEquals("no complete checkpoint in " + dir.resolve("no-run").resolve("checkpoints"), none.getMessage());
+    assertTrue(Files.notExists(dir.resolve("unwritten")));
   }
 
   @Test
   void anExistingDirectoryIsRefusedUnlessOverwriting() throws Exception {
     Path target = Files.createDirectories(dir.resolve("taken"));
     Path keep = Files.writeString(target.resolve("keep.txt"), "mine");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SavedModelExport.export(checkpoint, target, false));
-    assertTrue(e.getMessage().contains("--overwrite"), e.getMessage());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> SavedModelExport.export(tiny.checkpoint(), target, false));
+    assertEquals(target + " exists; pass --overwrite to replace it", e.getMessage());
     assertEquals("mine", Files.readString(keep));
-    SavedModelExport.export(checkpoint, target, true);
+    SavedModelExport.export(tiny.checkpoint(), target, true);
     assertTrue(Files.exists(target.resolve("saved_model.pb")));
     assertTrue(Files.notExists(keep));
     try (Stream<Path> siblings = Files.list(dir)) {
