@@ -13,9 +13,6 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.data.Corpus;
-import io.switchhead.graph.layers.LayerContext;
-import io.switchhead.graph.model.ForwardGraph;
-import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
@@ -36,13 +33,9 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tensorflow.Graph;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
-import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
-import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.SignatureDef;
 import org.tensorflow.proto.TensorInfo;
@@ -98,32 +91,9 @@ class SavedModelExportTest {
     return random.ints((long) batch * time, 0, TINY.vocabSize()).toArray();
   }
 
-  /** The logits of the training graph's forward over the checkpoint, each row padded to the context. */
+  /** The training graph's logits over the export's checkpoint. */
   private static float[] referenceLogits(Exported e, int[] tokens, int batch, int time) {
-    int t = e.model().context();
-    int[] window = new int[batch * t];
-    for (int b = 0; b < batch; b++) {
-      System.arraycopy(tokens, b * time, window, b * t, time);
-    }
-    try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
-      Placeholder<TInt32> in = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(batch, t)));
-      ParamStore store = ParamStore.variables(tf, 0);
-      var logits = ForwardGraph.build(e.model(), store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(in)).logits();
-      try (Session s = new Session(g)) {
-        s.restore(Checkpoints.variablesPrefix(e.checkpoint()));
-        try (TInt32 x = Tensors.ints(Shape.of(batch, t), window);
-            Result r = s.runner().feed(in, x).fetch(logits).run()) {
-          float[] all = Tensors.toFloats(r.get(0));
-          int v = e.model().vocabSize();
-          float[] cut = new float[batch * time * v];
-          for (int b = 0; b < batch; b++) {
-            System.arraycopy(all, b * t * v, cut, b * time * v, time * v);
-          }
-          return cut;
-        }
-      }
-    }
+    return TrainingLogits.of(e.model(), e.checkpoint(), tokens, batch, time);
   }
 
   /** Runs a signature by the tensor names its SignatureDef gives, as TF Serving does. */
@@ -172,20 +142,9 @@ class SavedModelExportTest {
     int[] tokens = tokens(batch, time);
     try (SavedModelBundle bundle = SavedModelBundle.load(tiny.savedModel().toString(), ServingSignatures.TAG)) {
       float[] logprobs = run(bundle, ServingSignatures.NEXT_TOKEN_LOGPROBS, ServingSignatures.LOGPROBS, tokens, batch, time);
-      float[] logits = referenceLogits(tiny, tokens, batch, time);
-      for (int b = 0; b < batch; b++) {
-        int last = (b * time + time - 1) * v;
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < v; i++) {
-          max = Math.max(max, logits[last + i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < v; i++) {
-          sum += Math.exp(logits[last + i] - max);
-        }
-        for (int i = 0; i < v; i++) {
-          assertEquals(logits[last + i] - max - Math.log(sum), logprobs[b * v + i], 1e-4, "row " + b + " token " + i);
-        }
+      double[] expected = TrainingLogits.lastLogSoftmax(referenceLogits(tiny, tokens, batch, time), batch, time, v);
+      for (int i = 0; i < expected.length; i++) {
+        assertEquals(expected[i], logprobs[i], 1e-4, "row " + i / v + " token " + i % v);
       }
     }
   }
