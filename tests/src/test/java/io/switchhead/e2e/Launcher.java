@@ -17,7 +17,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
-/** Runs ./switchhead as a user does: a fresh process from the repository root, output captured. */
+/** Runs ./switchhead as a user does (or a main class, as a server would): a fresh process from the repository root, output captured. */
 final class Launcher implements AutoCloseable {
 
   static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
@@ -58,6 +58,17 @@ final class Launcher implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(command).directory(ROOT.toFile()).redirectErrorStream(true);
     pb.environment().remove("TF_XLA_FLAGS");
     return new Launcher(pb.start());
+  }
+
+  /**
+   * Starts {@code main} in a fresh JVM on this JVM's class path (the test class path), so that it
+   * shares nothing this process built or registered.
+   */
+  static Launcher java(Class<?> main, String... args) throws IOException {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xss4m",
+        "-cp", System.getProperty("java.class.path"), main.getName()));
+    command.addAll(List.of(args));
+    return new Launcher(new ProcessBuilder(command).directory(ROOT.toFile()).redirectErrorStream(true).start());
   }
 
   /** Runs to completion; returns the exit code. */

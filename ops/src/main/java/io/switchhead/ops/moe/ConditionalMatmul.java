@@ -9,7 +9,8 @@ import org.tensorflow.types.family.TFloating;
  * A matmul in which every row of X is multiplied by the weights of k chosen experts, weighted by
  * gates: {@code Y[n] = sum_j gates[n, j] * X[n] W[ids[n, j]]}.
  *
- * <p>Shapes (all static): x [N, dIn], w [M, dIn, dOut], ids [N, k] int32 in [0, M), gates [N, k].
+ * <p>Shapes (static; only {@link SegmentedConditionalMatmul} also takes an N known only at run time):
+ * x [N, dIn], w [M, dIn, dOut], ids [N, k] int32 in [0, M), gates [N, k].
  * The same expert may appear twice in a row; its two slots then add. Gradients flow to x, w and
  * gates; ids are routing and have none.
  */

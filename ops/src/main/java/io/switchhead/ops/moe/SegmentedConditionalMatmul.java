@@ -4,9 +4,11 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.AssertThat;
 import org.tensorflow.op.core.Unstack;
 import org.tensorflow.op.nn.TopK;
 import org.tensorflow.types.TInt32;
@@ -23,6 +25,10 @@ import org.tensorflow.types.family.TFloating;
  * XlaConditionalMatmul}, which picks a layout with static shapes (the block-padded {@link
  * SortedConditionalMatmul} or {@link SpillConditionalMatmul}). The graph holds one matmul per
  * expert, so it suits tens of experts, not thousands.
+ *
+ * <p>The row count N may be unknown when the graph is built (a server's batch): nothing is sized by
+ * it, so the N-dependent sizes then come from the ids when the graph runs. Where N is known (every
+ * training and evaluation graph) they are the constants they always were.
  */
 public final class SegmentedConditionalMatmul implements ConditionalMatmul {
 
@@ -30,17 +36,21 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
 
   @Override
   public <T extends TFloating> Operand<T> slotOutputs(Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates) {
-    MatmulShapes s = MatmulShapes.of(WHERE, x, w, ids, gates);
-    int pairs = s.pairs();
-    checkArgument((long) s.experts() * pairs < Integer.MAX_VALUE, "%s: M * N * k (%s * %s) must fit an int32 sort key",
+    MatmulShapes.Dims s = MatmulShapes.read(WHERE, x, w, ids, gates);
+    // P = N*k: -1 (inferred by reshapes) where N is known only at run time.
+    int pairs = s.rowsKnown() ? s.known().pairs() : -1;
+    checkArgument(pairs < 0 || (long) s.experts() * pairs < Integer.MAX_VALUE, "%s: M * N * k (%s * %s) must fit an int32 sort key",
         WHERE, s.experts(), pairs);
     Ops mm = tf.withSubScope("segmentedMatmul");
     Operand<TInt32> flatIds = mm.reshape(mm.stopGradient(ExpertIds.checked(mm, ids, s.experts())), mm.constant(new int[] {pairs})); // [P]
+    // Where N is static, each use makes the constant it always did, so those graphs keep every op.
+    Operand<TInt32> runTimePairs = pairs < 0 ? sortablePairs(mm, flatIds, s.experts()) : null;
+    Supplier<Operand<TInt32>> pairCount = pairs < 0 ? () -> runTimePairs : () -> mm.constant(pairs);
 
     // Sort the pairs by expert, stably: the key expert * P + pair is unique; top-k of its negation.
-    Operand<TInt32> pairIndex = mm.range(mm.constant(0), mm.constant(pairs), mm.constant(1));
-    Operand<TInt32> keys = mm.math.add(mm.math.mul(flatIds, mm.constant(pairs)), pairIndex);
-    Operand<TInt32> order = mm.nn.topK(mm.math.neg(keys), mm.constant(pairs), new TopK.Options[0]).indices(); // [P] pairs by expert
+    Operand<TInt32> pairIndex = mm.range(mm.constant(0), pairCount.get(), mm.constant(1));
+    Operand<TInt32> keys = mm.math.add(mm.math.mul(flatIds, pairCount.get()), pairIndex);
+    Operand<TInt32> order = mm.nn.topK(mm.math.neg(keys), pairCount.get(), new TopK.Options[0]).indices(); // [P] pairs by expert
     Operand<TInt32> sortedRows = mm.math.floorDiv(order, mm.constant(s.k())); // [P] row of each sorted pair
     Operand<TInt32> counts = mm.math.unsortedSegmentSum(mm.onesLike(flatIds), flatIds, mm.constant(s.experts())); // [M]
 
@@ -59,11 +69,22 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
     return gatherBack(mm, mm.concat(products, mm.constant(0)), order, gates, s);
   }
 
+  /**
+   * P, the pairs in {@code flatIds}, when the graph runs, with a control dependency on an assertion
+   * that the sort keys expert * P + pair fit an int32 (checked in Java where N is static).
+   */
+  private static Operand<TInt32> sortablePairs(Ops mm, Operand<TInt32> flatIds, int experts) {
+    Operand<TInt32> pairs = mm.size(flatIds);
+    AssertThat fits = mm.assertThat(mm.math.lessEqual(pairs, mm.constant((Integer.MAX_VALUE - 1) / experts)),
+        List.of(mm.constant(WHERE + ": M * N * k must fit an int32 sort key; M = " + experts + ", N * k ="), pairs));
+    return mm.withControlDependencies(List.of(fits)).identity(pairs);
+  }
+
   /** The sorted results [P, dOut] back in (row, slot) order, weighted by the gates: [N, k, dOut]. */
   private static <T extends TFloating> Operand<T> gatherBack(Ops mm, Operand<T> ySorted, Operand<TInt32> order, Operand<T> gates,
-      MatmulShapes s) {
+      MatmulShapes.Dims s) {
     Operand<T> yPairs = mm.gather(ySorted, mm.math.invertPermutation(order), mm.constant(0)); // [P, dOut] in pair order
-    Operand<T> ySlots = mm.reshape(yPairs, mm.constant(new int[] {s.rows(), s.k(), s.dOut()}));
+    Operand<T> ySlots = mm.reshape(yPairs, mm.constant(new int[] {(int) s.rows(), s.k(), s.dOut()})); // -1 infers N
     return mm.math.mul(ySlots, mm.expandDims(gates, mm.constant(-1))); // [N, k, dOut]
   }
 }

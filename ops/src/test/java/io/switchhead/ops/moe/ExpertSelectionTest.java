@@ -12,6 +12,7 @@ import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
 import io.switchhead.testing.Seeded;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -23,6 +24,7 @@ import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
@@ -123,6 +125,59 @@ class ExpertSelectionTest {
     }
     assertArrayEquals(referenceIds(r.logits(), r.dropped(), n, c), r.ids());
     assertRawSigmoidGates(r, n, c);
+  }
+
+  /** What a selection graph fed through a placeholder returns: the selection and the negative entropy. */
+  private record Fed(int[] ids, float[] gates, float[] logits, float[] negativeEntropy) {}
+
+  /**
+   * Runs each x [N, d] (row-major) through one graph whose placeholder is [rows, d]: rows = N for a
+   * static graph, -1 for one whose N is known only at run time.
+   */
+  private static List<Fed> feed(List<float[]> xs, double[] s, int d, SelectionConfig c, long rows) {
+    try (Graph g = new Graph();
+        Session session = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(rows, d)));
+      Selection<TFloat32> sel = ExpertSelection.select(tf, x, tf.constant(Shape.of((long) c.heads() * c.experts(), d), DataBuffers.of(s)),
+          c, Mode.EVAL, tf.constant(new long[] {0, 0}));
+      Operand<TFloat32> entropy = ExpertSelection.negativeEntropy(tf, sel.logits());
+      List<Fed> out = new ArrayList<>();
+      for (float[] values : xs) {
+        try (TFloat32 in = Tensors.floats(Shape.of(values.length / d, d), values);
+            Result r = session.runner().feed(x, in).fetch(sel.ids()).fetch(sel.gates()).fetch(sel.logits()).fetch(entropy).run()) {
+          out.add(new Fed(Tensors.toInts(r.get(0)), Tensors.toFloats(r.get(1)), Tensors.toFloats(r.get(2)), Tensors.toFloats(r.get(3))));
+        }
+      }
+      return out;
+    }
+  }
+
+  /** A server's batch: one graph with N unknown, run at two N, selects exactly as the static graph of each N. */
+  @Test
+  void aRowCountKnownOnlyAtRunTimeSelectsAsTheStaticGraph() {
+    SelectionConfig c = SelectionConfig.of(3, 5, 2);
+    int d = 6;
+    double[] s = random.doubles(15 * d).map(v -> 2 * v - 1).toArray();
+    List<float[]> xs = new ArrayList<>();
+    for (int n : new int[] {11, 3}) {
+      float[] x = new float[n * d];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) (2 * random.nextDouble() - 1);
+      }
+      xs.add(x);
+    }
+    List<Fed> dynamic = feed(xs, s, d, c, -1);
+    for (int i = 0; i < xs.size(); i++) {
+      int n = xs.get(i).length / d;
+      Fed fixed = feed(List.of(xs.get(i)), s, d, c, n).get(0);
+      assertArrayEquals(fixed.ids(), dynamic.get(i).ids(), "ids at N = " + n);
+      assertArrayEquals(fixed.gates(), dynamic.get(i).gates(), "gates at N = " + n);
+      assertArrayEquals(fixed.logits(), dynamic.get(i).logits(), "logits at N = " + n);
+      assertArrayEquals(fixed.negativeEntropy(), dynamic.get(i).negativeEntropy(), "negative entropy at N = " + n);
+      double[] logits = toDoubles(dynamic.get(i).logits());
+      assertArrayEquals(referenceIds(logits, new boolean[logits.length], n, c), dynamic.get(i).ids(), "top-k at N = " + n);
+    }
   }
 
   @Test

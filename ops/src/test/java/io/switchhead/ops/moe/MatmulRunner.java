@@ -90,11 +90,26 @@ final class MatmulRunner {
 
   /** Runs in a plain graph (no XLA). */
   static <T extends TFloating> Outputs plain(ConditionalMatmul impl, MatmulProblem p, Class<T> type) {
+    return plainAnyRows(impl, List.of(p), type, false).get(0);
+  }
+
+  /**
+   * Runs every problem in one plain graph; with {@code anyRows} its placeholders leave the row count N
+   * unknown ([-1, ...]), as a server's batch does, so problems of different N share the graph. All
+   * problems must agree in everything but N.
+   */
+  static <T extends TFloating> List<Outputs> plainAnyRows(ConditionalMatmul impl, List<MatmulProblem> problems, Class<T> type,
+      boolean anyRows) {
     try (Graph g = new Graph();
         Session session = new Session(g)) {
       Ops tf = Ops.create(g);
-      Inputs<T> in = new Inputs<>(tf, p, type);
-      return in.run(session, step(tf, impl, in.x, in.w, in.ids, in.gates, in.r, p.slots()));
+      Inputs<T> in = new Inputs<>(tf, problems.get(0), type, anyRows);
+      Map<String, Operand<?>> out = step(tf, impl, in.x, in.w, in.ids, in.gates, in.r, problems.get(0).slots());
+      List<Outputs> all = new ArrayList<>();
+      for (MatmulProblem p : problems) {
+        all.add(in.run(session, out, p));
+      }
+      return all;
     }
   }
 
@@ -103,7 +118,7 @@ final class MatmulRunner {
     try (ConcreteFunction f =
             ConcreteFunction.create(
                 tf -> {
-                  Inputs<T> in = new Inputs<>(tf, p, type);
+                  Inputs<T> in = new Inputs<>(tf, p, type, false);
                   Map<String, Operand<?>> out = step(tf, impl, in.x, in.w, in.ids, in.gates, in.r, p.slots());
                   Signature.Builder sig =
                       Signature.builder().key("conditional_matmul_step")
@@ -114,43 +129,48 @@ final class MatmulRunner {
         Graph g = new Graph();
         Session session = new Session(g)) {
       Ops tf = Ops.create(g);
-      Inputs<T> in = new Inputs<>(tf, p, type);
+      Inputs<T> in = new Inputs<>(tf, p, type, false);
       Map<String, Operand<?>> out =
           XlaCompiledCall.call(tf, f, Map.of("x", in.x, "w", in.w, "ids", in.ids, "gates", in.gates, "r", in.r));
-      return in.run(session, out);
+      return in.run(session, out, p);
     }
   }
 
-  /** Placeholders with static shapes, and the tensors that feed them. */
+  /** Placeholders, static or with N unknown, and the tensors that feed them a problem. */
   private static final class Inputs<T extends TFloating> {
     final Placeholder<T> x;
     final Placeholder<T> w;
     final Placeholder<TInt32> ids;
     final Placeholder<T> gates;
     final Placeholder<T> r;
-    private final MatmulProblem p;
     private final Class<T> type;
 
-    Inputs(Ops tf, MatmulProblem p, Class<T> type) {
+    Inputs(Ops tf, MatmulProblem p, Class<T> type, boolean anyRows) {
       MatmulShapes s = p.shapes();
-      this.p = p;
       this.type = type;
-      x = tf.placeholder(type, Placeholder.shape(Shape.of(s.rows(), s.dIn())));
+      long n = anyRows ? -1 : s.rows();
+      x = tf.placeholder(type, Placeholder.shape(Shape.of(n, s.dIn())));
       w = tf.placeholder(type, Placeholder.shape(Shape.of(s.experts(), s.dIn(), s.dOut())));
-      ids = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(s.rows(), s.k())));
-      gates = tf.placeholder(type, Placeholder.shape(Shape.of(s.rows(), s.k())));
-      r = tf.placeholder(type, Placeholder.shape(p.slots() ? Shape.of(s.rows(), s.k(), s.dOut()) : Shape.of(s.rows(), s.dOut())));
+      ids = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(n, s.k())));
+      gates = tf.placeholder(type, Placeholder.shape(Shape.of(n, s.k())));
+      r = tf.placeholder(type, Placeholder.shape(outputShape(p, n)));
     }
 
-    Outputs run(Session session, Map<String, Operand<?>> out) {
+    private static Shape outputShape(MatmulProblem p, long rows) {
+      MatmulShapes s = p.shapes();
+      return p.slots() ? Shape.of(rows, s.k(), s.dOut()) : Shape.of(rows, s.dOut());
+    }
+
+    Outputs run(Session session, Map<String, Operand<?>> out, MatmulProblem p) {
+      MatmulShapes s = p.shapes();
       List<Tensor> feeds = new ArrayList<>();
       try {
         Session.Runner runner = session.runner();
-        runner.feed(x, track(feeds, floating(x.shape(), p.x())));
+        runner.feed(x, track(feeds, floating(Shape.of(s.rows(), s.dIn()), p.x())));
         runner.feed(w, track(feeds, floating(w.shape(), p.w())));
-        runner.feed(ids, track(feeds, Tensors.ints(ids.shape(), p.ids())));
-        runner.feed(gates, track(feeds, floating(gates.shape(), p.gates())));
-        runner.feed(r, track(feeds, floating(r.shape(), p.r())));
+        runner.feed(ids, track(feeds, Tensors.ints(Shape.of(s.rows(), s.k()), p.ids())));
+        runner.feed(gates, track(feeds, floating(Shape.of(s.rows(), s.k()), p.gates())));
+        runner.feed(r, track(feeds, floating(outputShape(p, s.rows()), p.r())));
         NAMES.forEach(name -> runner.fetch(out.get(name)));
         try (Result result = runner.run()) {
           return new Outputs(

@@ -47,8 +47,8 @@ class MatmulValidationTest {
             who + " conditional matmul: gates [N, k] must have the shape of ids [7, 2], got [7, 3]",
             error(tf, impl, f32(tf, 7, 5), f32(tf, 3, 5, 2), i32(tf, 7, 2), f32(tf, 7, 3)));
         assertEquals(
-            who + " conditional matmul: x [N, dIn] must have a static rank-2 shape, got [-1, 5]",
-            error(tf, impl, f32(tf, -1, 5), f32(tf, 3, 5, 2), i32(tf, 7, 2), f32(tf, 7, 2)));
+            who + " conditional matmul: x [N, dIn] must have rank 2 and static sizes but N, got [7, -1]",
+            error(tf, impl, f32(tf, 7, -1), f32(tf, 3, 5, 2), i32(tf, 7, 2), f32(tf, 7, 2)));
         assertEquals(
             who + " conditional matmul: w [M, dIn, dOut] must have a static rank-3 shape, got [5, 2]",
             error(tf, impl, f32(tf, 7, 5), f32(tf, 5, 2), i32(tf, 7, 2), f32(tf, 7, 2)));
@@ -56,6 +56,24 @@ class MatmulValidationTest {
     }
     var block = assertThrows(IllegalArgumentException.class, () -> SortedConditionalMatmul.withBlockSize(0));
     assertEquals("blockSize must be >= 1, got OptionalInt[0]", block.getMessage());
+  }
+
+  /** Only the segmented layout takes a row count known at run time; the others say so, by name. */
+  @Test
+  void layoutsThatSizeByTheRowCountRefuseAnUnknownOne() {
+    List<ConditionalMatmul> layouts = List.of(SortedConditionalMatmul.withDefaultBlockSize(), SpillConditionalMatmul.withDefaults(),
+        new CapacityConditionalMatmul(1.0), new XlaConditionalMatmul(), new DenseConditionalMatmul());
+    List<String> names = List.of("sorted", "spill", "capacity", "XLA", "dense");
+    for (int i = 0; i < layouts.size(); i++) {
+      try (Graph g = new Graph()) {
+        Ops tf = Ops.create(g);
+        assertEquals(
+            names.get(i) + " conditional matmul needs the row count N when the graph is built (only the segmented conditional"
+                + " matmul takes one known at run time), got x [-1, 5], ids [-1, 2], gates [-1, 2]",
+            error(tf, layouts.get(i), f32(tf, -1, 5), f32(tf, 3, 5, 2), i32(tf, -1, 2), f32(tf, -1, 2)));
+        assertTrue(error(tf, layouts.get(i), f32(tf, 7, 5), f32(tf, 3, 5, 2), i32(tf, -1, 2), f32(tf, 7, 2)).contains("got x [7, 5], ids [-1, 2]"));
+      }
+    }
   }
 
   @Test

@@ -6,6 +6,7 @@ import static io.switchhead.ops.moe.MatmulProblem.UNIFORM;
 import static io.switchhead.ops.moe.MatmulProblem.allTo;
 
 import io.switchhead.testing.Seeded;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.types.TFloat32;
@@ -38,6 +39,30 @@ class SegmentedConditionalMatmulTest {
     check(new MatmulShapes(5, 4, 3, 6, 6), DISTINCT, "k=M");
     check(new MatmulShapes(6, 4, 3, 1, 2), UNIFORM, "M=1");
     check(new MatmulShapes(50, 4, 3, 64, 3), UNIFORM, "M=64");
+  }
+
+  /**
+   * A row count known only at run time (a server's batch): one graph with [-1, ...] placeholders, run
+   * at two N, gives what the static-N graph of each N gives, forward and gradients, and matches the
+   * dense reference.
+   */
+  @Test
+  void aRowCountKnownOnlyAtRunTimeGivesTheStaticResults() {
+    for (boolean slots : new boolean[] {false, true}) {
+      for (MatmulShapes[] pair : new MatmulShapes[][] {
+          {new MatmulShapes(37, 6, 5, 3, 2), new MatmulShapes(4, 6, 5, 3, 2)},
+          {new MatmulShapes(9, 4, 3, 1, 2), new MatmulShapes(2, 4, 3, 1, 2)}}) {
+        List<MatmulProblem> problems = List.of(MatmulProblem.random(random, pair[0], UNIFORM, slots),
+            MatmulProblem.random(random, pair[1], EVEN_ONLY, slots));
+        List<MatmulRunner.Outputs> dynamic = MatmulRunner.plainAnyRows(segmented, problems, TFloat32.class, true);
+        for (int i = 0; i < problems.size(); i++) {
+          MatmulProblem p = problems.get(i);
+          String name = p.shapes() + (slots ? " slots" : " summed");
+          Compare.assertClose(dynamic.get(i), MatmulRunner.plain(segmented, p, TFloat32.class), 0, name + " against static N");
+          Compare.assertClose(dynamic.get(i), MatmulRunner.plain(dense, p, TFloat64.class), 1e-5, name + " against dense");
+        }
+      }
+    }
   }
 
   /** Central differences in float64 for x, w and the gates; the odd experts get no row. */

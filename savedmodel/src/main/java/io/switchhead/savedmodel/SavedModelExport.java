@@ -1,0 +1,161 @@
+package io.switchhead.savedmodel;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.google.common.io.MoreFiles;
+import com.google.common.io.RecursiveDeleteOption;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.params.ParamStore;
+import io.switchhead.graph.train.Checkpoints;
+import io.switchhead.graph.train.Trainer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import org.tensorflow.Graph;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+import org.tensorflow.Signature;
+import org.tensorflow.op.Ops;
+
+/**
+ * Writes a run's checkpoint as a SavedModel for TF Serving: tag {@code serve}, the model's weights
+ * only (no optimizer slots, no training memory, no training ops), the signatures of
+ * {@link ServingSignatures}, and {@code export.json} beside {@code saved_model.pb} (the model
+ * config, the source checkpoint and step, the vocabulary size, the signatures). The SavedModel is
+ * written beside the target and renamed into place when complete, so a partial export never remains.
+ */
+public final class SavedModelExport {
+
+  /** What {@code export.json} records. */
+  public record Description(ModelConfig model, String checkpoint, long step, int vocabSize, String tag,
+      Map<String, SignatureDescription> signatures) {}
+
+  /** One signature: its method, inputs and outputs by name. */
+  public record SignatureDescription(String method, List<String> inputs, List<String> outputs) {}
+
+  static final String DESCRIPTION = "export.json";
+  private static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+
+  private SavedModelExport() {}
+
+  /**
+   * Exports a run's checkpoint of {@code step} (or its latest complete one) to {@code outDir}.
+   *
+   * @param overwrite replace an existing {@code outDir}; without it an existing one is refused
+   * @return what export.json says
+   */
+  public static Description export(Path runDirectory, OptionalLong step, Path outDir, boolean overwrite) {
+    return export(checkpoint(runDirectory, step), outDir, overwrite);
+  }
+
+  /**
+   * The checkpoint directory of {@code step} in a run, or its latest complete one. The one place the
+   * export finds a checkpoint: loading that verifies checkpoints takes over here.
+   *
+   * @throws IllegalArgumentException naming the run when it has no complete checkpoint, or the step
+   *     and the steps kept when none is of that step
+   */
+  public static Path checkpoint(Path runDirectory, OptionalLong step) {
+    Checkpoints checkpoints = new Checkpoints(runDirectory, 1);
+    Checkpoints.Manifest manifest = checkpoints.manifest().orElseThrow(
+        () -> new IllegalArgumentException("no complete checkpoint in " + checkpoints.root()));
+    if (step.isEmpty()) {
+      return checkpoints.root().resolve(manifest.latest());
+    }
+    Map<Long, Path> byStep = new LinkedHashMap<>();
+    for (String name : manifest.kept()) {
+      Path dir = checkpoints.root().resolve(name);
+      byStep.put(Checkpoints.readState(dir, Trainer.State.class).nextStep(), dir);
+    }
+    Path found = byStep.get(step.getAsLong());
+    checkArgument(found != null, "no checkpoint of step %s in %s; it keeps steps %s", step.getAsLong(), checkpoints.root(),
+        byStep.keySet());
+    return found;
+  }
+
+  /**
+   * Exports the checkpoint {@code checkpoint} (a checkpoint directory of a run) to {@code outDir}.
+   *
+   * @param overwrite replace an existing {@code outDir}; without it an existing one is refused
+   * @return what export.json says
+   */
+  public static Description export(Path checkpoint, Path outDir, boolean overwrite) {
+    checkArgument(overwrite || !Files.exists(outDir), "%s exists; pass --overwrite to replace it", outDir);
+    Trainer.State state = Checkpoints.readState(checkpoint, Trainer.State.class);
+    ModelConfig model = state.model();
+    Path parent = outDir.toAbsolutePath().getParent();
+    try {
+      Files.createDirectories(parent);
+      Path partial = Files.createTempDirectory(parent, outDir.getFileName() + ".partial-");
+      try {
+        Path written = partial.resolve("model");
+        Description description = write(model, Checkpoints.variablesPrefix(checkpoint), written, checkpoint, state.nextStep());
+        JSON.writeValue(written.resolve(DESCRIPTION).toFile(), description);
+        replace(written, outDir);
+        return description;
+      } finally {
+        MoreFiles.deleteRecursively(partial, RecursiveDeleteOption.ALLOW_INSECURE);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the SavedModel " + outDir, e);
+    }
+  }
+
+  /** What {@code export.json} beside a SavedModel says. */
+  public static Description readDescription(Path savedModel) {
+    Path file = savedModel.resolve(DESCRIPTION);
+    try {
+      return JSON.readValue(file.toFile(), Description.class);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file, e);
+    }
+  }
+
+  private static Description write(ModelConfig model, String variablesPrefix, Path dir, Path checkpoint, long step)
+      throws IOException {
+    try (Graph graph = new Graph()) {
+      Ops tf = Ops.create(graph);
+      ParamStore store = ParamStore.variables(tf, 0);
+      ServingGraph serving = ServingGraph.build(tf, model, store);
+      store.freeze();
+      List<Signature> signatures = List.of(
+          Signature.builder().key(ServingSignatures.DEFAULT).methodName(ServingSignatures.PREDICT)
+              .input(ServingSignatures.TOKENS, serving.tokens()).output(ServingSignatures.LOGITS, serving.logits()).build(),
+          Signature.builder().key(ServingSignatures.NEXT_TOKEN_LOGPROBS).methodName(ServingSignatures.PREDICT)
+              .input(ServingSignatures.TOKENS, serving.tokens()).output(ServingSignatures.LOGPROBS, serving.logprobs()).build());
+      try (Session session = new Session(graph)) {
+        // Restores the parameters by name; the checkpoint's optimizer slots and memories are not in this graph.
+        session.restore(variablesPrefix);
+        SavedModelBundle.exporter(dir.toString()).withTags(ServingSignatures.TAG).withSession(session)
+            .withSignatures(signatures.toArray(new Signature[0])).export();
+      }
+      Map<String, SignatureDescription> described = new LinkedHashMap<>();
+      for (Signature s : signatures) {
+        described.put(s.key(), new SignatureDescription(s.methodName(), List.copyOf(s.inputNames()), List.copyOf(s.outputNames())));
+      }
+      return new Description(model, checkpoint.toAbsolutePath().toString(), step, model.vocabSize(), ServingSignatures.TAG, described);
+    }
+  }
+
+  /** Moves {@code complete} to {@code target}, replacing what is there only once the new one is in place beside it. */
+  private static void replace(Path complete, Path target) throws IOException {
+    if (!Files.exists(target)) {
+      Files.move(complete, target, StandardCopyOption.ATOMIC_MOVE);
+      return;
+    }
+    Path old = Files.createTempDirectory(target.toAbsolutePath().getParent(), target.getFileName() + ".old-");
+    Files.delete(old);
+    Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(complete, target, StandardCopyOption.ATOMIC_MOVE);
+    MoreFiles.deleteRecursively(old, RecursiveDeleteOption.ALLOW_INSECURE);
+  }
+}

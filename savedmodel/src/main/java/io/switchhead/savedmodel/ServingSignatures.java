@@ -1,0 +1,31 @@
+package io.switchhead.savedmodel;
+
+/**
+ * The names a server uses: the SavedModel's tag, its signature keys and their inputs and outputs.
+ * One place, so the export, its checks and the README agree.
+ */
+public final class ServingSignatures {
+
+  private ServingSignatures() {}
+
+  /** The tag TF Serving loads by default. */
+  public static final String TAG = "serve";
+
+  /** The method name of every signature: TF Serving's Predict API. */
+  public static final String PREDICT = "tensorflow/serving/predict";
+
+  /** Logits of every position: input {@link #TOKENS}, output {@link #LOGITS}. */
+  public static final String DEFAULT = "serving_default";
+
+  /** Log-probabilities of the next token after the last position: input {@link #TOKENS}, output {@link #LOGPROBS}. */
+  public static final String NEXT_TOKEN_LOGPROBS = "next_token_logprobs";
+
+  /** int32 [batch, time], both dynamic, time in [1, context], ids in [0, vocab). */
+  public static final String TOKENS = "tokens";
+
+  /** float32 [batch, time, vocab]. */
+  public static final String LOGITS = "logits";
+
+  /** float32 [batch, vocab], log-softmax of the last position's logits. */
+  public static final String LOGPROBS = "logprobs";
+}
