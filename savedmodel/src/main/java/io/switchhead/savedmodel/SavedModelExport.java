@@ -10,7 +10,8 @@ import com.google.common.io.RecursiveDeleteOption;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.Checkpoints;
-import io.switchhead.graph.train.Trainer;
+import io.switchhead.graph.train.SavedVariables;
+import io.switchhead.graph.train.VerifiedCheckpoint;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -20,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.function.Consumer;
 import org.tensorflow.Graph;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
@@ -48,57 +50,37 @@ public final class SavedModelExport {
   private SavedModelExport() {}
 
   /**
-   * Exports a run's checkpoint of {@code step} (or its latest complete one) to {@code outDir}.
+   * Exports a run's checkpoint: that of {@code step}, or the newest intact one (see {@link
+   * Checkpoints#latestVerified}). Either is verified before anything is written.
    *
-   * @param overwrite replace an existing {@code outDir}; without it an existing one is refused
-   * @return what export.json says
+   * @param warnings receives a line per damaged checkpoint skipped on the way to the newest intact one
    */
-  public static Description export(Path runDirectory, OptionalLong step, Path outDir, boolean overwrite) {
-    return export(checkpoint(runDirectory, step), outDir, overwrite);
-  }
-
-  /**
-   * The checkpoint directory of {@code step} in a run, or its latest complete one. The one place the
-   * export finds a checkpoint: loading that verifies checkpoints takes over here.
-   *
-   * @throws IllegalArgumentException naming the run when it has no complete checkpoint, or the step
-   *     and the steps kept when none is of that step
-   */
-  public static Path checkpoint(Path runDirectory, OptionalLong step) {
-    Checkpoints checkpoints = new Checkpoints(runDirectory, 1);
-    Checkpoints.Manifest manifest = checkpoints.manifest().orElseThrow(
-        () -> new IllegalArgumentException("no complete checkpoint in " + checkpoints.root()));
-    if (step.isEmpty()) {
-      return checkpoints.root().resolve(manifest.latest());
-    }
-    Map<Long, Path> byStep = new LinkedHashMap<>();
-    for (String name : manifest.kept()) {
-      Path dir = checkpoints.root().resolve(name);
-      byStep.put(Checkpoints.readState(dir, Trainer.State.class).nextStep(), dir);
-    }
-    Path found = byStep.get(step.getAsLong());
-    checkArgument(found != null, "no checkpoint of step %s in %s; it keeps steps %s", step.getAsLong(), checkpoints.root(),
-        byStep.keySet());
-    return found;
-  }
-
-  /**
-   * Exports the checkpoint {@code checkpoint} (a checkpoint directory of a run) to {@code outDir}.
-   *
-   * @param overwrite replace an existing {@code outDir}; without it an existing one is refused
-   * @return what export.json says
-   */
-  public static Description export(Path checkpoint, Path outDir, boolean overwrite) {
+  public static Description export(Path runDirectory, OptionalLong step, Path outDir, boolean overwrite, Consumer<String> warnings) {
     checkArgument(overwrite || !Files.exists(outDir), "%s exists; pass --overwrite to replace it", outDir);
-    Trainer.State state = Checkpoints.readState(checkpoint, Trainer.State.class);
-    ModelConfig model = state.model();
+    return export(checkpoint(runDirectory, step, warnings), outDir, overwrite);
+  }
+
+  /** The verified checkpoint of {@code step} in a run, or its newest intact one. */
+  public static VerifiedCheckpoint checkpoint(Path runDirectory, OptionalLong step, Consumer<String> warnings) {
+    return step.isPresent() ? Checkpoints.verified(runDirectory, step.getAsLong()) : Checkpoints.latestVerified(runDirectory, warnings);
+  }
+
+  /**
+   * Exports a verified checkpoint to {@code outDir}.
+   *
+   * @param overwrite replace an existing {@code outDir}; without it an existing one is refused
+   * @return what export.json says
+   */
+  public static Description export(VerifiedCheckpoint checkpoint, Path outDir, boolean overwrite) {
+    checkArgument(overwrite || !Files.exists(outDir), "%s exists; pass --overwrite to replace it", outDir);
+    ModelConfig model = checkpoint.state().model();
     Path parent = outDir.toAbsolutePath().getParent();
     try {
       Files.createDirectories(parent);
       Path partial = Files.createTempDirectory(parent, outDir.getFileName() + ".partial-");
       try {
         Path written = partial.resolve("model");
-        Description description = write(model, Checkpoints.variablesPrefix(checkpoint), written, checkpoint, state.nextStep());
+        Description description = write(model, checkpoint, written);
         JSON.writeValue(written.resolve(DESCRIPTION).toFile(), description);
         replace(written, outDir);
         return description;
@@ -120,7 +102,7 @@ public final class SavedModelExport {
     }
   }
 
-  private static Description write(ModelConfig model, String variablesPrefix, Path dir, Path checkpoint, long step)
+  private static Description write(ModelConfig model, VerifiedCheckpoint checkpoint, Path dir)
       throws IOException {
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
@@ -134,7 +116,7 @@ public final class SavedModelExport {
               .input(ServingSignatures.TOKENS, serving.tokens()).output(ServingSignatures.LOGPROBS, serving.logprobs()).build());
       try (Session session = new Session(graph)) {
         // Restores the parameters by name; the checkpoint's optimizer slots and memories are not in this graph.
-        session.restore(variablesPrefix);
+        checkpoint.restoreParameters(session, SavedVariables.of(graph));
         SavedModelBundle.exporter(dir.toString()).withTags(ServingSignatures.TAG).withSession(session)
             .withSignatures(signatures.toArray(new Signature[0])).export();
       }
@@ -142,7 +124,7 @@ public final class SavedModelExport {
       for (Signature s : signatures) {
         described.put(s.key(), new SignatureDescription(s.methodName(), List.copyOf(s.inputNames()), List.copyOf(s.outputNames())));
       }
-      return new Description(model, checkpoint.toAbsolutePath().toString(), step, model.vocabSize(), ServingSignatures.TAG, described);
+      return new Description(model, checkpoint.directory().toAbsolutePath().toString(), checkpoint.state().nextStep(), model.vocabSize(), ServingSignatures.TAG, described);
     }
   }
 

@@ -14,6 +14,7 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.train.Checkpoints;
+import io.switchhead.graph.train.VerifiedCheckpoint;
 import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
 import io.switchhead.graph.train.XlaMode;
@@ -83,7 +84,7 @@ class SavedModelExportTest {
       checkpoint = trainer.checkpoint();
     }
     Path savedModel = dir.resolve(name + "-model");
-    SavedModelExport.export(run, OptionalLong.empty(), savedModel, false);
+    SavedModelExport.export(run, OptionalLong.empty(), savedModel, false, warning -> {});
     return new Exported(model, run, checkpoint, savedModel);
   }
 
@@ -257,19 +258,19 @@ class SavedModelExportTest {
 
   @Test
   void aRunsCheckpointIsFoundByStepOrTheLatest() {
-    assertEquals(tiny.checkpoint(), SavedModelExport.checkpoint(tiny.run(), OptionalLong.empty()));
-    assertEquals(tiny.checkpoint(), SavedModelExport.checkpoint(tiny.run(), OptionalLong.of(2)));
-    Path first = SavedModelExport.checkpoint(tiny.run(), OptionalLong.of(1));
-    assertEquals(1, Checkpoints.readState(first, Trainer.State.class).nextStep());
-    SavedModelExport.Description d = SavedModelExport.export(tiny.run(), OptionalLong.of(1), dir.resolve("step-1"), false);
+    assertEquals(tiny.checkpoint(), SavedModelExport.checkpoint(tiny.run(), OptionalLong.empty(), warning -> {}).directory());
+    assertEquals(tiny.checkpoint(), SavedModelExport.checkpoint(tiny.run(), OptionalLong.of(2), warning -> {}).directory());
+    VerifiedCheckpoint first = SavedModelExport.checkpoint(tiny.run(), OptionalLong.of(1), warning -> {});
+    assertEquals(1, first.state().nextStep());
+    SavedModelExport.Description d = SavedModelExport.export(tiny.run(), OptionalLong.of(1), dir.resolve("step-1"), false, warning -> {});
     assertEquals(1, d.step());
 
     IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
-        () -> SavedModelExport.checkpoint(tiny.run(), OptionalLong.of(7)));
+        () -> SavedModelExport.checkpoint(tiny.run(), OptionalLong.of(7), warning -> {}));
     assertEquals("no checkpoint of step 7 in " + tiny.run().resolve("checkpoints") + "; it keeps steps [1, 2]", unknown.getMessage());
     IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
-        () -> SavedModelExport.export(dir.resolve("no-run"), OptionalLong.empty(), dir.resolve("unwritten"), false));
-    assertEquals("no complete checkpoint in " + dir.resolve("no-run").resolve("checkpoints"), none.getMessage());
+        () -> SavedModelExport.export(dir.resolve("no-run"), OptionalLong.empty(), dir.resolve("unwritten"), false, warning -> {}));
+    assertEquals("no complete checkpoint in " + dir.resolve("no-run").resolve("checkpoints") + " (none was saved there yet)", none.getMessage());
     assertTrue(Files.notExists(dir.resolve("unwritten")));
   }
 
@@ -278,10 +279,10 @@ class SavedModelExportTest {
     Path target = Files.createDirectories(dir.resolve("taken"));
     Path keep = Files.writeString(target.resolve("keep.txt"), "mine");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> SavedModelExport.export(tiny.checkpoint(), target, false));
+        () -> SavedModelExport.export(tiny.run(), OptionalLong.empty(), target, false, warning -> {}));
     assertEquals(target + " exists; pass --overwrite to replace it", e.getMessage());
     assertEquals("mine", Files.readString(keep));
-    SavedModelExport.export(tiny.checkpoint(), target, true);
+    SavedModelExport.export(tiny.run(), OptionalLong.empty(), target, true, warning -> {});
     assertTrue(Files.exists(target.resolve("saved_model.pb")));
     assertTrue(Files.notExists(keep));
     try (Stream<Path> siblings = Files.list(dir)) {

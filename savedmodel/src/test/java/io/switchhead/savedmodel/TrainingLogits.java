@@ -4,7 +4,6 @@ import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
-import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.ops.Tensors;
 import java.nio.file.Path;
 import org.tensorflow.Graph;
@@ -43,7 +42,7 @@ public final class TrainingLogits {
       Placeholder<TInt32> in = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(batch, t)));
       Operand<TFloat32> logits =
           ForwardGraph.build(model, ParamStore.variables(tf, 0), LayerContext.eval(tf), ForwardGraph.Inputs.tokens(in)).logits();
-      s.restore(Checkpoints.variablesPrefix(checkpoint));
+      s.restore(checkpoint.resolve("variables").toString()); // the prefix a checkpoint directory saves its variables under
       try (TInt32 x = Tensors.ints(Shape.of(batch, t), window);
           Result r = s.runner().feed(in, x).fetch(logits).run()) {
         float[] all = Tensors.toFloats(r.get(0));

@@ -35,7 +35,7 @@ final class ExportCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     SavedModelExport.Description d = SavedModelExport.export(run, step == null ? OptionalLong.empty() : OptionalLong.of(step),
-        outDir, overwrite);
+        outDir, overwrite, warning -> spec.commandLine().getErr().println(spec.qualifiedName() + ": warning: " + warning));
     PrintWriter out = spec.commandLine().getOut();
     out.printf("exported step %d of %s to %s (signatures %s)%n", d.step(), d.checkpoint(), outDir, String.join(", ", d.signatures().keySet()));
     return 0;

@@ -94,7 +94,7 @@ class ExportCommandTest {
     assertRefused(export(run.toString(), out.toString(), "--checkpoint", "9"),
         "no checkpoint of step 9 in " + run.resolve("checkpoints") + "; it keeps steps [1, 2]");
     Path empty = Files.createDirectories(dir.resolve("empty-run"));
-    assertRefused(export(empty.toString(), out.toString()), "no complete checkpoint in " + empty.resolve("checkpoints"));
+    assertRefused(export(empty.toString(), out.toString()), "no complete checkpoint in " + empty.resolve("checkpoints") + " (none was saved there yet)");
     assertTrue(Files.notExists(out));
   }
 }

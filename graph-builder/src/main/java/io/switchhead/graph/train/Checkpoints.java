@@ -53,6 +53,11 @@ public final class Checkpoints {
   static final String MANIFEST = "manifest.json";
   static final String VARIABLES = "variables";
   static final String STATE = "state.json";
+  /** The directory of the checkpoint of {@code step}: "step-" and the step in 9 digits. */
+  private static String directoryName(long step) {
+    return String.format(Locale.ROOT, "step-%09d", step);
+  }
+
   /** The name of a complete checkpoint directory, "step-" and the step in 9 digits. */
   private static final Pattern STEP_NAME = Pattern.compile("step-[0-9]{9,}");
   private static final ObjectMapper JSON = JsonMapper.builder().build();
@@ -79,7 +84,7 @@ public final class Checkpoints {
   public Path save(long step, Consumer<String> writeVariables, Object state) {
     try {
       Files.createDirectories(root);
-      String name = String.format(Locale.ROOT, "step-%09d", step);
+      String name = directoryName(step);
       Path finalDir = root.resolve(name);
       Path tmp = Files.createTempDirectory(root, name + ".partial-");
       writeVariables.accept(tmp.resolve(VARIABLES).toString());
@@ -164,6 +169,27 @@ public final class Checkpoints {
       }
     }
     throw new IllegalArgumentException("no intact checkpoint in " + checkpoints.root() + ": " + String.join("; ", damage));
+  }
+
+  /**
+   * The kept checkpoint of {@code step} in the run in {@code runDirectory}, verified as {@link
+   * #latestVerified} verifies; no fallback, as the step was asked for.
+   *
+   * @throws IllegalArgumentException if the run keeps no checkpoint of that step (naming the steps it
+   *     keeps) or that checkpoint is damaged (saying how)
+   */
+  public static VerifiedCheckpoint verified(Path runDirectory, long step) {
+    Checkpoints checkpoints = new Checkpoints(runDirectory, 1);
+    Manifest manifest = checkpoints.manifest().orElseThrow(
+        () -> new IllegalArgumentException("no complete checkpoint in " + checkpoints.root() + " (none was saved there yet)"));
+    String name = directoryName(step);
+    checkArgument(manifest.kept().contains(name), "no checkpoint of step %s in %s; it keeps steps %s", step, checkpoints.root(),
+        manifest.kept().stream().map(k -> Long.parseLong(k.substring(k.indexOf('-') + 1))).toList());
+    try {
+      return checkpoints.verify(name, manifest.files().get(name));
+    } catch (DamagedException e) {
+      throw new IllegalArgumentException("checkpoint " + checkpoints.root().resolve(name) + " is damaged: " + e.getMessage());
+    }
   }
 
   /** A checkpoint that must not be used; the message says what is wrong with it. */
