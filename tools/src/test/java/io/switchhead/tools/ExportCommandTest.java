@@ -13,14 +13,11 @@ import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
 import io.switchhead.graph.train.XlaMode;
 import io.switchhead.savedmodel.SavedModelExport;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code switchhead export} in-process: the checkpoint it picks, and bad input as one line with exit code 2. */
 class ExportCommandTest {
@@ -29,7 +26,6 @@ class ExportCommandTest {
   private static Path run;
 
   /** What one command line run printed, and its exit code. */
-  private record Ran(int code, String out, String err) {}
 
   /** A run with checkpoints of steps 1 and 2. */
   @BeforeAll
@@ -46,20 +42,15 @@ class ExportCommandTest {
     }
   }
 
-  private static Ran export(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = SwitchHeadCommand.commandLine();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
+  private static CliRun export(String... args) {
     String[] all = new String[args.length + 1];
     all[0] = "export";
     System.arraycopy(args, 0, all, 1, args.length);
-    return new Ran(cl.execute(all), out.toString().strip(), err.toString().strip());
+    return CliRun.of(all).stripped();
   }
 
   /** Bad input: exit code 2, one line on stderr, no stack trace, naming what was wrong. */
-  private static void assertRefused(Ran ran, String message) {
+  private static void assertRefused(CliRun ran, String message) {
     assertEquals(2, ran.code(), ran.err());
     assertEquals("switchhead export: " + message, ran.err());
     assertFalse(ran.err().contains("\n"), "one line: " + ran.err());
@@ -68,7 +59,7 @@ class ExportCommandTest {
   @Test
   void exportsTheLatestCheckpointOrTheOneOfAStep() {
     Path latest = dir.resolve("latest");
-    Ran ran = export(run.toString(), latest.toString());
+    CliRun ran = export(run.toString(), latest.toString());
     assertEquals(0, ran.code(), ran.err());
     assertTrue(ran.out().startsWith("exported step 2 of "), ran.out());
     assertTrue(Files.exists(latest.resolve("saved_model.pb")));
@@ -83,7 +74,7 @@ class ExportCommandTest {
   void anExistingOutDirIsRefusedUnlessOverwrite() throws Exception {
     Path taken = Files.createDirectories(dir.resolve("taken"));
     assertRefused(export(run.toString(), taken.toString()), taken + " exists; pass --overwrite to replace it");
-    Ran ran = export(run.toString(), taken.toString(), "--overwrite", "--checkpoint", "1");
+    CliRun ran = export(run.toString(), taken.toString(), "--overwrite", "--checkpoint", "1");
     assertEquals(0, ran.code(), ran.err());
     assertEquals(1, SavedModelExport.readDescription(taken).step());
   }

@@ -14,8 +14,6 @@ import io.switchhead.graph.train.LearningRateSchedule;
 import io.switchhead.graph.train.RunState;
 import io.switchhead.graph.train.TensorBoardReader;
 import io.switchhead.testing.Seeded;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +28,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code train --resume} and {@code generate} on runs that were finished, damaged or are given
@@ -47,16 +44,9 @@ class TrainResumeCommandTest {
   private static Path pristine;
   private Path run;
 
-  private record Result(int code, String out, String err) {}
 
-  private static Result cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = SwitchHeadCommand.commandLine();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int code = cl.execute(args);
-    return new Result(code, out.toString(), err.toString());
+  private static CliRun cli(String... args) {
+    return CliRun.of(args);
   }
 
   /** The options of the pristine run, with {@code changes} ("--option", "value" or a flag) replacing or adding. */
@@ -95,7 +85,7 @@ class TrainResumeCommandTest {
     config = Files.writeString(shared.resolve("tiny.json"), ConfigJson.write(tiny));
     corpus = text(shared.resolve("corpus.txt"));
     pristine = shared.resolve("run");
-    Result first = cli(train(pristine));
+    CliRun first = cli(train(pristine));
     assertEquals(0, first.code(), first.out() + first.err());
   }
 
@@ -129,7 +119,7 @@ class TrainResumeCommandTest {
   @Test
   void aFinishedRunResumedSaysItIsFinished() throws Exception {
     copyRun();
-    Result r = cli(resume());
+    CliRun r = cli(resume());
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().matches("the run in " + run + " is finished: it reached its 4 steps \\(validation [0-9.]+ bpc\\); "
         + "nothing to do \\(give --steps above 4 to train it further\\)\n"), r.out());
@@ -143,7 +133,7 @@ class TrainResumeCommandTest {
   @Test
   void aResumeExtendsTheStepsAtALowerLearningRateOnTheRecordedData() throws Exception {
     copyRun();
-    Result r = cli(resume("--steps", "8", "--lr", "1e-3"));
+    CliRun r = cli(resume("--steps", "8", "--lr", "1e-3"));
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().startsWith("data: " + corpus + " (as the run recorded; "), r.out());
     assertTrue(r.out().contains("changed on resume: --steps 4 -> 8, --lr 0.003 -> 0.001 (the learning rate follows the schedule "
@@ -164,13 +154,13 @@ class TrainResumeCommandTest {
   void otherDataIsRefusedUnlessTheChangeIsAllowedAndThenRecorded() throws Exception {
     copyRun();
     Path other = text(dir.resolve("other.txt"));
-    Result refused = cli(resume("--steps", "6", "--data", other.toString()));
+    CliRun refused = cli(resume("--steps", "6", "--data", other.toString()));
     assertEquals(2, refused.code());
     assertEquals("switchhead train: --data " + other + " is not the data the run in " + run + " trains on (" + corpus
         + ", recorded in checkpoint step-000000004): leave --data out to go on with it, or add --allow-data-change to train "
         + "on the new data from step 4\n", refused.err());
 
-    Result allowed = cli(resume("--steps", "6", "--data", other.toString(), "--allow-data-change"));
+    CliRun allowed = cli(resume("--steps", "6", "--data", other.toString(), "--allow-data-change"));
     assertEquals(0, allowed.code(), allowed.err());
     assertTrue(allowed.out().startsWith("data: " + other + " (instead of " + corpus + " from step 4 on (--allow-data-change; "
         + "recorded in the checkpoints); "), allowed.out());
@@ -181,24 +171,24 @@ class TrainResumeCommandTest {
   @Test
   void anOptionThatDefinesTheRunIsRefusedByNameButItsOwnValueIsAccepted() throws Exception {
     copyRun();
-    Result batch = cli(resume("--steps", "6", "--batch", "4"));
+    CliRun batch = cli(resume("--steps", "6", "--batch", "4"));
     assertEquals(2, batch.code());
     assertTrue(batch.err().startsWith("switchhead train: --batch 4: a resumed run keeps its value (the run in " + run
         + " has 2); a resume may change only --steps (to extend the run), --lr, "), batch.err());
     assertOneLine(batch.err());
 
-    Result preset = cli(resume("--steps", "6", "--preset", "dense-tiny"));
+    CliRun preset = cli(resume("--steps", "6", "--preset", "dense-tiny"));
     assertEquals(2, preset.code());
     assertTrue(preset.err().startsWith("switchhead train: --preset dense-tiny: not the model the run in " + run + " trains"),
         preset.err());
 
-    Result shorter = cli(resume("--steps", "3"));
+    CliRun shorter = cli(resume("--steps", "3"));
     assertEquals(2, shorter.code());
     assertTrue(shorter.err().startsWith("switchhead train: --steps 3 is below the step the run in " + run + " reached (4)"),
         shorter.err());
 
     // The first command line again, with --resume and more steps: nothing in it changes the run.
-    Result again = cli(train(run, "--resume", "--steps", "6"));
+    CliRun again = cli(train(run, "--resume", "--steps", "6"));
     assertEquals(0, again.code(), again.err());
     assertTrue(again.out().contains("resuming from step 4 to 6"), again.out());
   }
@@ -212,12 +202,12 @@ class TrainResumeCommandTest {
     try (FileChannel data = FileChannel.open(latestData, StandardOpenOption.WRITE)) {
       data.truncate(data.size() / 2);
     }
-    Result generated = cli("generate", "--out", run.toString(), "--tokens", "5");
+    CliRun generated = cli("generate", "--out", run.toString(), "--tokens", "5");
     assertEquals(0, generated.code(), generated.err());
     assertTrue(generated.err().startsWith("switchhead generate: warning: checkpoint step-000000004 is damaged and was skipped: "
         + "variables.data-00000-of-00001 has "), generated.err());
 
-    Result resumed = cli(resume("--steps", "6"));
+    CliRun resumed = cli(resume("--steps", "6"));
     assertEquals(0, resumed.code(), resumed.err());
     assertTrue(resumed.err().contains("switchhead train: warning: using checkpoint step-000000002, the newest intact one in "
         + checkpoints), resumed.err());
@@ -232,7 +222,7 @@ class TrainResumeCommandTest {
     }
     Files.delete(checkpoints.resolve("step-000000002").resolve("variables.index"));
     for (String command : List.of("train", "generate")) {
-      Result none = command.equals("train") ? cli(resume("--steps", "8")) : cli("generate", "--out", run.toString());
+      CliRun none = command.equals("train") ? cli(resume("--steps", "8")) : cli("generate", "--out", run.toString());
       assertEquals(2, none.code(), none.err());
       String last = none.err().lines().reduce((a, b) -> b).orElseThrow();
       assertTrue(last.startsWith("switchhead " + command + ": no intact checkpoint in " + checkpoints + ": "), last);
@@ -245,7 +235,7 @@ class TrainResumeCommandTest {
   @Test
   void aDivergenceBeforeAnyCheckpointSaysSo() throws Exception {
     Path out = dir.resolve("diverging");
-    Result r = cli(train(out, "--lr", "1e30", "--checkpoint-every", "100", "--steps", "20", "--eval-every", "100"));
+    CliRun r = cli(train(out, "--lr", "1e30", "--checkpoint-every", "100", "--steps", "20", "--eval-every", "100"));
     assertEquals(3, r.code(), r.out() + r.err());
     assertTrue(r.err().contains("\nno checkpoint was saved before it: start again with a lower --lr (below 1.0E30)"), r.err());
   }
