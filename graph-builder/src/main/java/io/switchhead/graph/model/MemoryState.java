@@ -39,10 +39,6 @@ public final class MemoryState {
     return new MemoryState(memory);
   }
 
-  public int layers() {
-    return variables.size();
-  }
-
   /** The current memories, one read per layer (empty without memory). */
   public List<Operand<TFloat32>> reads(Ops tf) {
     List<Operand<TFloat32>> values = new ArrayList<>();

@@ -1,5 +1,6 @@
 package io.switchhead.graph.train;
 
+import io.switchhead.ops.Tensors;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
@@ -25,7 +26,7 @@ record TrainStep(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, Operand<TFloa
 
   /** The metrics of a run that fetched with {@link #fetch} (and nothing before it). */
   StepMetrics read(Result result) {
-    float[] usage = io.switchhead.ops.Tensors.toFloats(result.get(3));
+    float[] usage = Tensors.toFloats(result.get(3));
     double[] entropies = new double[usage.length];
     for (int i = 0; i < usage.length; i++) {
       entropies[i] = usage[i];
