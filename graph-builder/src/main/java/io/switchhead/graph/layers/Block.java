@@ -53,8 +53,37 @@ public final class Block {
       usage.addAll(sh.usage());
     }
     Operand<T> x1 = tf.math.add(x, dropout(ctx, tf, attended, c.dropout(), p.path() + "/attention/dropout"));
+    Operand<T> x2 = feedForward(c, p, ctx, x1, aux, usage);
+    return new Output<>(x2, aux.build(), usage.build());
+  }
 
-    Operand<T> h2 = LayerNorm.apply(p.child("ff_norm"), tf, x1, d);
+  /**
+   * One cached decoding call (evaluation only): the new tokens x [B, n, D] attend to themselves and
+   * to the cached keys and values of the tokens before them. With XL attention the cache takes the
+   * place of the memory: its keys and values are those of LN(memory rows), computed when those rows
+   * were new.
+   */
+  public static <T extends TFloating> Decoded<T> decode(ModelConfig c, ParamScope p, LayerContext ctx, Operand<T> x,
+      KeyValues<T> cache, DecodeSpan span) {
+    Ops tf = p.ops();
+    Operand<T> h = LayerNorm.apply(p.child("attention_norm"), tf, x, c.dModel());
+    ParamScope attentionScope = p.child("attention");
+    Decoded<T> attended = c.attention() instanceof DenseAttentionConfig dense
+        ? DenseAttention.decode(dense, c.dims(), attentionScope, ctx, h, cache, span)
+        : SwitchHeadAttention.decode((SwitchHeadConfig) c.attention(), c.dims(), attentionScope, ctx, h, cache, span);
+    Operand<T> x1 = tf.math.add(x, attended.output());
+    // The feed-forward works on each token alone: it sees the new tokens as B*n sequences of one.
+    Operand<T> perToken = tf.reshape(x1, tf.constant(new int[] {-1, 1, c.dModel()}));
+    Operand<T> x2 = feedForward(c, p, ctx, perToken, ImmutableList.builder(), ImmutableList.builder());
+    return new Decoded<>(span.unflatten(tf, x2, c.dModel()), attended.keysValues());
+  }
+
+  /** {@code x + dropout(ff(LN(x)))}, its auxiliary losses and usage added to the builders. */
+  private static <T extends TFloating> Operand<T> feedForward(ModelConfig c, ParamScope p, LayerContext ctx, Operand<T> x,
+      ImmutableList.Builder<Operand<T>> aux, ImmutableList.Builder<ExpertUsage> usage) {
+    Ops tf = p.ops();
+    ModelDims dims = c.dims();
+    Operand<T> h2 = LayerNorm.apply(p.child("ff_norm"), tf, x, c.dModel());
     ParamScope ffScope = p.child("ff");
     Operand<T> ff;
     if (c.feedForward() instanceof DenseFeedForwardConfig dense) {
@@ -65,8 +94,7 @@ public final class Block {
       aux.add(moe.entropyLoss());
       usage.add(moe.usage());
     }
-    Operand<T> x2 = tf.math.add(x1, dropout(ctx, tf, ff, c.dropout(), p.path() + "/ff/dropout"));
-    return new Output<>(x2, aux.build(), usage.build());
+    return tf.math.add(x, dropout(ctx, tf, ff, c.dropout(), p.path() + "/ff/dropout"));
   }
 
   private static <T extends TFloating> Operand<T> dropout(LayerContext ctx, Ops tf, Operand<T> x, double rate, String site) {

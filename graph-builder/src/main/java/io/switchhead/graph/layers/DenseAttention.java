@@ -63,4 +63,45 @@ public final class DenseAttention {
     Operand<T> merged = Heads.merge(tf, attended, steps, h, dh); // [B, T, H*dh]
     return Heads.project(tf, merged, wo, steps);
   }
+
+  /**
+   * One cached decoding call (see {@link SwitchHeadAttention#decode}): the same parameters and the
+   * same arithmetic per token as {@link #apply}, sizes as tensors.
+   *
+   * @param x the new tokens [B, n, D], normalised
+   * @param cache the keys and values of the L tokens before them, [B, H, L, dh]
+   */
+  public static <T extends TFloating> Decoded<T> decode(DenseAttentionConfig c, ModelDims dims, ParamScope p, LayerContext ctx,
+      Operand<T> x, KeyValues<T> cache, DecodeSpan span) {
+    Ops tf = p.ops();
+    int d = dims.dModel();
+    double initScale = dims.initScale();
+    int h = c.heads();
+    int dh = c.headDim();
+    Class<T> type = x.type();
+    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, span, x, d, h, dh, initScale);
+    Operand<T> wv = p.param("v", Shape.of(d, (long) h * dh), type, Initializer.normal(initScale / Math.sqrt(d)));
+    Operand<T> wo = p.param("o", Shape.of((long) h * dh, d), type, Initializer.normal(initScale / Math.sqrt((double) h * dh)));
+    Operand<T> flat = span.flatten(tf, x, d); // [N, D]
+    Operand<T> vNew = span.heads(tf, tf.linalg.matMul(flat, wv), h, dh); // [B, H, n, dh]
+    Operand<T> q = qk.q(); // [B, H, n, dh]
+    Operand<T> kNew = qk.k();
+    if (c.positional() == Positional.ROPE) {
+      q = Rope.apply(tf, q, dh, span.position());
+      kNew = Rope.apply(tf, kNew, dh, span.position());
+    }
+    KeyValues<T> all = new KeyValues<>(span.append(tf, cache.keys(), kNew), span.append(tf, cache.values(), vNew)); // [B, H, L+n, dh]
+    Operand<T> attended;
+    if (c.positional() == Positional.ROPE) {
+      attended = Attention.masked(tf, q, all.keys(), all.values(), null, span.visible(tf));
+    } else {
+      Operand<T> u = tf.reshape(p.param("u_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
+      Operand<T> vBias = tf.reshape(p.param("v_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
+      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, RelativePositions.distances(tf, span.keys(tf)), initScale, type);
+      Operand<T> positionScores = RelativePositions.shiftedScores(tf, tf.math.add(q, vBias), positionKeys, span.steps(), span.cached());
+      attended = Attention.masked(tf, tf.math.add(q, u), all.keys(), all.values(), positionScores, span.visible(tf));
+    }
+    Operand<T> merged = tf.reshape(span.perHead(tf, attended, dh), tf.constant(new int[] {-1, h * dh})); // [N, H*dh]
+    return new Decoded<>(span.unflatten(tf, tf.linalg.matMul(merged, wo), d), all);
+  }
 }

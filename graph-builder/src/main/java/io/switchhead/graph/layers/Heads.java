@@ -7,6 +7,7 @@ import io.switchhead.ops.attention.RelativePositions;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.family.TFloating;
 
 /** Reshapes between [B, T, H*dh] and per-head [B, H, T, dh], and the XL position keys, shared by all attentions. */
@@ -29,14 +30,34 @@ final class Heads {
     int keys = in.keys();
     ShapeCheck.require(p.path(), "queries' input [B, T, D]", xq, ShapeCheck.ANY, steps, d);
     ShapeCheck.require(p.path(), "keys' input [B, M + T, D]", xkv, ShapeCheck.ANY, keys, d);
-    Class<T> type = xq.type();
+    QueriesKeys<T> w = projections(p, d, heads, headDim, initScale, xq.type());
+    Operand<T> quarter = Layers.scalar(tf, Math.pow(headDim, -0.25), xq.type());
+    Operand<T> q = tf.math.mul(split(tf, project(tf, xq, w.q(), steps), steps, heads, headDim), quarter); // [B, H, T, dh]
+    Operand<T> k = tf.math.mul(split(tf, project(tf, xkv, w.k(), keys), keys, heads, headDim), quarter); // [B, H, Tk, dh]
+    return new QueriesKeys<>(q, k);
+  }
+
+  /**
+   * The same for cached decoding, where the new tokens' count is known only when the graph runs:
+   * q and k [B, H, n, dh] of the new tokens x [B, n, D].
+   */
+  static <T extends TFloating> QueriesKeys<T> queriesAndKeys(ParamScope p, Ops tf, DecodeSpan span, Operand<T> x, int d,
+      int heads, int headDim, double initScale) {
+    QueriesKeys<T> w = projections(p, d, heads, headDim, initScale, x.type());
+    Operand<T> quarter = Layers.scalar(tf, Math.pow(headDim, -0.25), x.type());
+    Operand<T> flat = span.flatten(tf, x, d); // [N, D]
+    Operand<T> q = tf.math.mul(span.heads(tf, tf.linalg.matMul(flat, w.q()), heads, headDim), quarter);
+    Operand<T> k = tf.math.mul(span.heads(tf, tf.linalg.matMul(flat, w.k()), heads, headDim), quarter);
+    return new QueriesKeys<>(q, k);
+  }
+
+  /** The parameters {@code q} and {@code k} [D, H*dh], in a {@link QueriesKeys} of weights. */
+  private static <T extends TFloating> QueriesKeys<T> projections(ParamScope p, int d, int heads, int headDim, double initScale,
+      Class<T> type) {
     Initializer fromModel = Initializer.normal(initScale / Math.sqrt(d));
     Operand<T> wq = p.param("q", Shape.of(d, (long) heads * headDim), type, fromModel);
     Operand<T> wk = p.param("k", Shape.of(d, (long) heads * headDim), type, fromModel);
-    Operand<T> quarter = Layers.scalar(tf, Math.pow(headDim, -0.25), type);
-    Operand<T> q = tf.math.mul(split(tf, project(tf, xq, wq, steps), steps, heads, headDim), quarter); // [B, H, T, dh]
-    Operand<T> k = tf.math.mul(split(tf, project(tf, xkv, wk, keys), keys, heads, headDim), quarter); // [B, H, Tk, dh]
-    return new QueriesKeys<>(q, k);
+    return new QueriesKeys<>(wq, wk);
   }
 
   /** [B, T, H*dh] -> [B, H, T, dh]. */
@@ -65,10 +86,16 @@ final class Heads {
    */
   static <T extends TFloating> Operand<T> xlPositionKeys(
       ParamScope p, Ops tf, int d, int heads, int headDim, int keys, double initScale, Class<T> type) {
+    return xlPositionKeys(p, tf, d, heads, headDim, RelativePositions.distances(tf, keys), initScale, type);
+  }
+
+  /** The same over given distances [Tk] (cached decoding, where Tk is known only when the graph runs). */
+  static <T extends TFloating> Operand<T> xlPositionKeys(
+      ParamScope p, Ops tf, int d, int heads, int headDim, Operand<TFloat32> distances, double initScale, Class<T> type) {
     Operand<T> projection = p.param("pos_to_pk", Shape.of(d, (long) heads * headDim), type, Initializer.normal(initScale / Math.sqrt(d)));
-    Operand<T> sinusoids = tf.dtypes.cast(RelativePositions.sinusoids(tf, RelativePositions.distances(tf, keys), d), type); // [Tk, D]
+    Operand<T> sinusoids = tf.dtypes.cast(RelativePositions.sinusoids(tf, distances, d), type); // [Tk, D]
     Operand<T> scaled = tf.math.mul(sinusoids, Layers.scalar(tf, Math.pow(headDim, -0.25), type));
-    Operand<T> projected = tf.reshape(tf.linalg.matMul(scaled, projection), tf.constant(new int[] {keys, heads, headDim}));
+    Operand<T> projected = tf.reshape(tf.linalg.matMul(scaled, projection), tf.constant(new int[] {-1, heads, headDim}));
     return tf.linalg.transpose(projected, tf.constant(new int[] {1, 0, 2})); // [H, Tk, dh]
   }
 }

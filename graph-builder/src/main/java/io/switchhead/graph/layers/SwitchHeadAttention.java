@@ -33,6 +33,9 @@ public final class SwitchHeadAttention {
   /** The layer's output [B, T, D] and the expert-usage entropy of each selection. */
   public record Output<T extends TFloating>(Operand<T> output, ImmutableList<ExpertUsage> usage) {}
 
+  /** The expert parameters; {@code selV} is null with one expert per head. */
+  private record Experts<T extends TFloating>(Operand<T> wv, Operand<T> wo, Operand<T> selO, Operand<T> selV) {}
+
   private SwitchHeadAttention() {}
 
   /** @param in queries [B, T, D] (also the output selection's input), keys/values [B, Tk, D] (also the value selection's) */
@@ -41,71 +44,127 @@ public final class SwitchHeadAttention {
     Ops tf = p.ops();
     Operand<T> xq = in.queries();
     Operand<T> xkv = in.keysValues();
-    Class<T> type = xq.type();
     int d = dims.dModel();
-    double initScale = dims.initScale();
     int h = c.heads();
-    int e = c.experts();
     int dh = c.headDim();
     int steps = in.steps();
     int memory = in.memory();
     int keys = in.keys();
-    if (c.positional() == Positional.ROPE) {
-      Rope.checkHeadDim(dh);
-    }
-    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, in, d, h, dh, initScale);
+    checkPositional(c);
+    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, in, d, h, dh, dims.initScale());
     Operand<T> q = qk.q(); // [B, H, T, dh]
     Operand<T> k = qk.k(); // [B, H, Tk, dh]
-    Initializer fromModel = Initializer.normal(initScale / Math.sqrt(d));
-    Operand<T> wv = p.param("v", Shape.of((long) h * e, d, dh), type, fromModel);
-    Operand<T> wo = p.param("o", Shape.of((long) h * e, dh, d), type, Initializer.normal(initScale / Math.sqrt((double) h * dh)));
-    Initializer selection = Initializer.rowRenormalized(fromModel);
-    Operand<T> selO = p.param("sel_o", Shape.of((long) h * e, d), type, selection);
-    Operand<T> selV = e > 1 ? p.param("sel_v", Shape.of((long) h * e, d), type, selection) : null;
-
-    Operand<T> xqFlat = tf.reshape(xq, tf.constant(new int[] {-1, d})); // [N, D]
-    Operand<T> xkvFlat = tf.reshape(xkv, tf.constant(new int[] {-1, d})); // [Nk, D]
+    Experts<T> w = experts(c, dims, p, xq.type());
     ImmutableList.Builder<ExpertUsage> usage = ImmutableList.builder();
 
-    // Values: per head, the gate-weighted sum of its k chosen experts.
-    Operand<T> values; // [Nk, H, dh]
-    if (e == 1) {
-      Operand<T> dense = tf.reshape(tf.linalg.transpose(wv, tf.constant(new int[] {1, 0, 2})), tf.constant(new int[] {d, h * dh}));
-      values = tf.reshape(tf.linalg.matMul(xkvFlat, dense), tf.constant(new int[] {-1, h, dh}));
-    } else {
-      ExpertChoice<T> sv = ExpertChoice.select(tf, ctx, p.path() + "/sel_v", xkvFlat, selV, selection(c));
-      usage.add(new ExpertUsage(p.path() + "/sel_v", sv.usageEntropy()));
-      Operand<T> slots = ctx.dispatch().slotOutputs(tf, xkvFlat, wv, sv.ids(), sv.gates()); // [Nk, H*k, dh]
-      values = tf.reduceSum(tf.reshape(slots, tf.constant(new int[] {-1, h, c.k(), dh})), tf.constant(2)); // [Nk, H, dh]
-    }
+    Operand<T> values = values(c, p, ctx, w, tf.reshape(xkv, tf.constant(new int[] {-1, d})), usage); // [Nk, H, dh]
     Operand<T> v = tf.linalg.transpose(tf.reshape(values, tf.constant(new int[] {-1, keys, h, dh})), tf.constant(new int[] {0, 2, 1, 3})); // [B, H, Tk, dh]
 
     Operand<T> attended; // [B, H, T, dh]
     if (c.positional() == Positional.ROPE) {
       attended = Attention.causal(tf, Rope.apply(tf, q, dh, tf.constant(memory)), Rope.apply(tf, k, dh, tf.constant(0)), v, null, memory);
     } else {
-      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, keys, initScale, type); // [H, Tk, dh]
+      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, keys, dims.initScale(), xq.type()); // [H, Tk, dh]
       attended = Attention.causal(tf, q, k, v, RelativePositions.shiftedScores(tf, q, positionKeys, steps, memory), memory);
     }
     Operand<T> perHead = tf.reshape(tf.linalg.transpose(attended, tf.constant(new int[] {0, 2, 1, 3})), tf.constant(new int[] {-1, dh})); // [N*H, dh]
+    Operand<T> output = output(c, d, p, ctx, w, perHead, tf.reshape(xq, tf.constant(new int[] {-1, d})), usage); // [N, D]
+    return new Output<>(tf.reshape(output, tf.constant(new int[] {-1, steps, d})), usage.build()); // [B, T, D]
+  }
 
-    // Output: one weighted sum over all H*k (head, expert) slots.
-    ExpertChoice<T> so = ExpertChoice.select(tf, ctx, p.path() + "/sel_o", xqFlat, selO, selection(c));
-    Operand<T> output; // [N, D]
-    if (e == 1) {
+  /**
+   * One cached decoding call: the new tokens' queries, keys and values, their keys and values
+   * appended to the cache's, attention over the window. The same parameters and the same
+   * arithmetic per token as {@link #apply}; only the sizes are tensors.
+   *
+   * @param x the new tokens [B, n, D], normalised
+   * @param cache the keys and values of the L tokens before them, [B, H, L, dh]
+   */
+  public static <T extends TFloating> Decoded<T> decode(SwitchHeadConfig c, ModelDims dims, ParamScope p, LayerContext ctx,
+      Operand<T> x, KeyValues<T> cache, DecodeSpan span) {
+    Ops tf = p.ops();
+    int d = dims.dModel();
+    int h = c.heads();
+    int dh = c.headDim();
+    checkPositional(c);
+    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, span, x, d, h, dh, dims.initScale());
+    Experts<T> w = experts(c, dims, p, x.type());
+    ImmutableList.Builder<ExpertUsage> unused = ImmutableList.builder();
+    Operand<T> flat = span.flatten(tf, x, d); // [N, D]
+    Operand<T> vNew = span.heads(tf, values(c, p, ctx, w, flat, unused), h, dh); // [B, H, n, dh]
+
+    Operand<T> q = qk.q(); // [B, H, n, dh]
+    Operand<T> kNew = qk.k();
+    Operand<T> positionScores = null;
+    if (c.positional() == Positional.ROPE) {
+      q = Rope.apply(tf, q, dh, span.position());
+      kNew = Rope.apply(tf, kNew, dh, span.position());
+    }
+    KeyValues<T> all = new KeyValues<>(span.append(tf, cache.keys(), kNew), span.append(tf, cache.values(), vNew)); // [B, H, L+n, dh]
+    if (c.positional() == Positional.XL) {
+      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, RelativePositions.distances(tf, span.keys(tf)), dims.initScale(), x.type());
+      positionScores = RelativePositions.shiftedScores(tf, q, positionKeys, span.steps(), span.cached());
+    }
+    Operand<T> attended = Attention.masked(tf, q, all.keys(), all.values(), positionScores, span.visible(tf)); // [B, H, n, dh]
+    Operand<T> output = output(c, d, p, ctx, w, span.perHead(tf, attended, dh), flat, unused); // [N, D]
+    return new Decoded<>(span.unflatten(tf, output, d), all);
+  }
+
+  private static void checkPositional(SwitchHeadConfig c) {
+    if (c.positional() == Positional.ROPE) {
+      Rope.checkHeadDim(c.headDim());
+    }
+  }
+
+  private static <T extends TFloating> Experts<T> experts(SwitchHeadConfig c, ModelDims dims, ParamScope p, Class<T> type) {
+    int d = dims.dModel();
+    int h = c.heads();
+    int e = c.experts();
+    int dh = c.headDim();
+    Initializer fromModel = Initializer.normal(dims.initScale() / Math.sqrt(d));
+    Operand<T> wv = p.param("v", Shape.of((long) h * e, d, dh), type, fromModel);
+    Operand<T> wo = p.param("o", Shape.of((long) h * e, dh, d), type, Initializer.normal(dims.initScale() / Math.sqrt((double) h * dh)));
+    Initializer selection = Initializer.rowRenormalized(fromModel);
+    Operand<T> selO = p.param("sel_o", Shape.of((long) h * e, d), type, selection);
+    Operand<T> selV = e > 1 ? p.param("sel_v", Shape.of((long) h * e, d), type, selection) : null;
+    return new Experts<>(wv, wo, selO, selV);
+  }
+
+  /** Values per head, the gate-weighted sum of its k chosen experts: [Nk, D] -> [Nk, H, dh]. */
+  private static <T extends TFloating> Operand<T> values(SwitchHeadConfig c, ParamScope p, LayerContext ctx, Experts<T> w,
+      Operand<T> xkvFlat, ImmutableList.Builder<ExpertUsage> usage) {
+    Ops tf = p.ops();
+    int h = c.heads();
+    int dh = c.headDim();
+    int d = (int) w.wv().shape().get(1);
+    if (c.experts() == 1) {
+      Operand<T> dense = tf.reshape(tf.linalg.transpose(w.wv(), tf.constant(new int[] {1, 0, 2})), tf.constant(new int[] {d, h * dh}));
+      return tf.reshape(tf.linalg.matMul(xkvFlat, dense), tf.constant(new int[] {-1, h, dh}));
+    }
+    ExpertChoice<T> sv = ExpertChoice.select(tf, ctx, p.path() + "/sel_v", xkvFlat, w.selV(), selection(c));
+    usage.add(new ExpertUsage(p.path() + "/sel_v", sv.usageEntropy()));
+    Operand<T> slots = ctx.dispatch().slotOutputs(tf, xkvFlat, w.wv(), sv.ids(), sv.gates()); // [Nk, H*k, dh]
+    return tf.reduceSum(tf.reshape(slots, tf.constant(new int[] {-1, h, c.k(), dh})), tf.constant(2)); // [Nk, H, dh]
+  }
+
+  /** The output: one weighted sum over all H*k (head, expert) slots, [N*H, dh] -> [N, D]; the selection reads xq [N, D]. */
+  private static <T extends TFloating> Operand<T> output(SwitchHeadConfig c, int d, ParamScope p, LayerContext ctx, Experts<T> w,
+      Operand<T> perHead, Operand<T> xqFlat, ImmutableList.Builder<ExpertUsage> usage) {
+    Ops tf = p.ops();
+    int h = c.heads();
+    int dh = c.headDim();
+    ExpertChoice<T> so = ExpertChoice.select(tf, ctx, p.path() + "/sel_o", xqFlat, w.selO(), selection(c));
+    if (c.experts() == 1) {
       // Dense output projection per head, scaled by the head's sigmoid output gate.
       Operand<T> byHead = tf.linalg.transpose(tf.reshape(perHead, tf.constant(new int[] {-1, h, dh})), tf.constant(new int[] {1, 0, 2})); // [H, N, dh]
       Operand<T> gate = tf.expandDims(tf.linalg.transpose(so.gates(), tf.constant(new int[] {1, 0})), tf.constant(2)); // [H, N, 1]
-      output = tf.reduceSum(tf.math.mul(tf.train.batchMatMul(byHead, wo, type), gate), tf.constant(0));
-    } else {
-      usage.add(new ExpertUsage(p.path() + "/sel_o", so.usageEntropy()));
-      Operand<TInt32> ids = tf.reshape(so.ids(), tf.constant(new int[] {-1, c.k()})); // [N*H, k], already offset by head
-      Operand<T> gates = tf.reshape(so.gates(), tf.constant(new int[] {-1, c.k()})); // [N*H, k]
-      Operand<T> projected = ctx.dispatch().apply(tf, perHead, wo, ids, gates); // [N*H, D]
-      output = tf.reduceSum(tf.reshape(projected, tf.constant(new int[] {-1, h, d})), tf.constant(1));
+      return tf.reduceSum(tf.math.mul(tf.train.batchMatMul(byHead, w.wo(), perHead.type()), gate), tf.constant(0));
     }
-    output = tf.reshape(output, tf.constant(new int[] {-1, steps, d})); // [B, T, D]
-    return new Output<>(output, usage.build());
+    usage.add(new ExpertUsage(p.path() + "/sel_o", so.usageEntropy()));
+    Operand<TInt32> ids = tf.reshape(so.ids(), tf.constant(new int[] {-1, c.k()})); // [N*H, k], already offset by head
+    Operand<T> gates = tf.reshape(so.gates(), tf.constant(new int[] {-1, c.k()})); // [N*H, k]
+    Operand<T> projected = ctx.dispatch().apply(tf, perHead, w.wo(), ids, gates); // [N*H, D]
+    return tf.reduceSum(tf.reshape(projected, tf.constant(new int[] {-1, h, d})), tf.constant(1));
   }
 
   private static SelectionConfig selection(SwitchHeadConfig c) {

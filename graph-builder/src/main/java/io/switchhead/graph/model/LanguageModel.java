@@ -6,6 +6,9 @@ import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.layers.Block;
+import io.switchhead.graph.layers.DecodeSpan;
+import io.switchhead.graph.layers.Decoded;
+import io.switchhead.graph.layers.KeyValues;
 import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.layers.LayerNorm;
@@ -66,8 +69,7 @@ public final class LanguageModel {
     checkArgument(memories.isEmpty() || memories.size() == c.layers(),
         "need one memory per layer (%s), got %s", c.layers(), memories.size());
 
-    Operand<T> embedding = root.param("embedding", Shape.of(c.vocabSize(), d), type, Initializer.normal(1.0));
-    Operand<T> x = tf.gather(embedding, tokens, tf.constant(0)); // [B, T, D]
+    Operand<T> x = embed(c, root, ctx, tokens, type); // [B, T, D]
     if (ctx.training()) {
       x = Dropout.apply(tf, x, c.dropout(), ctx.seedFor("embedding/dropout"));
     }
@@ -86,14 +88,52 @@ public final class LanguageModel {
       usage.addAll(block.usage());
     }
 
+    Operand<T> logits = tf.reshape(head(c, root, ctx, x), tf.constant(new int[] {-1, t, c.vocabSize()}));
+
+    Operand<T> aux = auxiliary.isEmpty() ? tf.dtypes.cast(tf.constant(0f), type) : tf.math.addN(auxiliary);
+    return new Output<>(logits, ImmutableList.copyOf(next), aux, usage.build());
+  }
+
+  /** One cached decoding call's logits [B, n, V] and each layer's keys and values of the cache and the new tokens. */
+  public record DecodedModel(Operand<TFloat32> logits, ImmutableList<KeyValues<TFloat32>> keysValues) {}
+
+  /**
+   * The model over n new tokens per sequence that follow the cached ones (evaluation only; see
+   * {@link DecodeGraph}): the same parameters and the same arithmetic per token as {@link #apply}.
+   *
+   * @param tokens [B, n]
+   * @param cache one entry per layer, its keys and values [B, H, L, dh]
+   */
+  public static DecodedModel decode(ModelConfig c, ParamScope root, LayerContext ctx, Operand<TInt32> tokens,
+      List<KeyValues<TFloat32>> cache, DecodeSpan span) {
+    checkArgument(!ctx.training(), "decoding builds an evaluation graph");
+    checkArgument(cache.size() == c.layers(), "need one cache entry per layer (%s), got %s", c.layers(), cache.size());
+    Ops tf = ctx.tf();
+    Operand<TFloat32> x = embed(c, root, ctx, tokens, TFloat32.class); // [B, n, D]
+    ImmutableList.Builder<KeyValues<TFloat32>> keysValues = ImmutableList.builder();
+    for (int i = 0; i < c.layers(); i++) {
+      Decoded<TFloat32> block = Block.decode(c, root.child("layers").child(i), ctx, x, cache.get(i), span);
+      x = block.output();
+      keysValues.add(block.keysValues());
+    }
+    return new DecodedModel(span.unflatten(tf, head(c, root, ctx, x), c.vocabSize()), keysValues.build());
+  }
+
+  private static <T extends TFloating> Operand<T> embed(ModelConfig c, ParamScope root, LayerContext ctx, Operand<TInt32> tokens, Class<T> type) {
+    Operand<T> embedding = root.param("embedding", Shape.of(c.vocabSize(), c.dModel()), type, Initializer.normal(1.0));
+    return ctx.tf().gather(embedding, tokens, ctx.tf().constant(0));
+  }
+
+  /** The final LayerNorm and the output layer: x [..., D] -> logits [N, V]. */
+  private static <T extends TFloating> Operand<T> head(ModelConfig c, ParamScope root, LayerContext ctx, Operand<T> x) {
+    Ops tf = ctx.tf();
+    int d = c.dModel();
+    Class<T> type = x.type();
     Operand<T> normed = LayerNorm.apply(root.child("final_norm"), tf, x, d);
     ParamScope out = root.child("output");
     Operand<T> w = out.param("w", Shape.of(d, c.vocabSize()), type, Initializer.normal(1 / Math.sqrt(d)));
     Operand<T> b = out.param("b", Shape.of(c.vocabSize()), type, Initializer.zeros());
     Operand<T> flat = tf.reshape(normed, tf.constant(new int[] {-1, d}));
-    Operand<T> logits = tf.reshape(tf.math.add(tf.linalg.matMul(flat, w), b), tf.constant(new int[] {-1, t, c.vocabSize()}));
-
-    Operand<T> aux = auxiliary.isEmpty() ? tf.dtypes.cast(tf.constant(0f), type) : tf.math.addN(auxiliary);
-    return new Output<>(logits, ImmutableList.copyOf(next), aux, usage.build());
+    return tf.math.add(tf.linalg.matMul(flat, w), b);
   }
 }

@@ -88,6 +88,16 @@ public final class ParamStore implements ParamSource {
     return new ParamStore(tf, 0, Binding.BOUND, Map.copyOf(values));
   }
 
+  /**
+   * A store that binds every path to this store's value: a second graph of the model over the same
+   * parameters (the SavedModel's full-window and decoding signatures share one set of variables).
+   */
+  public ParamStore sharedWith(Ops other) {
+    Map<String, Operand<? extends TFloating>> values = new LinkedHashMap<>();
+    params.forEach((path, param) -> values.put(path, param.value()));
+    return bound(other, values);
+  }
+
   /** The root scope of this store. */
   public ParamScope root() {
     return new ParamScope(this, "");

@@ -6,6 +6,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TBool;
+import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -31,13 +32,42 @@ public final class Attention {
    */
   public static <T extends TFloating> Operand<T> causal(
       Ops tf, Operand<T> q, Operand<T> k, Operand<T> v, Operand<T> positionScores, int memory) {
+    return masked(tf, q, k, v, positionScores, visible(tf, queries(q), memory));
+  }
+
+  /**
+   * softmax(q k^T + positionScores, where visible) v, for any mask; {@link #causal} and {@link
+   * #slidingWindow} make the two the project uses.
+   *
+   * @param visible [T, Tk], true where query i may see key j
+   */
+  public static <T extends TFloating> Operand<T> masked(
+      Ops tf, Operand<T> q, Operand<T> k, Operand<T> v, Operand<T> positionScores, Operand<TBool> visible) {
     Operand<T> scores = tf.train.batchMatMul(q, k, q.type(), BatchMatMul.adjY(true)); // [B, H, T, Tk]
     if (positionScores != null) {
       scores = tf.math.add(scores, positionScores);
     }
-    Operand<T> masked = tf.select(visible(tf, queries(q), memory), scores, negativeInfinity(tf, q.type()));
+    Operand<T> masked = tf.select(visible, scores, negativeInfinity(tf, q.type()));
     Operand<T> weights = tf.nn.softmax(masked);
     return tf.train.batchMatMul(weights, v, q.type()); // [B, H, T, dv]
+  }
+
+  /**
+   * The mask of cached decoding, sizes known only when the graph runs: T new queries after M cached
+   * keys, query i (at position M + i of the keys) sees key j when {@code M + i - window < j <= M + i},
+   * that is itself and the {@code window - 1} keys before it. With {@code window} at least M + T
+   * this is {@link #visible}'s causal mask.
+   *
+   * @param queries T, int32 scalar
+   * @param memory M, int32 scalar
+   * @return [T, M + T]
+   */
+  public static Operand<TBool> slidingWindow(Ops tf, Operand<TInt32> queries, Operand<TInt32> memory, int window) {
+    checkArgument(window >= 1, "the attention window (%s) must be >= 1", window);
+    Operand<TInt32> i = tf.expandDims(tf.range(tf.constant(0), queries, tf.constant(1)), tf.constant(1)); // [T, 1]
+    Operand<TInt32> j = tf.expandDims(tf.range(tf.constant(0), tf.math.add(memory, queries), tf.constant(1)), tf.constant(0)); // [1, M+T]
+    Operand<TInt32> offset = tf.math.sub(tf.math.sub(j, memory), i); // key position - query position, [T, M+T]
+    return tf.math.logicalAnd(tf.math.lessEqual(offset, tf.constant(0)), tf.math.greater(offset, tf.constant(-window)));
   }
 
   /**

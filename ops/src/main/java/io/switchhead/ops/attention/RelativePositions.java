@@ -24,6 +24,11 @@ public final class RelativePositions {
     return tf.dtypes.cast(tf.range(tf.constant(1 - keys), tf.constant(1), tf.constant(1)), TFloat32.class);
   }
 
+  /** {@link #distances(Ops, int)} for a number of keys known only when the graph runs (cached decoding). */
+  public static Operand<TFloat32> distances(Ops tf, Operand<TInt32> keys) {
+    return tf.dtypes.cast(tf.range(tf.math.sub(tf.constant(1), keys), tf.constant(1), tf.constant(1)), TFloat32.class);
+  }
+
   /**
    * Sinusoids [L, d]: sin on even channels, cos on odd, frequencies 10000^(-2i/d).
    *
@@ -64,5 +69,28 @@ public final class RelativePositions {
     Operand<T> flat =
         tf.reshape(perDistance, tf.concat(java.util.List.of(tf.slice(shape, tf.constant(new int[] {0}), tf.constant(new int[] {2})), tf.constant(new int[] {queries * keys})), tf.constant(0))); // [B, H, T*Tk]
     return tf.gather(flat, tf.constant(index), tf.constant(2)); // [B, H, T, Tk]
+  }
+
+  /**
+   * {@link #shiftedScores(Ops, Operand, Operand, int, int)} for sizes known only when the graph runs
+   * (cached decoding: T new queries after M cached keys). The same index, built by ops.
+   *
+   * @param queries T, int32 scalar
+   * @param memory M, int32 scalar
+   */
+  public static <T extends TFloating> Operand<T> shiftedScores(
+      Ops tf, Operand<T> q, Operand<T> p, Operand<TInt32> queries, Operand<TInt32> memory) {
+    Operand<TInt32> keys = tf.math.add(memory, queries);
+    Operand<T> perDistance = tf.train.batchMatMul(q, tf.expandDims(p, tf.constant(0)), q.type(), BatchMatMul.adjY(true)); // [B, H, T, Tk]
+    Operand<TInt32> i = tf.expandDims(tf.range(tf.constant(0), queries, tf.constant(1)), tf.constant(1)); // [T, 1]
+    Operand<TInt32> j = tf.expandDims(tf.range(tf.constant(0), keys, tf.constant(1)), tf.constant(0)); // [1, Tk]
+    Operand<TInt32> last = tf.math.sub(keys, tf.constant(1));
+    // j - M - i + Tk - 1 = j - i + T - 1, capped at Tk - 1 like the static index.
+    Operand<TInt32> distanceIndex = tf.math.minimum(tf.math.add(tf.math.sub(j, i), tf.math.sub(queries, tf.constant(1))), last);
+    Operand<TInt32> index = tf.math.add(tf.math.mul(i, keys), distanceIndex); // [T, Tk]
+    Operand<TInt32> shape = tf.shape(perDistance);
+    Operand<T> flat = tf.reshape(perDistance, tf.concat(java.util.List.of(
+        tf.slice(shape, tf.constant(new int[] {0}), tf.constant(new int[] {2})), tf.constant(new int[] {-1})), tf.constant(0))); // [B, H, T*Tk]
+    return tf.gather(flat, index, tf.constant(2)); // [B, H, T, Tk]
   }
 }

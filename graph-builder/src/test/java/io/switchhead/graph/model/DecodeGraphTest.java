@@ -1,0 +1,296 @@
+package io.switchhead.graph.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.switchhead.graph.config.AttentionConfig;
+import io.switchhead.graph.config.DenseAttentionConfig;
+import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.FeedForwardConfig;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.config.SigmaMoeConfig;
+import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.graph.layers.LayerContext;
+import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.Tensors;
+import io.switchhead.testing.Seeded;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * Cached decoding against the full forward pass over the same parameters: token by token from an
+ * empty cache, a prompt in one call and then token by token, and past the context, where the window
+ * slides (checked on one-layer models, whose sliding window has a full-forward equivalent).
+ */
+class DecodeGraphTest {
+
+  private static final int VOCAB = 13;
+  private static final int T = 6;
+  private static final int BATCH = 2;
+  @Seeded private Random random;
+
+  private static ModelConfig model(int layers, AttentionConfig attention, FeedForwardConfig feedForward) {
+    return new ModelConfig(VOCAB, 16, layers, T, attention, feedForward, 0.1, 0.7);
+  }
+
+  private static List<ModelConfig> models(int layers) {
+    SigmaMoeConfig sigmaMoe = new SigmaMoeConfig(4, 6, 2, 0.1, 1e-3);
+    DenseFeedForwardConfig dense = new DenseFeedForwardConfig(12);
+    return List.of(
+        model(layers, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1), sigmaMoe),
+        model(layers, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.1), dense),
+        model(layers, new SwitchHeadConfig(2, 1, 1, 8, Positional.ROPE, 0), new SigmaMoeConfig(1, 6, 1, 0, 1e-3)),
+        model(layers, new DenseAttentionConfig(3, 8, Positional.ROPE), dense),
+        model(layers, new DenseAttentionConfig(3, 8, Positional.XL), sigmaMoe));
+  }
+
+  /** One model's decode graph and full forward graph over the same variables. */
+  private static final class Harness implements AutoCloseable {
+    final ModelConfig c;
+    final Graph g = new Graph();
+    final Session s;
+    final Placeholder<TInt32> window;
+    final Operand<TFloat32> forward;
+    final Placeholder<TInt32> tokens;
+    final Placeholder<TInt32> position;
+    final Placeholder<TFloat32> keys;
+    final Placeholder<TFloat32> values;
+    final DecodeGraph.Output decode;
+    final Placeholder<TInt32> chunk;
+    final Placeholder<TInt32> memoryTokens;
+    final Operand<TFloat32> forwardWithMemory;
+    TFloat32 cacheKeys;
+    TFloat32 cacheValues;
+    int next;
+
+    Harness(ModelConfig c, long seed) {
+      this.c = c;
+      Ops tf = Ops.create(g);
+      ParamStore store = ParamStore.variables(tf, seed);
+      window = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, T)));
+      forward = ForwardGraph.build(c, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(window)).logits();
+      Ops d = tf.withSubScope("decode");
+      tokens = d.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+      position = d.placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+      Shape cache = DecodeGraph.cacheShape(c, -1, -1);
+      keys = d.placeholder(TFloat32.class, Placeholder.shape(cache));
+      values = d.placeholder(TFloat32.class, Placeholder.shape(cache));
+      decode = DecodeGraph.build(c, store.sharedWith(d), LayerContext.eval(d), new DecodeGraph.Inputs(tokens, position, keys, values));
+      // One layer's XL memory is the embedding of the previous chunk's tokens.
+      Ops m = tf.withSubScope("with_memory");
+      chunk = m.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, T)));
+      memoryTokens = m.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, T)));
+      Operand<TFloat32> embedding = store.params().stream().filter(p -> p.spec().path().equals("embedding")).findFirst().orElseThrow().value()
+          .asOutput().expect(TFloat32.class);
+      Operand<TFloat32> memory = m.gather(embedding, memoryTokens, m.constant(0));
+      forwardWithMemory = c.hasMemory() && c.layers() == 1
+          ? ForwardGraph.build(c, store.sharedWith(m), LayerContext.eval(m), ForwardGraph.Inputs.tokens(chunk).withMemories(List.of(memory))).logits()
+          : null;
+      s = new Session(g);
+      s.initialize();
+      reset();
+    }
+
+    void reset() {
+      closeCache();
+      cacheKeys = TFloat32.tensorOf(DecodeGraph.cacheShape(c, BATCH, 0));
+      cacheValues = TFloat32.tensorOf(DecodeGraph.cacheShape(c, BATCH, 0));
+      next = 0;
+    }
+
+    /** Feeds [BATCH, n] tokens; returns their logits [BATCH * n * V] and keeps the new cache. */
+    float[] decode(int[][] rows) {
+      int n = rows[0].length;
+      int[] flat = new int[BATCH * n];
+      for (int b = 0; b < BATCH; b++) {
+        System.arraycopy(rows[b], 0, flat, b * n, n);
+      }
+      try (TInt32 x = Tensors.ints(Shape.of(BATCH, n), flat);
+          TInt32 p = TInt32.scalarOf(next);
+          Result r = s.runner().feed(tokens, x).feed(position, p).feed(keys, cacheKeys).feed(values, cacheValues)
+              .fetch(decode.logits()).fetch(decode.position()).fetch(decode.keys()).fetch(decode.values()).run()) {
+        assertEquals(next + n, ((TInt32) r.get(1)).getInt(), "the next position");
+        closeCache();
+        cacheKeys = copy((TFloat32) r.get(2));
+        cacheValues = copy((TFloat32) r.get(3));
+        next += n;
+        return Tensors.toFloats(r.get(0));
+      }
+    }
+
+    /** Logits [BATCH, T, V] of the full forward pass over [BATCH, T] tokens. */
+    float[] forward(int[][] rows) {
+      int[] flat = new int[BATCH * T];
+      for (int b = 0; b < BATCH; b++) {
+        System.arraycopy(rows[b], 0, flat, b * T, T);
+      }
+      try (TInt32 x = Tensors.ints(Shape.of(BATCH, T), flat);
+          Result r = s.runner().feed(window, x).fetch(forward).run()) {
+        return Tensors.toFloats(r.get(0));
+      }
+    }
+
+    /** Logits [BATCH, T, V] of a one-layer XL model over a chunk after the memory of the chunk before it. */
+    float[] forwardWithMemory(int[][] chunkRows, int[][] memoryRows) {
+      int[] x = new int[BATCH * T];
+      int[] mem = new int[BATCH * T];
+      for (int b = 0; b < BATCH; b++) {
+        System.arraycopy(chunkRows[b], 0, x, b * T, T);
+        System.arraycopy(memoryRows[b], 0, mem, b * T, T);
+      }
+      try (TInt32 xt = Tensors.ints(Shape.of(BATCH, T), x);
+          TInt32 mt = Tensors.ints(Shape.of(BATCH, T), mem);
+          Result r = s.runner().feed(chunk, xt).feed(memoryTokens, mt).fetch(forwardWithMemory).run()) {
+        return Tensors.toFloats(r.get(0));
+      }
+    }
+
+    private static TFloat32 copy(TFloat32 t) {
+      TFloat32 out = TFloat32.tensorOf(t.shape());
+      t.copyTo(out);
+      return out;
+    }
+
+    private void closeCache() {
+      if (cacheKeys != null) {
+        cacheKeys.close();
+        cacheValues.close();
+      }
+    }
+
+    @Override
+    public void close() {
+      closeCache();
+      s.close();
+      g.close();
+    }
+  }
+
+  private int[][] randomTokens(int length) {
+    int[][] rows = new int[BATCH][];
+    for (int b = 0; b < BATCH; b++) {
+      rows[b] = random.ints(length, 0, VOCAB).toArray();
+    }
+    return rows;
+  }
+
+  private static int[][] columns(int[][] rows, int from, int to) {
+    int[][] out = new int[rows.length][];
+    for (int b = 0; b < rows.length; b++) {
+      out[b] = Arrays.copyOfRange(rows[b], from, to);
+    }
+    return out;
+  }
+
+  /** Logits of row b, position t of a [BATCH, steps, V] result. */
+  private static float[] at(float[] logits, int steps, int b, int t) {
+    int from = (b * steps + t) * VOCAB;
+    return Arrays.copyOfRange(logits, from, from + VOCAB);
+  }
+
+  private static void assertClose(float[] want, float[] got, String what) {
+    assertEquals(want.length, got.length, what);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(want[i], got[i], 2e-5f * Math.max(1, Math.abs(want[i])), what + ", logit " + i);
+    }
+  }
+
+  @Test
+  void tokenByTokenFromAnEmptyCacheGivesTheFullForwardAtEveryPosition() {
+    for (ModelConfig c : models(2)) {
+      try (Harness h = new Harness(c, random.nextLong())) {
+        int[][] text = randomTokens(T);
+        float[] full = h.forward(text);
+        for (int t = 0; t < T; t++) {
+          float[] step = h.decode(columns(text, t, t + 1));
+          for (int b = 0; b < BATCH; b++) {
+            assertClose(at(full, T, b, t), at(step, 1, b, 0), c.attention() + " " + c.feedForward() + ", row " + b + ", position " + t);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void aPromptInOneCallThenTokenByTokenGivesTheFullForward() {
+    for (ModelConfig c : models(2)) {
+      try (Harness h = new Harness(c, random.nextLong())) {
+        int[][] text = randomTokens(T);
+        float[] full = h.forward(text);
+        int prompt = 1 + random.nextInt(T - 1);
+        float[] first = h.decode(columns(text, 0, prompt));
+        for (int t = 0; t < prompt; t++) {
+          for (int b = 0; b < BATCH; b++) {
+            assertClose(at(full, T, b, t), at(first, prompt, b, t), c.attention() + ", prompt of " + prompt + ", row " + b + ", position " + t);
+          }
+        }
+        for (int t = prompt; t < T; t++) {
+          float[] step = h.decode(columns(text, t, t + 1));
+          for (int b = 0; b < BATCH; b++) {
+            assertClose(at(full, T, b, t), at(step, 1, b, 0), c.attention() + ", after a prompt of " + prompt + ", position " + t);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void pastTheContextTheWindowSlidesAndTheCacheStaysAtItsCapacity() {
+    for (ModelConfig c : models(1)) {
+      if (c.hasMemory()) {
+        continue; // XL's window is memory plus chunk: see the next test
+      }
+      try (Harness h = new Harness(c, random.nextLong())) {
+        int length = 3 * T;
+        int[][] text = randomTokens(length);
+        for (int p = 0; p < length; p++) {
+          float[] step = h.decode(columns(text, p, p + 1));
+          if (p >= T - 1) {
+            // One layer: position p sees exactly tokens p-T+1..p, and RoPE depends only on distances.
+            float[] window = h.forward(columns(text, p - T + 1, p + 1));
+            for (int b = 0; b < BATCH; b++) {
+              assertClose(at(window, T, b, T - 1), at(step, 1, b, 0), c.attention() + ", position " + p + " past the context");
+            }
+          }
+        }
+        assertEquals(DecodeGraph.cacheShape(c, BATCH, DecodeGraph.cacheCapacity(c)), h.cacheKeys.shape());
+        assertEquals(DecodeGraph.cacheShape(c, BATCH, DecodeGraph.cacheCapacity(c)), h.cacheValues.shape());
+      }
+    }
+  }
+
+  @Test
+  void pastTheContextAnXlModelSeesMemoryAndChunkAsInTraining() {
+    for (ModelConfig c : models(1)) {
+      if (!c.hasMemory()) {
+        continue;
+      }
+      try (Harness h = new Harness(c, random.nextLong())) {
+        int length = 4 * T;
+        int[][] text = randomTokens(length);
+        for (int p = 0; p < length; p++) {
+          float[] step = h.decode(columns(text, p, p + 1));
+          if (p >= 2 * T - 1) {
+            // The last query of a training chunk sees the memory and the whole chunk: 2T keys, the window.
+            float[] window = h.forwardWithMemory(columns(text, p - T + 1, p + 1), columns(text, p - 2 * T + 1, p - T + 1));
+            for (int b = 0; b < BATCH; b++) {
+              assertClose(at(window, T, b, T - 1), at(step, 1, b, 0), c.attention() + ", position " + p + " past the context");
+            }
+          }
+        }
+        assertEquals(DecodeGraph.cacheShape(c, BATCH, 2L * T - 1), h.cacheKeys.shape());
+      }
+    }
+  }
+}
