@@ -109,11 +109,7 @@ public final class SavedModelExport {
       ParamStore store = ParamStore.variables(tf, 0);
       ServingGraph serving = ServingGraph.build(tf, model, store);
       store.freeze();
-      List<Signature> signatures = List.of(
-          Signature.builder().key(ServingSignatures.DEFAULT).methodName(ServingSignatures.PREDICT)
-              .input(ServingSignatures.TOKENS, serving.tokens()).output(ServingSignatures.LOGITS, serving.logits()).build(),
-          Signature.builder().key(ServingSignatures.NEXT_TOKEN_LOGPROBS).methodName(ServingSignatures.PREDICT)
-              .input(ServingSignatures.TOKENS, serving.tokens()).output(ServingSignatures.LOGPROBS, serving.logprobs()).build());
+      List<Signature> signatures = serving.signatures();
       try (Session session = new Session(graph)) {
         // Restores the parameters by name; the checkpoint's optimizer slots and memories are not in this graph.
         checkpoint.restoreParameters(session, SavedVariables.of(graph));

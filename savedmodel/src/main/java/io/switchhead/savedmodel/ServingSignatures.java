@@ -20,6 +20,22 @@ public final class ServingSignatures {
   /** Log-probabilities of the next token after the last position: input {@link #TOKENS}, output {@link #LOGPROBS}. */
   public static final String NEXT_TOKEN_LOGPROBS = "next_token_logprobs";
 
+  /**
+   * Incremental decoding with the cache passed in and out: inputs {@link #TOKENS} [batch, new],
+   * {@link #POSITION}, {@link #CACHE_KEYS}, {@link #CACHE_VALUES}; outputs {@link #LOGITS} [batch,
+   * new, vocab] and the next call's position and cache under the same names.
+   */
+  public static final String DECODE_STEP = "decode_step";
+
+  /** int32 scalar: the number of tokens before the new ones (0 starts a sequence). */
+  public static final String POSITION = "position";
+
+  /** float32 [layers, batch, heads, cached, head width]: every layer's keys of the tokens so far (the newest, at most window - 1). */
+  public static final String CACHE_KEYS = "cache_keys";
+
+  /** float32, the shape of {@link #CACHE_KEYS}: every layer's values (after SwitchHead's expert mixture). */
+  public static final String CACHE_VALUES = "cache_values";
+
   /** int32 [batch, time], both dynamic, time in [1, context], ids in [0, vocab). */
   public static final String TOKENS = "tokens";
 

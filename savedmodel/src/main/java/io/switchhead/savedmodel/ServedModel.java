@@ -1,0 +1,122 @@
+package io.switchhead.savedmodel;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import com.google.common.collect.ImmutableMap;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.generate.TokenDecoder;
+import io.switchhead.graph.params.ParamStore;
+import io.switchhead.graph.train.SavedVariables;
+import io.switchhead.graph.train.VerifiedCheckpoint;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.OptionalLong;
+import java.util.function.Consumer;
+import org.tensorflow.Graph;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+import org.tensorflow.SessionFunction;
+import org.tensorflow.Signature;
+import org.tensorflow.op.Ops;
+
+/**
+ * The serving signatures of a model, callable by name: loaded from an exported SavedModel as a
+ * server loads it, or built in this process from a run's checkpoint, the same graph that export
+ * writes. Generation runs on either through {@link #cachedDecoder} ({@code decode_step}), so one
+ * seed gives one text from both. Safe to call from many threads; each decoder is one sequence's state.
+ */
+public final class ServedModel implements AutoCloseable {
+
+  private final ModelConfig config;
+  private final ImmutableMap<String, SessionFunction> functions;
+  private final AutoCloseable[] owned;
+
+  private ServedModel(ModelConfig config, ImmutableMap<String, SessionFunction> functions, AutoCloseable... owned) {
+    this.config = config;
+    this.functions = functions;
+    this.owned = owned;
+  }
+
+  /** Loads an export of {@link SavedModelExport} with TensorFlow's SavedModel loader (tag {@code serve}). */
+  public static ServedModel load(Path savedModel) {
+    checkArgument(Files.isRegularFile(savedModel.resolve("saved_model.pb")), "%s is not a SavedModel: it has no saved_model.pb", savedModel);
+    checkArgument(Files.isRegularFile(savedModel.resolve(SavedModelExport.DESCRIPTION)),
+        "%s has no %s: it was not exported by switchhead export, so its model is unknown", savedModel, SavedModelExport.DESCRIPTION);
+    ModelConfig config = SavedModelExport.readDescription(savedModel).model();
+    SavedModelBundle bundle = SavedModelBundle.load(savedModel.toString(), ServingSignatures.TAG);
+    try {
+      ImmutableMap.Builder<String, SessionFunction> functions = ImmutableMap.builder();
+      for (String key : new String[] {ServingSignatures.DEFAULT, ServingSignatures.NEXT_TOKEN_LOGPROBS, ServingSignatures.DECODE_STEP}) {
+        checkArgument(bundle.signatures().stream().anyMatch(s -> s.key().equals(key)), "%s has no signature %s (exported by an older version?)", savedModel, key);
+        functions.put(key, bundle.function(key));
+      }
+      return new ServedModel(config, functions.build(), bundle);
+    } catch (RuntimeException e) {
+      bundle.close();
+      throw e;
+    }
+  }
+
+  /** The serving graph of a run's checkpoint (that of {@code step}, or the newest intact one), in this process. */
+  public static ServedModel fromRun(Path runDirectory, OptionalLong step, Consumer<String> warnings) {
+    return fromCheckpoint(SavedModelExport.checkpoint(runDirectory, step, warnings));
+  }
+
+  /** The serving graph of a verified checkpoint, in this process. */
+  public static ServedModel fromCheckpoint(VerifiedCheckpoint checkpoint) {
+    ModelConfig config = checkpoint.state().model();
+    Graph graph = new Graph();
+    Session session = null;
+    try {
+      Ops tf = Ops.create(graph);
+      ParamStore store = ParamStore.variables(tf, 0);
+      ServingGraph serving = ServingGraph.build(tf, config, store);
+      store.freeze();
+      session = new Session(graph);
+      checkpoint.restoreParameters(session, SavedVariables.of(graph));
+      ImmutableMap.Builder<String, SessionFunction> functions = ImmutableMap.builder();
+      for (Signature s : serving.signatures()) {
+        functions.put(s.key(), SessionFunction.create(s, session));
+      }
+      return new ServedModel(config, functions.build(), session, graph);
+    } catch (RuntimeException e) {
+      if (session != null) {
+        session.close();
+      }
+      graph.close();
+      throw e;
+    }
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  /** The signature {@code key} of {@link ServingSignatures}, called with its input names. */
+  public SessionFunction function(String key) {
+    SessionFunction f = functions.get(key);
+    checkArgument(f != null, "no signature %s; there are %s", key, functions.keySet());
+    return f;
+  }
+
+  /** A new sequence decoded by {@code decode_step}, its cache kept between calls. */
+  public TokenDecoder cachedDecoder() {
+    return new CachedDecoder(function(ServingSignatures.DECODE_STEP), config);
+  }
+
+  /** A new sequence decoded by recomputing the whole window for each token ({@code next_token_logprobs}); for comparisons. */
+  public TokenDecoder fullWindowDecoder() {
+    return new FullWindowDecoder(function(ServingSignatures.NEXT_TOKEN_LOGPROBS), config);
+  }
+
+  @Override
+  public void close() {
+    for (AutoCloseable c : owned) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        throw new IllegalStateException("cannot close " + c, e);
+      }
+    }
+  }
+}
