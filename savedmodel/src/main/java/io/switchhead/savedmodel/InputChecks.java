@@ -63,11 +63,11 @@ final class InputChecks {
     Operand<TInt32> cacheBatch = dimension(keys, 1);
     Operand<TInt32> batch = dimension(tokens, 0);
     require("cache_batch_matches_tokens", checks.math.equal(cacheBatch, batch),
-        checks.constant("cache_keys: the batch dimension (1) must equal the tokens' batch, got"), cacheBatch, checks.constant("and"), batch);
+        checks.constant("cache_keys: the batch dimension (1) must equal the batch of tokens, got"), cacheBatch, checks.constant("and"), batch);
     Operand<TInt32> rows = dimension(keys, 3);
     require("position_not_negative", checks.math.greaterEqual(position, checks.constant(0)),
         checks.constant("position must be >= 0 (0 starts a sequence), got"), position);
-    Operand<TInt32> expected = checks.math.minimum(position, checks.constant(capacity));
+    Operand<TInt32> expected = checks.math.minimum(checks.math.maximum(position, checks.constant(0)), checks.constant(capacity)); // a negative position fails its own check
     require("cache_rows_match_position", checks.math.equal(rows, expected),
         checks.constant("cache_keys: dimension 3 holds the cached tokens, min(position, " + capacity
             + "); feed back the cache and position of the previous call (empty and 0 to start). Got rows"),

@@ -64,16 +64,24 @@ public final class ServedModel implements AutoCloseable {
 
   /** The serving graph of a verified checkpoint, in this process. */
   public static ServedModel fromCheckpoint(VerifiedCheckpoint checkpoint) {
-    ModelConfig config = checkpoint.state().model();
+    return build(checkpoint.state().model(), session -> checkpoint.restoreParameters(session, SavedVariables.of(session.graph())), 0);
+  }
+
+  /** The serving graph of a model with freshly initialised parameters (from {@code seed}): for benchmarks, which time and do not read. */
+  public static ServedModel initialised(ModelConfig config, long seed) {
+    return build(config, Session::initialize, seed);
+  }
+
+  private static ServedModel build(ModelConfig config, Consumer<Session> parameters, long seed) {
     Graph graph = new Graph();
     Session session = null;
     try {
       Ops tf = Ops.create(graph);
-      ParamStore store = ParamStore.variables(tf, 0);
+      ParamStore store = ParamStore.variables(tf, seed);
       ServingGraph serving = ServingGraph.build(tf, config, store);
       store.freeze();
       session = new Session(graph);
-      checkpoint.restoreParameters(session, SavedVariables.of(graph));
+      parameters.accept(session);
       ImmutableMap.Builder<String, SessionFunction> functions = ImmutableMap.builder();
       for (Signature s : serving.signatures()) {
         functions.put(s.key(), SessionFunction.create(s, session));

@@ -7,6 +7,7 @@ import io.switchhead.graph.train.AdamW;
 import io.switchhead.graph.train.TrainingGraph;
 import io.switchhead.graph.train.StepKind;
 import io.switchhead.graph.train.StepSettings;
+import io.switchhead.tools.bench.GenerationBenchmark;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Option;
  * {@code switchhead bench train}: whole training steps (forward, backward, AdamW) of presets, plain
  * graph and XLA-compiled side by side in one process, so the ratios hold on a noisy machine.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class, BenchCommand.Matmul.class, BenchCommand.Dots.class},
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.Matmul.class, BenchCommand.Dots.class},
     description = "Benchmarks, measured side by side in one process.")
 final class BenchCommand implements Runnable {
 
@@ -75,6 +76,48 @@ final class BenchCommand implements Runnable {
     @Override
     public void run() {
       main.accept(options.toArray(new String[0]));
+    }
+  }
+
+  @Command(name = "generate", mixinStandardHelpOptions = true,
+      description = {"Inference tokens/s of presets' serving graphs (fresh parameters), interleaved: generation at batch 1",
+          "with decode_step's cache and with the full window recomputed per token, and serving_default over whole",
+          "windows at batch 1 and 32."})
+  static final class Generate implements Callable<Integer> {
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--presets", split = ",", description = "Presets to measure (default: ${DEFAULT-VALUE}).",
+        defaultValue = "switchhead-tiny,switchhead-47m-wikitext103")
+    List<String> presets;
+
+    @Option(names = "--tokens", description = "Tokens generated per repetition, at most the context (default: ${DEFAULT-VALUE}).",
+        defaultValue = "64")
+    int tokens;
+
+    @Option(names = "--repeats", description = "Repetitions, interleaved (default: ${DEFAULT-VALUE}).", defaultValue = "3")
+    int repeats;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      java.util.Map<String, GenerationBenchmark.Figures> figures = new java.util.LinkedHashMap<>();
+      for (String preset : presets) {
+        ModelConfig model = Presets.get(preset);
+        if (tokens > model.context()) {
+          throw new CommandLine.ParameterException(spec.commandLine(),
+              "--tokens (" + tokens + ") must be at most " + preset + "'s context (" + model.context() + ") to compare within the window");
+        }
+        out.println(preset + ":");
+        figures.put(preset, GenerationBenchmark.measure(model, tokens, repeats, out));
+      }
+      out.printf("%n| preset | cached decode_step, batch 1 | full window per token | cached / full | serving_default 1 x T | serving_default 32 x T |%n");
+      out.printf("|---|---|---|---|---|---|%n");
+      figures.forEach((preset, f) -> out.printf(Locale.ROOT, "| %s | %.1f tok/s | %.1f tok/s | %.1fx | %.0f tok/s | %.0f tok/s |%n", preset,
+          f.cachedTokensPerSecond(), f.fullWindowTokensPerSecond(), f.cachedTokensPerSecond() / f.fullWindowTokensPerSecond(),
+          f.windowBatch1TokensPerSecond(), f.windowBatch32TokensPerSecond()));
+      out.printf("Medians of %d repetitions; %d tokens generated after a one-token prompt.%n", repeats, tokens);
+      return 0;
     }
   }
 

@@ -14,8 +14,8 @@ import picocli.CommandLine.Parameters;
 /** {@code switchhead export}: a run's checkpoint as a SavedModel for TF Serving. */
 @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Export a run's checkpoint as a SavedModel for TF Serving (tag serve, the weights only):",
-        "signatures " + ServingSignatures.DEFAULT + " (tokens -> logits) and " + ServingSignatures.NEXT_TOKEN_LOGPROBS
-            + " (tokens -> logprobs of the next token)."})
+        "signatures " + ServingSignatures.DEFAULT + " (tokens -> logits), " + ServingSignatures.NEXT_TOKEN_LOGPROBS
+            + " (tokens -> logprobs of the next token) and " + ServingSignatures.DECODE_STEP + " (tokens and cache -> logits and cache)."})
 final class ExportCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

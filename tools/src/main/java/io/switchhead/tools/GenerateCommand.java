@@ -1,24 +1,43 @@
 package io.switchhead.tools;
 
 import io.switchhead.graph.generate.Generator;
+import io.switchhead.graph.generate.Sampling;
+import io.switchhead.graph.generate.TokenDecoder;
+import io.switchhead.savedmodel.ServedModel;
 import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code switchhead generate}: continues a prompt with a trained byte-level model. */
+/** {@code switchhead generate}: continues a prompt with a trained byte-level model, streaming the text. */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Continue a prompt with the latest checkpoint of a training run (byte-level models).")
+    description = {"Continue a prompt with a byte-level model, from a training run or an exported SavedModel.",
+        "Decodes with decode_step's cache; the text streams as it is produced. One seed gives one text from either source."})
 final class GenerateCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--out", paramLabel = "DIR", description = "The run directory (default: ${DEFAULT-VALUE}).",
-      defaultValue = "runs/switchhead-tiny")
-  Path run;
+  /** Where the model comes from: one of the two. */
+  static final class Source {
+    @Option(names = "--out", paramLabel = "RUN_DIR", description = "A training run's directory: its newest intact checkpoint "
+        + "(default: runs/switchhead-tiny).")
+    Path run;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "A SavedModel written by switchhead export.")
+    Path savedModel;
+  }
+
+  @ArgGroup(exclusive = true, multiplicity = "0..1")
+  Source source = new Source();
 
   @Option(names = "--prompt", description = "Text to continue (default: '${DEFAULT-VALUE}').", defaultValue = "The ")
   String prompt;
@@ -30,6 +49,14 @@ final class GenerateCommand implements Callable<Integer> {
       defaultValue = "0.8")
   double temperature;
 
+  @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K most likely bytes only; 0 for all (default: ${DEFAULT-VALUE}).",
+      defaultValue = "0")
+  int topK;
+
+  @Option(names = "--top-p", paramLabel = "P", description = "Sample among the most likely bytes whose probability reaches P; "
+      + "1 for all (default: ${DEFAULT-VALUE}).", defaultValue = "1")
+  double topP;
+
   @Option(names = "--seed", description = "Sampling seed (default: ${DEFAULT-VALUE}).", defaultValue = "1")
   long seed;
 
@@ -37,24 +64,71 @@ final class GenerateCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    try (Generator generator = Generator.load(run, warning -> err.println(spec.qualifiedName() + ": warning: " + warning))) {
-      if (generator.config().vocabSize() != 256) {
+    Sampling sampling;
+    try {
+      sampling = new Sampling(temperature, topK, topP, seed);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    try (ServedModel model = source.savedModel != null
+            ? ServedModel.load(source.savedModel)
+            : ServedModel.fromRun(source.run != null ? source.run : Path.of("runs/switchhead-tiny"), OptionalLong.empty(),
+                warning -> err.println(spec.qualifiedName() + ": warning: " + warning));
+        TokenDecoder decoder = model.cachedDecoder()) {
+      if (model.config().vocabSize() != 256) {
         throw new CommandLine.ParameterException(spec.commandLine(),
-            "generate works on byte-level models (vocabulary 256); this run's vocabulary is " + generator.config().vocabSize());
+            "generate works on byte-level models (vocabulary 256); this model's vocabulary is " + model.config().vocabSize());
       }
       byte[] bytes = prompt.getBytes(StandardCharsets.UTF_8);
       int[] ids = new int[bytes.length];
       for (int i = 0; i < bytes.length; i++) {
         ids[i] = bytes[i] & 0xff;
       }
-      int[] continuation = generator.continueFrom(ids, tokens, temperature, seed);
-      byte[] text = new byte[continuation.length];
-      for (int i = 0; i < text.length; i++) {
-        text[i] = (byte) continuation[i];
-      }
       out.print(prompt);
-      out.println(new String(text, StandardCharsets.UTF_8));
+      out.flush();
+      Utf8Stream text = new Utf8Stream(out);
+      Generator.continueFrom(decoder, ids, tokens, sampling, text::write);
+      text.finish();
+      out.println();
       return 0;
+    }
+  }
+
+  /** Bytes to text as they come: a character split across tokens is printed once its last byte arrives. */
+  private static final class Utf8Stream {
+    private final PrintWriter out;
+    private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPLACE).onUnmappableCharacter(CodingErrorAction.REPLACE);
+    private final ByteBuffer pending = ByteBuffer.allocate(16);
+    private final CharBuffer chars = CharBuffer.allocate(16);
+
+    Utf8Stream(PrintWriter out) {
+      this.out = out;
+    }
+
+    void write(int token) {
+      pending.put((byte) token);
+      drain(false);
+    }
+
+    void finish() {
+      drain(true);
+      decoder.flush(chars);
+      emit();
+    }
+
+    private void drain(boolean endOfInput) {
+      pending.flip();
+      decoder.decode(pending, chars, endOfInput);
+      pending.compact();
+      emit();
+    }
+
+    private void emit() {
+      chars.flip();
+      out.append(chars);
+      chars.clear();
+      out.flush();
     }
   }
 }
