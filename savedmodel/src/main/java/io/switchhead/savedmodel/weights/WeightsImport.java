@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.google.common.collect.ImmutableMap;
 import com.google.common.hash.Hashing;
 import com.google.common.io.MoreFiles;
 import com.google.common.io.RecursiveDeleteOption;
@@ -48,6 +49,18 @@ import org.tensorflow.types.TFloat32;
  */
 public final class WeightsImport {
 
+  /**
+   * A file's tensors, checked against the model and in the project's layout, ready to be written.
+   *
+   * @param values every parameter's little-endian float32 bytes, by path
+   * @param source what {@code import.json} will record
+   */
+  public record Weights(ModelConfig model, Map<String, byte[]> values, Source source) {
+    public Weights {
+      values = ImmutableMap.copyOf(values);
+    }
+  }
+
   /** What an import wrote. */
   public record Imported(Path runDirectory, Path checkpoint, ModelConfig model, int tensors) {}
 
@@ -62,33 +75,52 @@ public final class WeightsImport {
   private WeightsImport() {}
 
   /**
-   * Imports {@code file} into the new run directory {@code runDirectory}.
+   * Imports {@code file} into the new run directory {@code runDirectory}: {@link #read}, then
+   * {@link #write}.
+   */
+  public static Imported importRun(Path file, Optional<ModelConfig> model, TrainConfig train, Corpus corpus, Path runDirectory) {
+    requireNew(runDirectory);
+    return write(read(file, model), train, corpus, runDirectory);
+  }
+
+  /**
+   * Reads {@code file} and checks its tensors against the model's parameters.
    *
    * @param model the model the tensors are for; empty: the model config the file's metadata records
    *     (as {@link WeightsExport} writes it)
+   * @throws IllegalArgumentException naming the file and the tensors if it is malformed or does not
+   *     hold the model's parameters
+   */
+  public static Weights read(Path file, Optional<ModelConfig> model) {
+    SafeTensorsFile weights = SafeTensorsFile.read(file);
+    ModelConfig config = model.orElseGet(() -> recordedModel(weights, file));
+    Map<String, byte[]> values = parameters(weights, WeightNames.of(config), file);
+    return new Weights(config, values, new Source(file.toAbsolutePath().toString(), sha256(file), weights.metadata()));
+  }
+
+  /**
+   * Writes {@code weights} as the new run directory {@code runDirectory}.
+   *
    * @param train the training settings the run records (a resume may change some, see
    *     {@link TrainConfig#checkContinues})
    * @param corpus the data the run records, as a new run on it would
-   * @throws IllegalArgumentException naming the file and the tensors if it is malformed or does not
-   *     hold the model's parameters, or if {@code runDirectory} exists
+   * @throws IllegalArgumentException if {@code runDirectory} exists or the corpus has token ids
+   *     past the model's vocabulary
    */
-  public static Imported importRun(Path file, Optional<ModelConfig> model, TrainConfig train, Corpus corpus, Path runDirectory) {
-    checkArgument(!Files.exists(runDirectory), "%s exists; an import makes a new run directory", runDirectory);
-    SafeTensorsFile weights = SafeTensorsFile.read(file);
-    ModelConfig config = model.orElseGet(() -> recordedModel(weights, file));
+  public static Imported write(Weights weights, TrainConfig train, Corpus corpus, Path runDirectory) {
+    requireNew(runDirectory);
+    ModelConfig config = weights.model();
     checkArgument(corpus.vocabulary() <= config.vocabSize(), "%s has token ids up to %s but the model's vocabSize is %s",
         corpus.source(), corpus.vocabulary() - 1, config.vocabSize());
-    Map<String, byte[]> values = parameters(weights, WeightNames.of(config), file);
-    Source source = new Source(file.toAbsolutePath().toString(), sha256(file), weights.metadata());
     Path parent = runDirectory.toAbsolutePath().getParent();
     try {
       Files.createDirectories(parent);
       Path partial = Files.createTempDirectory(parent, runDirectory.getFileName() + ".partial-");
       try {
-        Path checkpoint = writeRun(partial, config, train, corpus, values);
-        JSON.writeValue(partial.resolve(RECORD).toFile(), source);
+        Path checkpoint = writeRun(partial, config, train, corpus, weights.values());
+        JSON.writeValue(partial.resolve(RECORD).toFile(), weights.source());
         Files.move(partial, runDirectory, StandardCopyOption.ATOMIC_MOVE);
-        return new Imported(runDirectory, runDirectory.resolve(partial.relativize(checkpoint)), config, values.size());
+        return new Imported(runDirectory, runDirectory.resolve(partial.relativize(checkpoint)), config, weights.values().size());
       } finally {
         if (Files.exists(partial)) {
           MoreFiles.deleteRecursively(partial, RecursiveDeleteOption.ALLOW_INSECURE);
@@ -97,6 +129,11 @@ public final class WeightsImport {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the run directory " + runDirectory, e);
     }
+  }
+
+  /** An import never replaces a directory: a run's checkpoints may be there. */
+  public static void requireNew(Path runDirectory) {
+    checkArgument(!Files.exists(runDirectory), "%s exists; an import makes a new run directory", runDirectory);
   }
 
   /** The run's checkpoint of step 0: the training graph's variables, the parameters set to {@code values}. */
