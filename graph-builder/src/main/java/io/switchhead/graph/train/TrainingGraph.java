@@ -10,6 +10,7 @@ import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.model.MemoryState;
+import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
@@ -19,6 +20,8 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -27,6 +30,7 @@ import org.tensorflow.exceptions.TFInvalidArgumentException;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
@@ -50,6 +54,7 @@ public final class TrainingGraph implements AutoCloseable {
   private final int batch;
   private final AdamW optimizer;
   private final Graph graph = new Graph();
+  private final Ops tf;
   private final Session session;
   private final ParamStore store;
   private final Feeds feeds;
@@ -74,7 +79,7 @@ public final class TrainingGraph implements AutoCloseable {
     this.config = config;
     this.batch = settings.batch();
     this.optimizer = settings.optimizer();
-    Ops tf = Ops.create(graph);
+    tf = Ops.create(graph);
     int t = config.context();
     feeds = new Feeds(
         tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(batch, t + 1))),
@@ -216,6 +221,31 @@ public final class TrainingGraph implements AutoCloseable {
   /** Zeroes the evaluation memory (XL), before a new pass over the validation streams. */
   public void resetEvaluationMemory() {
     session.runner().addTarget(evaluation.resetMemory()).run().close();
+  }
+
+  /**
+   * Sets every parameter to the value given for its path: a run that starts from imported weights
+   * instead of its initialisation. The Adam slots and XL memories keep the zeros a new run has. The
+   * assignments join the graph here, as only an import needs them.
+   *
+   * @throws IllegalArgumentException if the paths are not exactly the parameters', or a value's
+   *     shape is not its parameter's
+   */
+  @SuppressWarnings("unchecked")
+  public void assignParameters(Map<String, TFloat32> values) {
+    Set<String> paths = store.specs().stream().map(ParamSpec::path).collect(Collectors.toCollection(TreeSet::new));
+    checkArgument(paths.equals(new TreeSet<>(values.keySet())), "values for %s, but the parameters are %s",
+        new TreeSet<>(values.keySet()), paths);
+    Ops assign = tf.withSubScope("assign_parameters");
+    Session.Runner runner = session.runner();
+    for (ParamStore.Param p : store.params()) {
+      TFloat32 value = values.get(p.spec().path());
+      checkArgument(value.shape().equals(p.spec().shape()), "parameter '%s' has shape %s, its value %s", p.spec().path(),
+          p.spec().shape(), value.shape());
+      Placeholder<TFloat32> in = assign.placeholder(TFloat32.class, Placeholder.shape(p.spec().shape()));
+      runner.feed(in, value).addTarget(assign.assign((Variable<TFloat32>) p.variable(), in));
+    }
+    runner.run().close();
   }
 
   /** The variables a checkpoint of this graph holds, by name. */
