@@ -5,10 +5,6 @@ import io.switchhead.graph.generate.Sampling;
 import io.switchhead.graph.generate.TokenDecoder;
 import io.switchhead.savedmodel.ServedModel;
 import java.io.PrintWriter;
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.OptionalLong;
@@ -91,44 +87,6 @@ final class GenerateCommand implements Callable<Integer> {
       text.finish();
       out.println();
       return 0;
-    }
-  }
-
-  /** Bytes to text as they come: a character split across tokens is printed once its last byte arrives. */
-  private static final class Utf8Stream {
-    private final PrintWriter out;
-    private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-        .onMalformedInput(CodingErrorAction.REPLACE).onUnmappableCharacter(CodingErrorAction.REPLACE);
-    private final ByteBuffer pending = ByteBuffer.allocate(16);
-    private final CharBuffer chars = CharBuffer.allocate(16);
-
-    Utf8Stream(PrintWriter out) {
-      this.out = out;
-    }
-
-    void write(int token) {
-      pending.put((byte) token);
-      drain(false);
-    }
-
-    void finish() {
-      drain(true);
-      decoder.flush(chars);
-      emit();
-    }
-
-    private void drain(boolean endOfInput) {
-      pending.flip();
-      decoder.decode(pending, chars, endOfInput);
-      pending.compact();
-      emit();
-    }
-
-    private void emit() {
-      chars.flip();
-      out.append(chars);
-      chars.clear();
-      out.flush();
     }
   }
 }
