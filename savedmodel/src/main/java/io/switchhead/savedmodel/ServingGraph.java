@@ -96,7 +96,7 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
     checks.tokens(c, tokens);
     checks.cache(c, tokens, position, keys, values);
     DecodeGraph.Inputs in = new DecodeGraph.Inputs(checks.passed(tokens), checks.passed(position), checks.passed(keys), checks.passed(values));
-    DecodeGraph.Output out = DecodeGraph.build(c, store, LayerContext.eval(tf), in);
+    DecodeGraph.Output out = DecodeGraph.build(c, store, LayerContext.decode(tf), in);
     DecodeGraph.Output named = new DecodeGraph.Output(
         tf.withName("next_" + ServingSignatures.LOGITS).ensureShape(out.logits(), Shape.of(-1, -1, c.vocabSize())),
         tf.withName("next_" + ServingSignatures.POSITION).identity(out.position()),

@@ -3,11 +3,15 @@ package io.switchhead.graph.layers;
 import static com.google.common.base.Preconditions.checkArgument;
 
 import io.switchhead.ops.attention.Attention;
+import io.switchhead.ops.attention.Rope;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
 import org.tensorflow.types.family.TType;
 
 /**
@@ -17,26 +21,77 @@ import org.tensorflow.types.family.TType;
  * of new tokens, any cache length), so the reshapes here take them as tensors where the training
  * graph's layers use constants.
  *
- * @param batch B, int32 scalar
- * @param steps n, int32 scalar, new tokens per sequence
- * @param cached L, int32 scalar, cached keys per sequence
- * @param position int32 scalar, the absolute position of the first new token
- * @param window W, the most keys a query sees (itself included)
+ * <p>What every layer would compute alike is computed once here: the mask, the RoPE tables, the
+ * keys' count (decoding is bound by the number of ops a call runs, not by their arithmetic).
  */
-public record DecodeSpan(Operand<TInt32> batch, Operand<TInt32> steps, Operand<TInt32> cached, Operand<TInt32> position, int window) {
+public final class DecodeSpan {
 
-  public DecodeSpan {
+  private final Operand<TInt32> batch;
+  private final Operand<TInt32> steps;
+  private final Operand<TInt32> cached;
+  private final Operand<TInt32> position;
+  private final int window;
+  private final Operand<TBool> visible;
+  private final Operand<TInt32> keys;
+  private final Map<Integer, Rope.Table<?>> ropeTables = new HashMap<>();
+
+  private DecodeSpan(Ops tf, Operand<TInt32> batch, Operand<TInt32> steps, Operand<TInt32> cached, Operand<TInt32> position, int window) {
     checkArgument(window >= 1, "the attention window (%s) must be >= 1", window);
+    this.batch = batch;
+    this.steps = steps;
+    this.cached = cached;
+    this.position = position;
+    this.window = window;
+    this.visible = Attention.slidingWindow(tf, steps, cached, window);
+    this.keys = tf.math.add(cached, steps);
+  }
+
+  /**
+   * @param batch B, int32 scalar
+   * @param steps n, int32 scalar, new tokens per sequence
+   * @param cached L, int32 scalar, cached keys per sequence
+   * @param position int32 scalar, the absolute position of the first new token
+   * @param window W, the most keys a query sees (itself included)
+   */
+  public static DecodeSpan of(Ops tf, Operand<TInt32> batch, Operand<TInt32> steps, Operand<TInt32> cached, Operand<TInt32> position,
+      int window) {
+    return new DecodeSpan(tf, batch, steps, cached, position, window);
+  }
+
+  public Operand<TInt32> batch() {
+    return batch;
+  }
+
+  public Operand<TInt32> steps() {
+    return steps;
+  }
+
+  public Operand<TInt32> cached() {
+    return cached;
+  }
+
+  public Operand<TInt32> position() {
+    return position;
+  }
+
+  public int window() {
+    return window;
   }
 
   /** [T, L + T], true where a new query may see a key (see {@link Attention#slidingWindow}). */
-  public Operand<TBool> visible(Ops tf) {
-    return Attention.slidingWindow(tf, steps, cached, window);
+  public Operand<TBool> visible() {
+    return visible;
+  }
+
+  /** The RoPE table of the new tokens' positions for heads of {@code headDim} (queries and keys share it). */
+  @SuppressWarnings("unchecked")
+  public <T extends TFloating> Rope.Table<T> rope(Ops tf, int headDim, Class<T> type) {
+    return (Rope.Table<T>) ropeTables.computeIfAbsent(headDim, dh -> Rope.table(tf, steps, position, dh, type));
   }
 
   /** L + n, the keys after this call. */
-  public Operand<TInt32> keys(Ops tf) {
-    return tf.math.add(cached, steps);
+  public Operand<TInt32> keys() {
+    return keys;
   }
 
   /** [B, n, ...] -> [B*n, width]. */

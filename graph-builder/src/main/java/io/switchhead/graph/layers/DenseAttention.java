@@ -87,19 +87,19 @@ public final class DenseAttention {
     Operand<T> q = qk.q(); // [B, H, n, dh]
     Operand<T> kNew = qk.k();
     if (c.positional() == Positional.ROPE) {
-      q = Rope.apply(tf, q, dh, span.position());
-      kNew = Rope.apply(tf, kNew, dh, span.position());
+      q = Rope.apply(tf, q, span.rope(tf, dh, x.type()));
+      kNew = Rope.apply(tf, kNew, span.rope(tf, dh, x.type()));
     }
     KeyValues<T> all = new KeyValues<>(span.append(tf, cache.keys(), kNew), span.append(tf, cache.values(), vNew)); // [B, H, L+n, dh]
     Operand<T> attended;
     if (c.positional() == Positional.ROPE) {
-      attended = Attention.masked(tf, q, all.keys(), all.values(), null, span.visible(tf));
+      attended = Attention.masked(tf, q, all.keys(), all.values(), null, span.visible());
     } else {
       Operand<T> u = tf.reshape(p.param("u_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
       Operand<T> vBias = tf.reshape(p.param("v_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
-      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, RelativePositions.distances(tf, span.keys(tf)), initScale, type);
+      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, RelativePositions.distances(tf, span.keys()), initScale, type);
       Operand<T> positionScores = RelativePositions.shiftedScores(tf, tf.math.add(q, vBias), positionKeys, span.steps(), span.cached());
-      attended = Attention.masked(tf, tf.math.add(q, u), all.keys(), all.values(), positionScores, span.visible(tf));
+      attended = Attention.masked(tf, tf.math.add(q, u), all.keys(), all.values(), positionScores, span.visible());
     }
     Operand<T> merged = tf.reshape(span.perHead(tf, attended, dh), tf.constant(new int[] {-1, h * dh})); // [N, H*dh]
     return new Decoded<>(span.unflatten(tf, tf.linalg.matMul(merged, wo), d), all);

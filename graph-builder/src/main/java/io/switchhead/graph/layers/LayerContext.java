@@ -3,6 +3,7 @@ package io.switchhead.graph.layers;
 import com.google.common.hash.Hashing;
 import io.switchhead.ops.Mode;
 import io.switchhead.ops.moe.ConditionalMatmul;
+import io.switchhead.ops.moe.FewRowsSwitch;
 import io.switchhead.ops.moe.SegmentedConditionalMatmul;
 import io.switchhead.ops.moe.XlaConditionalMatmul;
 import java.nio.charset.StandardCharsets;
@@ -35,6 +36,15 @@ public record LayerContext(Ops tf, Mode mode, Operand<TInt64> stepSeed, Conditio
   /** An evaluation context for the plain graph: no randomness, segmented dispatch. */
   public static LayerContext eval(Ops tf) {
     return new LayerContext(tf, Mode.EVAL, null, new SegmentedConditionalMatmul());
+  }
+
+  /**
+   * A context for cached decoding (inference): each conditional matmul picks, when the graph runs,
+   * the gathered matmul for the few tokens of a decoding step (a handful of ops, where the segmented
+   * one runs about fifty) and the segmented one for a long prompt or a large batch ({@link FewRowsSwitch}).
+   */
+  public static LayerContext decode(Ops tf) {
+    return new LayerContext(tf, Mode.EVAL, null, FewRowsSwitch.forDecoding());
   }
 
   /**

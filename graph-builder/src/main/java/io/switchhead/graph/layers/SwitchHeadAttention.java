@@ -97,15 +97,15 @@ public final class SwitchHeadAttention {
     Operand<T> kNew = qk.k();
     Operand<T> positionScores = null;
     if (c.positional() == Positional.ROPE) {
-      q = Rope.apply(tf, q, dh, span.position());
-      kNew = Rope.apply(tf, kNew, dh, span.position());
+      q = Rope.apply(tf, q, span.rope(tf, dh, x.type()));
+      kNew = Rope.apply(tf, kNew, span.rope(tf, dh, x.type()));
     }
     KeyValues<T> all = new KeyValues<>(span.append(tf, cache.keys(), kNew), span.append(tf, cache.values(), vNew)); // [B, H, L+n, dh]
     if (c.positional() == Positional.XL) {
-      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, RelativePositions.distances(tf, span.keys(tf)), dims.initScale(), x.type());
+      Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, RelativePositions.distances(tf, span.keys()), dims.initScale(), x.type());
       positionScores = RelativePositions.shiftedScores(tf, q, positionKeys, span.steps(), span.cached());
     }
-    Operand<T> attended = Attention.masked(tf, q, all.keys(), all.values(), positionScores, span.visible(tf)); // [B, H, n, dh]
+    Operand<T> attended = Attention.masked(tf, q, all.keys(), all.values(), positionScores, span.visible()); // [B, H, n, dh]
     Operand<T> output = output(c, d, p, ctx, w, span.perHead(tf, attended, dh), flat, unused); // [N, D]
     return new Decoded<>(span.unflatten(tf, output, d), all);
   }

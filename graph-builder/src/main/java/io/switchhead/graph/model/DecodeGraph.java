@@ -73,7 +73,7 @@ public final class DecodeGraph {
     Operand<TInt32> batch = tf.gather(tokensShape, tf.constant(0), tf.constant(0));
     Operand<TInt32> steps = tf.gather(tokensShape, tf.constant(1), tf.constant(0));
     Operand<TInt32> cached = tf.gather(tf.shape(in.keys()), tf.constant(3), tf.constant(0));
-    DecodeSpan span = new DecodeSpan(batch, steps, cached, in.position(), window(c));
+    DecodeSpan span = DecodeSpan.of(tf, batch, steps, cached, in.position(), window(c));
 
     List<Operand<TFloat32>> keys = unstack(tf, in.keys(), c.layers());
     List<Operand<TFloat32>> values = unstack(tf, in.values(), c.layers());
@@ -90,7 +90,7 @@ public final class DecodeGraph {
       nextValues.add(kv.values());
     }
     // Keep the newest rows, at most the capacity: start at max(0, L + n - capacity).
-    Operand<TInt32> start = tf.math.maximum(tf.constant(0), tf.math.sub(span.keys(tf), tf.constant(cacheCapacity(c))));
+    Operand<TInt32> start = tf.math.maximum(tf.constant(0), tf.math.sub(span.keys(), tf.constant(cacheCapacity(c))));
     Operand<TInt32> begin = tf.stack(List.of(tf.constant(0), tf.constant(0), tf.constant(0), start, tf.constant(0)));
     Operand<TInt32> size = tf.constant(new int[] {-1, -1, -1, -1, -1});
     return new Output(decoded.logits(), tf.math.add(in.position(), steps),

@@ -75,6 +75,11 @@ class DecodeGraphTest {
     int next;
 
     Harness(ModelConfig c, long seed) {
+      this(c, seed, true);
+    }
+
+    /** @param decodingDispatch the decoding context's run-time choice of matmul, or the segmented matmul always */
+    Harness(ModelConfig c, long seed, boolean decodingDispatch) {
       this.c = c;
       Ops tf = Ops.create(g);
       ParamStore store = ParamStore.variables(tf, seed);
@@ -86,7 +91,7 @@ class DecodeGraphTest {
       Shape cache = DecodeGraph.cacheShape(c, -1, -1);
       keys = d.placeholder(TFloat32.class, Placeholder.shape(cache));
       values = d.placeholder(TFloat32.class, Placeholder.shape(cache));
-      decode = DecodeGraph.build(c, store.sharedWith(d), LayerContext.eval(d), new DecodeGraph.Inputs(tokens, position, keys, values));
+      decode = DecodeGraph.build(c, store.sharedWith(d), decodingDispatch ? LayerContext.decode(d) : LayerContext.eval(d), new DecodeGraph.Inputs(tokens, position, keys, values));
       // One layer's XL memory is the embedding of the previous chunk's tokens.
       Ops m = tf.withSubScope("with_memory");
       chunk = m.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, T)));
@@ -209,14 +214,21 @@ class DecodeGraphTest {
   @Test
   void tokenByTokenFromAnEmptyCacheGivesTheFullForwardAtEveryPosition() {
     for (ModelConfig c : models(2)) {
-      try (Harness h = new Harness(c, random.nextLong())) {
-        int[][] text = randomTokens(T);
-        float[] full = h.forward(text);
-        for (int t = 0; t < T; t++) {
-          float[] step = h.decode(columns(text, t, t + 1));
-          for (int b = 0; b < BATCH; b++) {
-            assertClose(at(full, T, b, t), at(step, 1, b, 0), c.attention() + " " + c.feedForward() + ", row " + b + ", position " + t);
-          }
+      for (boolean decodingDispatch : new boolean[] {true, false}) {
+        tokenByToken(c, decodingDispatch);
+      }
+    }
+  }
+
+  private void tokenByToken(ModelConfig c, boolean decodingDispatch) {
+    try (Harness h = new Harness(c, random.nextLong(), decodingDispatch)) {
+      int[][] text = randomTokens(T);
+      float[] full = h.forward(text);
+      for (int t = 0; t < T; t++) {
+        float[] step = h.decode(columns(text, t, t + 1));
+        for (int b = 0; b < BATCH; b++) {
+          assertClose(at(full, T, b, t), at(step, 1, b, 0),
+              c.attention() + " " + c.feedForward() + (decodingDispatch ? "" : ", segmented") + ", row " + b + ", position " + t);
         }
       }
     }

@@ -34,6 +34,12 @@ public final class Rope {
   }
 
   /**
+   * The cos and sin of each position's angles, [T, n] each: what {@link #apply(Ops, Operand, Table)}
+   * rotates by. A decoding graph makes it once and every layer's queries and keys reuse it.
+   */
+  public record Table<T extends TFloating>(int headDim, Operand<T> cos, Operand<T> sin) {}
+
+  /**
    * Rotates x by its positions.
    *
    * @param x [B, H, T, dh]
@@ -42,21 +48,31 @@ public final class Rope {
    */
   public static <T extends TFloating> Operand<T> apply(Ops tf, Operand<T> x, int headDim, Operand<TInt32> positionOffset) {
     checkHeadDim(headDim);
-    int n = rotatedChannels(headDim);
     Operand<TInt32> t = tf.gather(tf.shape(x), tf.constant(2), tf.constant(0));
+    return apply(tf, x, table(tf, t, positionOffset, headDim, x.type()));
+  }
+
+  /** The table of T positions from {@code positionOffset} on, in the precision of {@code type}. */
+  public static <T extends TFloating> Table<T> table(Ops tf, Operand<TInt32> steps, Operand<TInt32> positionOffset, int headDim, Class<T> type) {
+    checkHeadDim(headDim);
+    int n = rotatedChannels(headDim);
     // Angles in x's own precision: float64 tests compare to 1e-10.
     Operand<T> positions =
-        tf.dtypes.cast(tf.math.add(tf.range(tf.constant(0), t, tf.constant(1)), positionOffset), x.type()); // [T]
+        tf.dtypes.cast(tf.math.add(tf.range(tf.constant(0), steps, tf.constant(1)), positionOffset), type); // [T]
     double[] invFreq = new double[n / 2];
     for (int i = 0; i < invFreq.length; i++) {
       invFreq[i] = Math.pow(BASE, -2.0 * i / n);
     }
     Operand<T> angles =
-        tf.math.mul(tf.expandDims(positions, tf.constant(1)), tf.expandDims(tf.dtypes.cast(tf.constant(invFreq), x.type()), tf.constant(0))); // [T, n/2]
+        tf.math.mul(tf.expandDims(positions, tf.constant(1)), tf.expandDims(tf.dtypes.cast(tf.constant(invFreq), type), tf.constant(0))); // [T, n/2]
     Operand<T> doubled = tf.concat(List.of(angles, angles), tf.constant(1)); // [T, n]
-    Operand<T> cos = tf.math.cos(doubled);
-    Operand<T> sin = tf.math.sin(doubled);
+    return new Table<>(headDim, tf.math.cos(doubled), tf.math.sin(doubled));
+  }
 
+  /** Rotates x [B, H, T, dh] by a table of its T positions. */
+  public static <T extends TFloating> Operand<T> apply(Ops tf, Operand<T> x, Table<T> table) {
+    int headDim = table.headDim();
+    int n = rotatedChannels(headDim);
     // headDim - n >= 1 pass-through channels always remain (n = floor(dh/2) < dh).
     var parts = tf.splitV(x, tf.constant(new int[] {n / 2, n / 2, headDim - n}), tf.constant(-1), 3L);
     Operand<T> x1 = parts.output().get(0);
@@ -64,7 +80,7 @@ public final class Rope {
     Operand<T> rest = parts.output().get(2);
     Operand<T> rotated = tf.concat(List.of(x1, x2), tf.constant(-1));
     Operand<T> rotatedHalf = tf.concat(List.of(tf.math.neg(x2), x1), tf.constant(-1));
-    Operand<T> encoded = tf.math.add(tf.math.mul(rotated, cos), tf.math.mul(rotatedHalf, sin));
+    Operand<T> encoded = tf.math.add(tf.math.mul(rotated, table.cos()), tf.math.mul(rotatedHalf, table.sin()));
     return tf.concat(List.of(encoded, rest), tf.constant(-1));
   }
 }

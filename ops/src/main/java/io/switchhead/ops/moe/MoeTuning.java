@@ -67,4 +67,12 @@ final class MoeTuning {
 
   /** Spill layout: blocks per iteration of its spill loop (512 rows with {@link #SPILL_BLOCK_SIZE}). */
   static final int SPILL_GROUP_BLOCKS = 16;
+
+  /**
+   * Decoding: the gathered matmul takes a call while the expert weights it gathers (N * k * dIn *
+   * dOut float32 values) stay within this; larger calls (long prompts, large batches) take the
+   * segmented matmul. 16 MiB is 32 tokens of switchhead-47m's value projection, a whole context of
+   * switchhead-tiny's.
+   */
+  static final long GATHERED_WEIGHTS_MAX_BYTES = 16L << 20;
 }
