@@ -110,6 +110,21 @@ class GatheredConditionalMatmulTest {
     }
   }
 
+  /** TensorFlow Java has no gradient for Merge: were that to change, the switch could serve training graphs too. */
+  @Test
+  void theSwitchHasNoGradientSoOnlyInferenceUsesIt() {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> x = tf.constant(new float[][] {{1, 2}});
+      Operand<TFloat32> w = tf.constant(new float[][][] {{{1}, {2}}, {{3}, {4}}});
+      Operand<TFloat32> y = new FewRowsSwitch(gathered, new SegmentedConditionalMatmul(), 1L << 20)
+          .apply(tf, x, w, tf.constant(new int[][] {{1}}), tf.constant(new float[][] {{0.5f}}));
+      Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+          () -> g.addGradients(tf.reduceSum(y, tf.constant(new int[] {0, 1})).asOutput(), new org.tensorflow.Output<?>[] {x.asOutput()}));
+      org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("No gradient defined for op: Merge"), e.getMessage());
+    }
+  }
+
   /** gates[n, j] * x[n] W[ids[n, j]] by loops, in double: [rows, k, dOut]. */
   private static float[] loopReference(float[] x, float[] w, int[] ids, float[] gates, int rows, int dIn, int dOut, int k) {
     float[] out = new float[rows * k * dOut];
