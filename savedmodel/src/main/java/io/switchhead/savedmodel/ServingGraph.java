@@ -60,7 +60,7 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
 
   /** Builds both over {@code store}'s parameters (evaluation mode, the plain graph's expert dispatch). */
   static ServingGraph build(Ops tf, ModelConfig c, ParamStore store) {
-    FullWindow full = fullWindow(tf.withSubScope("full_window"), c, store);
+    FullWindow full = fullWindow(tf, c, store); // at the root: tokens:0, logits:0, logprobs:0
     DecodeStep decode = decodeStep(tf.withSubScope("decode_step"), c, store.sharedWith(tf.withSubScope("decode_step")));
     return new ServingGraph(full, decode);
   }
