@@ -30,7 +30,7 @@ import org.tensorflow.types.TInt32;
  * <p>The batch reaches the layers as a dynamic token count, which the plain graph's segmented
  * expert dispatch takes.
  */
-record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
+record ServingGraph(FullWindow fullWindow, DecodeStep decode, DecodeStart start) {
 
   /**
    * @param tokens int32 [batch, time], the placeholder {@link ServingSignatures#TOKENS}
@@ -42,6 +42,9 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
   /** The placeholders of {@code decode_step} and its outputs. */
   record DecodeStep(Placeholder<TInt32> tokens, Placeholder<TInt32> position, Placeholder<TFloat32> keys, Placeholder<TFloat32> values,
       DecodeGraph.Output output) {}
+
+  /** The placeholder of {@code decode_start} and its outputs: {@code decode_step} from an empty cache at position 0. */
+  record DecodeStart(Placeholder<TInt32> tokens, DecodeGraph.Output output) {}
 
   /** The signatures a server calls this graph by (their keys and tensor names in {@link ServingSignatures}). */
   List<Signature> signatures() {
@@ -55,6 +58,11 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
             .input(ServingSignatures.CACHE_KEYS, decode.keys()).input(ServingSignatures.CACHE_VALUES, decode.values())
             .output(ServingSignatures.LOGITS, decode.output().logits()).output(ServingSignatures.POSITION, decode.output().position())
             .output(ServingSignatures.CACHE_KEYS, decode.output().keys()).output(ServingSignatures.CACHE_VALUES, decode.output().values())
+            .build(),
+        Signature.builder().key(ServingSignatures.DECODE_START).methodName(ServingSignatures.PREDICT)
+            .input(ServingSignatures.TOKENS, start.tokens())
+            .output(ServingSignatures.LOGITS, start.output().logits()).output(ServingSignatures.POSITION, start.output().position())
+            .output(ServingSignatures.CACHE_KEYS, start.output().keys()).output(ServingSignatures.CACHE_VALUES, start.output().values())
             .build());
   }
 
@@ -62,7 +70,8 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
   static ServingGraph build(Ops tf, ModelConfig c, ParamStore store) {
     FullWindow full = fullWindow(tf, c, store); // at the root: tokens:0, logits:0, logprobs:0
     DecodeStep decode = decodeStep(tf.withSubScope("decode_step"), c, store.sharedWith(tf.withSubScope("decode_step")));
-    return new ServingGraph(full, decode);
+    DecodeStart start = decodeStart(tf.withSubScope("decode_start"), c, store.sharedWith(tf.withSubScope("decode_start")));
+    return new ServingGraph(full, decode, start);
   }
 
   private static FullWindow fullWindow(Ops tf, ModelConfig c, ParamStore store) {
@@ -96,12 +105,31 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
     checks.tokens(c, tokens);
     checks.cache(c, tokens, position, keys, values);
     DecodeGraph.Inputs in = new DecodeGraph.Inputs(checks.passed(tokens), checks.passed(position), checks.passed(keys), checks.passed(values));
-    DecodeGraph.Output out = DecodeGraph.build(c, store, LayerContext.decode(tf), in);
-    DecodeGraph.Output named = new DecodeGraph.Output(
+    return new DecodeStep(tokens, position, keys, values, named(tf, c, DecodeGraph.build(c, store, LayerContext.decode(tf), in)));
+  }
+
+  /**
+   * {@code decode_step} with an empty cache at position 0, built in the graph: a client that cannot
+   * send a tensor with a 0 in its shape (TF Serving's REST API takes nested JSON lists) starts here.
+   */
+  private static DecodeStart decodeStart(Ops tf, ModelConfig c, ParamStore store) {
+    Placeholder<TInt32> tokens = tf.withName(ServingSignatures.TOKENS).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+    InputChecks checks = InputChecks.in(tf, "input_checks");
+    checks.tokens(c, tokens);
+    Operand<TInt32> batch = tf.gather(tf.shape(tokens), tf.constant(0), tf.constant(0));
+    Operand<TFloat32> empty = tf.fill(tf.stack(List.of(tf.constant(c.layers()), batch, tf.constant(c.attention().heads()), tf.constant(0),
+        tf.constant(c.attention().headDim()))), tf.constant(0f)); // [layers, B, H, 0, dh]
+    DecodeGraph.Inputs in = new DecodeGraph.Inputs(checks.passed(tokens), tf.constant(0), empty, empty);
+    return new DecodeStart(tokens, named(tf, c, DecodeGraph.build(c, store, LayerContext.decode(tf), in)));
+  }
+
+  /** The outputs under names a reader of the graph finds, with their static shapes. */
+  private static DecodeGraph.Output named(Ops tf, ModelConfig c, DecodeGraph.Output out) {
+    Shape cache = DecodeGraph.cacheShape(c, -1, -1);
+    return new DecodeGraph.Output(
         tf.withName("next_" + ServingSignatures.LOGITS).ensureShape(out.logits(), Shape.of(-1, -1, c.vocabSize())),
         tf.withName("next_" + ServingSignatures.POSITION).identity(out.position()),
         tf.withName("next_" + ServingSignatures.CACHE_KEYS).ensureShape(out.keys(), cache),
         tf.withName("next_" + ServingSignatures.CACHE_VALUES).ensureShape(out.values(), cache));
-    return new DecodeStep(tokens, position, keys, values, named);
   }
 }

@@ -27,6 +27,12 @@ public final class ServingSignatures {
    */
   public static final String DECODE_STEP = "decode_step";
 
+  /**
+   * {@link #DECODE_STEP} from an empty cache at position 0: input {@link #TOKENS} only, the same
+   * outputs. For clients that cannot send an empty cache (TF Serving's REST API).
+   */
+  public static final String DECODE_START = "decode_start";
+
   /** int32 scalar: the number of tokens before the new ones (0 starts a sequence). */
   public static final String POSITION = "position";
 

@@ -199,6 +199,27 @@ class DecodeStepTest {
     }
   }
 
+  /** decode_start on a prompt, then decode_step on its cache: what decode_step from an empty cache gives. */
+  @Test
+  void decodeStartIsDecodeStepFromAnEmptyCache() {
+    int prompt = 3;
+    int[] text = random.ints(BATCH * T, 0, 256).toArray();
+    SignatureDef start = ropeBundle.metaGraphDef().getSignatureDefOrThrow(ServingSignatures.DECODE_START);
+    assertEquals(List.of(ServingSignatures.TOKENS), List.copyOf(start.getInputsMap().keySet()));
+    try (Client client = new Client(ropeBundle, ROPE, BATCH);
+        TInt32 x = Tensors.ints(Shape.of(BATCH, prompt), columns(text, T, 0, prompt));
+        Result r = ropeBundle.session().runner().feed(start.getInputsOrThrow(ServingSignatures.TOKENS).getName(), x)
+            .fetch(start.getOutputsOrThrow(ServingSignatures.LOGITS).getName()).fetch(start.getOutputsOrThrow(ServingSignatures.POSITION).getName())
+            .fetch(start.getOutputsOrThrow(ServingSignatures.CACHE_KEYS).getName())
+            .fetch(start.getOutputsOrThrow(ServingSignatures.CACHE_VALUES).getName()).run()) {
+      float[] fromEmpty = client.call(columns(text, T, 0, prompt), BATCH, prompt);
+      assertClose(fromEmpty, Tensors.toFloats(r.get(0)), "decode_start's logits");
+      assertEquals(prompt, ((TInt32) r.get(1)).getInt());
+      assertClose(Tensors.toFloats(client.keys), Tensors.toFloats(r.get(2)), "decode_start's keys");
+      assertClose(Tensors.toFloats(client.values), Tensors.toFloats(r.get(3)), "decode_start's values");
+    }
+  }
+
   @Test
   void aCacheThatDoesNotFitThePositionOrTheBatchIsRefusedByTheGraph() {
     try (Client client = new Client(ropeBundle, ROPE, BATCH)) {

@@ -15,7 +15,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Export a run's checkpoint as a SavedModel for TF Serving (tag serve, the weights only):",
         "signatures " + ServingSignatures.DEFAULT + " (tokens -> logits), " + ServingSignatures.NEXT_TOKEN_LOGPROBS
-            + " (tokens -> logprobs of the next token) and " + ServingSignatures.DECODE_STEP + " (tokens and cache -> logits and cache)."})
+            + " (tokens -> logprobs of the next token), " + ServingSignatures.DECODE_STEP + " (tokens and cache -> logits and cache)",
+        "and " + ServingSignatures.DECODE_START + " (decode_step from an empty cache)."})
 final class ExportCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
