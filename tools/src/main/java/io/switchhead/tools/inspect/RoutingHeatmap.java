@@ -2,6 +2,7 @@ package io.switchhead.tools.inspect;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import org.jfree.chart.LegendItem;
 import org.jfree.chart.LegendItemCollection;
 import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.axis.SymbolAxis;
+import org.jfree.chart.plot.ValueMarker;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.LookupPaintScale;
 import org.jfree.chart.renderer.xy.XYBlockRenderer;
@@ -53,11 +55,13 @@ final class RoutingHeatmap {
     checkArgument(selections.size() <= COLOURS.length, "at most %s selections per layer, got %s", COLOURS.length, selections.size());
     checkArgument(columns >= 1 && columns <= tokens.length, "columns (%s) must be in [1, tokens=%s]", columns, tokens.length);
     List<String> rowLabels = new ArrayList<>();
+    List<Integer> headStarts = new ArrayList<>();
     List<double[]> cells = new ArrayList<>(); // {token, row, selection + 1}
     for (int s = 0; s < selections.size(); s++) {
       SelectionTrace trace = selections.get(s);
       int heads = trace.site().selection().heads();
       for (int h = 0; h < heads; h++) {
+        headStarts.add(rowLabels.size());
         for (int e = 0; e < trace.site().selection().experts(); e++) {
           int row = rowLabels.size();
           rowLabels.add(heads == 1 ? String.format(Locale.ROOT, "%s e%d", trace.site().kind(), e)
@@ -101,6 +105,10 @@ final class RoutingHeatmap {
     plot.setDomainGridlinesVisible(false);
     plot.setRangeGridlinesVisible(false);
     plot.setFixedLegendItems(legend);
+    // A line between heads: each block of E rows holds exactly k cells per token.
+    for (int start : headStarts.subList(1, headStarts.size())) {
+      plot.addRangeMarker(new ValueMarker(start - 0.5, Color.GRAY, new BasicStroke(1f)));
+    }
     JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true);
     chart.setBackgroundPaint(Color.WHITE);
     return chart;

@@ -37,7 +37,7 @@ final class RoutingPictures {
     for (Map.Entry<String, List<HeadUsage>> group : byLayerPartAndHead(usage).entrySet()) {
       HeadUsage first = group.getValue().get(0);
       String head = first.site().selection().heads() == 1 ? "" : String.format(Locale.ROOT, ", head %d", first.head());
-      String title = String.format(Locale.ROOT, "layer %d %s%s: expert usage over %,d tokens", first.site().layer(), first.site().part(),
+      String title = String.format(Locale.ROOT, "layer %d %s%s: expert usage over %,d tokens", first.site().layer(), first.site().partLabel(),
           head, tokens);
       files.addAll(ChartFiles.write(UsageHistogram.chart(title, group.getValue()), directory, group.getKey(), HISTOGRAM_WIDTH,
           HISTOGRAM_HEIGHT));

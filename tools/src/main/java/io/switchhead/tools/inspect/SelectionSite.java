@@ -30,7 +30,12 @@ public record SelectionSite(String name, int layer, String part, String kind, Se
     return switch (kind) {
       case "sel_v" -> "values (sel_v)";
       case "sel_o" -> "output (sel_o)";
-      default -> part + " (" + kind + ")";
+      default -> partLabel() + " (" + kind + ")";
     };
+  }
+
+  /** "attention" or "feed-forward", for titles. */
+  public String partLabel() {
+    return part.equals("ff") ? "feed-forward" : part;
   }
 }
