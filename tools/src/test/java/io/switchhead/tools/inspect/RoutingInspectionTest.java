@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -153,6 +154,23 @@ class RoutingInspectionTest {
         () -> RoutingInspection.run(run, binary, dir.resolve("never"), new PrintWriter(new StringWriter()), false, w -> {}));
     assertTrue(e.getMessage().startsWith(binary + " is not text: a NUL byte at offset 1"), e.getMessage());
     assertTrue(Files.notExists(dir.resolve("never")));
+  }
+
+  @Test
+  void anXlModelRunsEachWindowAsAFirstChunkSoValuesChooseOncePerToken(@TempDir Path xlDir) throws Exception {
+    ModelConfig xl = new ModelConfig(256, 16, 1, 16, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.0),
+        new DenseFeedForwardConfig(8), 0.0, 0.7);
+    Path xlRun = TrainedRun.train(xl, xlDir, random, 1).run();
+    RoutingSummary xlSummary = RoutingInspection.run(xlRun, text, xlDir.resolve("pictures"), new PrintWriter(new StringWriter()), false,
+        w -> {});
+    assertEquals(List.of("layers/0/attention/sel_v", "layers/0/attention/sel_v", "layers/0/attention/sel_o", "layers/0/attention/sel_o"),
+        xlSummary.usage().stream().map(u -> u.site().name()).toList());
+    for (HeadUsage u : xlSummary.usage()) {
+      assertEquals(2L * TEXT.length(), u.total(), u.site().name());
+    }
+    List<long[][]> expected = GraphTopK.counts(xlRun, TEXT.getBytes(StandardCharsets.US_ASCII));
+    assertArrayEquals(expected.get(0)[1], xlSummary.usage().get(1).counts().toArray());
+    assertArrayEquals(expected.get(1)[0], xlSummary.usage().get(2).counts().toArray());
   }
 
   /** The text of an SVG's text elements, in document order, separated by spaces. */
