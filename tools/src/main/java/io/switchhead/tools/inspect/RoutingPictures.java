@@ -2,6 +2,7 @@ package io.switchhead.tools.inspect;
 
 import com.google.common.collect.ImmutableList;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -52,7 +53,7 @@ final class RoutingPictures {
       String name = u.site().selection().heads() == 1
           ? String.format(Locale.ROOT, "layer-%02d-%s-usage", u.site().layer(), u.site().part())
           : String.format(Locale.ROOT, "layer-%02d-%s-head-%d-usage", u.site().layer(), u.site().part(), u.head());
-      groups.computeIfAbsent(name, n -> new java.util.ArrayList<>()).add(u);
+      groups.computeIfAbsent(name, n -> new ArrayList<>()).add(u);
     }
     return groups;
   }

@@ -1,7 +1,6 @@
 package io.switchhead.tools.inspect;
 
 import java.io.PrintWriter;
-import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
@@ -23,7 +22,6 @@ final class RoutingTable {
   }
 
   private static String shares(HeadUsage u) {
-    List<String> percent = u.shares().stream().mapToObj(s -> String.format(Locale.ROOT, "%5.1f", 100 * s)).toList();
-    return percent.stream().collect(Collectors.joining(" "));
+    return u.shares().stream().mapToObj(s -> String.format(Locale.ROOT, "%5.1f", 100 * s)).collect(Collectors.joining(" "));
   }
 }
