@@ -1,5 +1,6 @@
 package io.switchhead.tools;
 
+import io.switchhead.graph.layers.ExpertCounts;
 import io.switchhead.graph.train.TensorBoardWriter;
 import io.switchhead.graph.train.Trainer;
 import java.io.PrintWriter;
@@ -67,6 +68,26 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
           validationBpc, tokens / Math.max(seconds, 1e-9));
       out.flush();
     }
+  }
+
+  /**
+   * One histogram per selection and head, at evaluation time only: counted over the fixed validation
+   * batches, so the histograms of different steps compare, and the training step fetches nothing more.
+   */
+  @Override
+  public void onExpertUsage(long step, List<ExpertCounts> usage) {
+    for (ExpertCounts counts : usage) {
+      for (int h = 0; h < counts.selection().heads(); h++) {
+        board.histogram(usageTag(counts, h), step, counts.head(h));
+      }
+    }
+    board.flush();
+  }
+
+  /** {@code expert_usage/layers/0/attention/sel_v/head_1}; a feed-forward selection has one head and no suffix. */
+  static String usageTag(ExpertCounts counts, int head) {
+    String base = "expert_usage/" + counts.name();
+    return counts.selection().heads() == 1 ? base : base + "/head_" + head;
   }
 
   @Override

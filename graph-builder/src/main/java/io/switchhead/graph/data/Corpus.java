@@ -57,6 +57,15 @@ public record Corpus(String source, TokenArray train, TokenArray validation, int
         : TextCorpus.read(path.toString(), List.of(path), false, List.of());
   }
 
+  /**
+   * One text file, whole, as byte tokens: what a tool runs a byte-level model over (the routing
+   * inspection). Refused, as {@link #load} refuses it, if it is not text; not split.
+   */
+  public static ByteTokens text(Path file) {
+    checkArgument(Files.isRegularFile(file), "text file %s does not exist or is not a regular file", file);
+    return TextCorpus.whole(file);
+  }
+
   private static boolean isTokenFile(Path file) {
     return file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".bin");
   }

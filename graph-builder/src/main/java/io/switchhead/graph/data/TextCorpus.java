@@ -62,6 +62,15 @@ final class TextCorpus {
     return new Corpus(source, new ByteTokens(train), new ByteTokens(validation), ByteTokens.VOCABULARY, warnings);
   }
 
+  /** One text file whole as byte tokens, with no validation split (see {@link Corpus#text}). */
+  static ByteTokens whole(Path file) {
+    byte[] bytes = readAll(file);
+    checkArgument(bytes.length > 0, "%s is empty: there is no text to run the model on", file);
+    Optional<String> problem = notText(bytes);
+    checkArgument(problem.isEmpty(), "%s is not text: %s", file, problem.orElse(""));
+    return new ByteTokens(bytes);
+  }
+
   /**
    * What makes {@code bytes} not text, if anything: a NUL byte (binary data, or UTF-16), or more than
    * {@value #MAX_CONTROL_PERCENT}% control bytes (C0 controls other than tab, line feed, vertical

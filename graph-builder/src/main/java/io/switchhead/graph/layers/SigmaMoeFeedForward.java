@@ -41,7 +41,8 @@ public final class SigmaMoeFeedForward {
     Operand<T> values = p.param("values", Shape.of(e, g, d), type, Initializer.normal(initScale / Math.sqrt((double) e * g)));
 
     Operand<T> flat = tf.reshape(x, tf.constant(new int[] {-1, d})); // [N, D]
-    ExpertChoice<T> s = ExpertChoice.select(tf, ctx, p.path() + "/sel", flat, sel, new SelectionConfig(1, e, c.k(), c.expertDropout()));
+    SelectionConfig selection = new SelectionConfig(1, e, c.k(), c.expertDropout());
+    ExpertChoice<T> s = ExpertChoice.select(tf, ctx, p.path() + "/sel", flat, sel, selection);
     // The gate multiplies after the second matmul; ReLU sees the ungated x K_e.
     Operand<T> ones = tf.onesLike(s.gates());
     Operand<T> hidden = tf.nn.relu(ctx.dispatch().slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]
@@ -54,6 +55,7 @@ public final class SigmaMoeFeedForward {
     Operand<T> out = ctx.dispatch().apply(tf, perSlot, values, slotIds, slotGates); // [N*k, D]
     Operand<T> summed = tf.reduceSum(tf.reshape(out, tf.constant(new int[] {-1, c.k(), d})), tf.constant(1)); // [N, D]
     Operand<T> loss = tf.math.mul(s.usageEntropy(), Layers.scalar(tf, -c.entropyWeight(), type));
-    return new Output<>(tf.reshape(summed, tf.constant(new int[] {-1, steps, d})), loss, new ExpertUsage(p.path() + "/sel", s.usageEntropy()));
+    return new Output<>(tf.reshape(summed, tf.constant(new int[] {-1, steps, d})), loss, 
+        new ExpertUsage(p.path() + "/sel", s.usageEntropy(), s.ids(), selection));
   }
 }

@@ -142,7 +142,7 @@ public final class SwitchHeadAttention {
       return tf.reshape(tf.linalg.matMul(xkvFlat, dense), tf.constant(new int[] {-1, h, dh}));
     }
     ExpertChoice<T> sv = ExpertChoice.select(tf, ctx, p.path() + "/sel_v", xkvFlat, w.selV(), selection(c));
-    usage.add(new ExpertUsage(p.path() + "/sel_v", sv.usageEntropy()));
+    usage.add(new ExpertUsage(p.path() + "/sel_v", sv.usageEntropy(), sv.ids(), selection(c)));
     Operand<T> slots = ctx.dispatch().slotOutputs(tf, xkvFlat, w.wv(), sv.ids(), sv.gates()); // [Nk, H*k, dh]
     return tf.reduceSum(tf.reshape(slots, tf.constant(new int[] {-1, h, c.k(), dh})), tf.constant(2)); // [Nk, H, dh]
   }
@@ -160,7 +160,7 @@ public final class SwitchHeadAttention {
       Operand<T> gate = tf.expandDims(tf.linalg.transpose(so.gates(), tf.constant(new int[] {1, 0})), tf.constant(2)); // [H, N, 1]
       return tf.reduceSum(tf.math.mul(tf.train.batchMatMul(byHead, w.wo(), perHead.type()), gate), tf.constant(0));
     }
-    usage.add(new ExpertUsage(p.path() + "/sel_o", so.usageEntropy()));
+    usage.add(new ExpertUsage(p.path() + "/sel_o", so.usageEntropy(), so.ids(), selection(c)));
     Operand<TInt32> ids = tf.reshape(so.ids(), tf.constant(new int[] {-1, c.k()})); // [N*H, k], already offset by head
     Operand<T> gates = tf.reshape(so.gates(), tf.constant(new int[] {-1, c.k()})); // [N*H, k]
     Operand<T> projected = ctx.dispatch().apply(tf, perHead, w.wo(), ids, gates); // [N*H, D]

@@ -63,7 +63,7 @@ public final class ForwardGraph {
   /**
    * @param logits [B, T, V]
    * @param losses present when the inputs had targets
-   * @param usage per layer and selection, the entropy of mean expert usage (for logs)
+   * @param usage per layer and selection, the entropy of mean expert usage (for logs) and the chosen experts
    * @param nextMemories XL: each layer's input for this chunk [B, T, D], the next chunk's memory;
    *     empty for RoPE models
    */

@@ -37,7 +37,7 @@ public final class LanguageModel {
    * @param nextMemories XL: each layer's input for this chunk, [B, T, D], the next chunk's memory
    *     (its gradient is stopped where it is used); empty for RoPE models
    * @param auxiliaryLoss scalar added to the LM loss (sigma-MoE entropy regularisers); 0 if none
-   * @param expertUsageEntropy per layer and selection, the entropy of mean expert usage (for logs)
+   * @param expertUsageEntropy per layer and selection, the entropy of mean expert usage (for logs) and the chosen experts
    */
   public record Output<T extends TFloating>(
       Operand<T> logits,

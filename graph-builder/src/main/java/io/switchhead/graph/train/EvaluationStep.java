@@ -1,6 +1,8 @@
 package io.switchhead.graph.train;
 
+import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.model.MemoryState;
@@ -23,8 +25,11 @@ import org.tensorflow.types.family.TFloating;
  * @param lossSum summed token cross-entropy (nats) of the batch
  * @param step fetch {@link #lossSum} with this as target: it advances the evaluation memory
  * @param resetMemory zeroes the evaluation memory
+ * @param usage the evaluation's expert selections, whose ids a run may fetch beside {@link #lossSum}
+ *     at no extra cost (the loss needs them); with an XL memory the value selection chooses for the
+ *     memory's tokens too, as it projects their values again
  */
-record EvaluationStep(Operand<TFloat32> lossSum, Op step, Op resetMemory) {
+record EvaluationStep(Operand<TFloat32> lossSum, Op step, Op resetMemory, ImmutableList<ExpertUsage> usage) {
 
   /** Builds it in the name scope {@code eval}, over the values of {@code store}'s parameters. */
   static EvaluationStep build(Ops root, ModelConfig config, int batch, ParamStore store, Operand<TInt32> inputs,
@@ -38,6 +43,6 @@ record EvaluationStep(Operand<TFloat32> lossSum, Op step, Op resetMemory) {
     List<Op> advance = memory.assign(tf.withControlDependencies(List.of(lossSum)), eval.nextMemories());
     Op step = tf.withControlDependencies(advance).withName("eval_step").noOp();
     Op reset = tf.withControlDependencies(memory.reset(tf)).withName("reset_eval_memory").noOp();
-    return new EvaluationStep(lossSum, step, reset);
+    return new EvaluationStep(lossSum, step, reset, eval.usage());
   }
 }

@@ -1,5 +1,7 @@
 package io.switchhead.graph.train;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -11,10 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.CRC32C;
 import org.tensorflow.proto.Event;
+import org.tensorflow.proto.HistogramProto;
 import org.tensorflow.proto.Summary;
 
 /**
- * Writes scalars as TensorBoard event files ({@code events.out.tfevents.<time>.<host>}): Event protos
+ * Writes scalars and histograms as TensorBoard event files ({@code events.out.tfevents.<time>.<host>}): Event protos
  * framed as TFRecords (length, masked CRC32C of the length, data, masked CRC32C of the data).
  */
 public final class TensorBoardWriter implements AutoCloseable {
@@ -41,6 +44,34 @@ public final class TensorBoardWriter implements AutoCloseable {
   /** Records {@code tag = value} at {@code step}. */
   public void scalar(String tag, long step, double value) {
     Summary summary = Summary.newBuilder().addValue(Summary.Value.newBuilder().setTag(tag).setSimpleValue((float) value)).build();
+    write(Event.newBuilder().setWallTime(now()).setStep(step).setSummary(summary).build());
+  }
+
+  /**
+   * Records at {@code step} the histogram of the values 0..n-1 that occurred {@code counts[i]} times
+   * each (an expert-usage histogram: value i is expert i). Each value has a bucket of its own, the
+   * one ending at i + 0.5, so TensorBoard shows one bar per expert rather than re-binning them.
+   */
+  public void histogram(String tag, long step, long[] counts) {
+    HistogramProto.Builder h = HistogramProto.newBuilder();
+    double num = 0;
+    double sum = 0;
+    double squares = 0;
+    double min = Double.NaN;
+    double max = Double.NaN;
+    for (int i = 0; i < counts.length; i++) {
+      checkArgument(counts[i] >= 0, "%s: count of value %s is negative (%s)", tag, i, counts[i]);
+      h.addBucketLimit(i + 0.5).addBucket(counts[i]);
+      if (counts[i] > 0) {
+        min = Double.isNaN(min) ? i : min;
+        max = i;
+      }
+      num += counts[i];
+      sum += (double) i * counts[i];
+      squares += (double) i * i * counts[i];
+    }
+    h.setNum(num).setSum(sum).setSumSquares(squares).setMin(Double.isNaN(min) ? 0 : min).setMax(Double.isNaN(max) ? 0 : max);
+    Summary summary = Summary.newBuilder().addValue(Summary.Value.newBuilder().setTag(tag).setHisto(h)).build();
     write(Event.newBuilder().setWallTime(now()).setStep(step).setSummary(summary).build());
   }
 

@@ -9,6 +9,7 @@ import io.switchhead.graph.data.BatchSampler;
 import io.switchhead.graph.data.Batches;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.data.StreamSampler;
+import io.switchhead.graph.layers.ExpertCounts;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +37,12 @@ public final class Trainer implements AutoCloseable {
 
     default void onEvaluation(long step, double validationBpc) {}
 
+    /**
+     * After each evaluation: how often each expert was chosen over the validation batches it
+     * counted, one counter per selection in {@link #usageNames} order.
+     */
+    default void onExpertUsage(long step, List<ExpertCounts> usage) {}
+
     default void onCheckpoint(long step, Path directory) {}
   }
 
@@ -60,6 +67,7 @@ public final class Trainer implements AutoCloseable {
   private long nextStep;
   private double lastLoss = Double.NaN;
   private double lastBpc;
+  private List<ExpertCounts> lastExpertCounts = List.of();
   private String xlaChoice = "";
 
   private Trainer(ModelConfig model, TrainConfig train, Corpus corpus, Path out, long nextStep, List<RunState.DataChange> dataChanges,
@@ -228,6 +236,7 @@ public final class Trainer implements AutoCloseable {
   /**
    * Validation bits per token (bits per character for byte-level data). With XL memory the memory is
    * reset and filled by one uncounted chunk first, so every counted chunk sees a real previous chunk.
+   * The counted chunks' expert choices are kept for {@link #lastExpertCounts}.
    */
   public double evaluate() {
     int first = 0;
@@ -237,12 +246,22 @@ public final class Trainer implements AutoCloseable {
       first = 1;
     }
     double nats = 0;
+    List<ExpertCounts> usage = graph.emptyExpertCounts();
     for (int i = first; i < first + train.evalBatches(); i++) {
-      nats += graph.evaluationLossSum(validationBatches.batch(i));
+      nats += graph.evaluationLossSum(validationBatches.batch(i), usage);
     }
+    lastExpertCounts = usage;
     double tokens = (double) train.evalBatches() * train.batch() * model.context();
     lastBpc = nats / tokens / Math.log(2);
     return lastBpc;
+  }
+
+  /**
+   * The expert choices the last {@link #evaluate} counted over its validation batches, one counter
+   * per selection in {@link #usageNames} order; empty before the first evaluation.
+   */
+  public List<ExpertCounts> lastExpertCounts() {
+    return lastExpertCounts;
   }
 
   /** Writes a checkpoint of the current state. */
@@ -266,6 +285,7 @@ public final class Trainer implements AutoCloseable {
       boolean last = finished();
       if (nextStep % train.evalEvery() == 0 || last) {
         listener.onEvaluation(report.step(), evaluate());
+        listener.onExpertUsage(report.step(), lastExpertCounts);
       }
       if (nextStep % train.checkpointEvery() == 0 || last) {
         listener.onCheckpoint(report.step(), checkpoint());

@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSortedMap;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.layers.ExpertCounts;
 import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
@@ -212,10 +213,34 @@ public final class TrainingGraph implements AutoCloseable {
    * follow the previous one in each row's stream (see {@link #resetEvaluationMemory}).
    */
   public double evaluationLossSum(int[] batchTokens) {
+    return evaluationLossSum(batchTokens, List.of());
+  }
+
+  /**
+   * The same, also counting the batch's expert choices.
+   *
+   * @param usage one counter per selection, in {@link #usageNames} order (see {@link
+   *     #emptyExpertCounts}), or empty to count nothing
+   */
+  public double evaluationLossSum(int[] batchTokens, List<ExpertCounts> usage) {
+    checkArgument(usage.isEmpty() || usage.size() == evaluation.usage().size(),
+        "need one expert counter per selection (%s), got %s", evaluation.usage().size(), usage.size());
+    Session.Runner runner = session.runner().fetch(evaluation.lossSum());
+    if (!usage.isEmpty()) {
+      evaluation.usage().forEach(u -> runner.fetch(u.ids()));
+    }
     try (TInt32 tokenTensor = Tensors.ints(Shape.of(batch, config.context() + 1), batchTokens);
-        Result r = session.runner().feed(feeds.tokens(), tokenTensor).fetch(evaluation.lossSum()).addTarget(evaluation.step()).run()) {
+        Result r = runner.feed(feeds.tokens(), tokenTensor).addTarget(evaluation.step()).run()) {
+      for (int i = 0; i < usage.size(); i++) {
+        usage.get(i).add(Tensors.toInts(r.get(i + 1)));
+      }
       return ((TFloat32) r.get(0)).getFloat();
     }
+  }
+
+  /** One empty counter per expert selection, in {@link #usageNames} order, for {@link #evaluationLossSum(int[], List)}. */
+  public ImmutableList<ExpertCounts> emptyExpertCounts() {
+    return ImmutableList.copyOf(evaluation.usage().stream().map(ExpertCounts::empty).toList());
   }
 
   /** Zeroes the evaluation memory (XL), before a new pass over the validation streams. */

@@ -130,6 +130,24 @@ class CorpusTest {
   }
 
   @Test
+  void aWholeTextIsEveryByteUnsplitAndRefusedIfNotTextOrEmpty() throws Exception {
+    byte[] bytes = "naïve café, 3 bytes: ✓\n".getBytes(StandardCharsets.UTF_8);
+    ByteTokens text = Corpus.text(Files.write(dir.resolve("short.txt"), bytes));
+    assertEquals(bytes.length, text.length());
+    for (int i = 0; i < bytes.length; i++) {
+      assertEquals(bytes[i] & 0xff, text.get(i));
+    }
+    Path binary = Files.write(dir.resolve("binary.txt"), new byte[] {'a', 0});
+    var notText = assertThrows(IllegalArgumentException.class, () -> Corpus.text(binary));
+    assertEquals(binary + " is not text: a NUL byte at offset 1 (binary data, or UTF-16)", notText.getMessage());
+    Path empty = Files.write(dir.resolve("empty.txt"), new byte[0]);
+    var nothing = assertThrows(IllegalArgumentException.class, () -> Corpus.text(empty));
+    assertEquals(empty + " is empty: there is no text to run the model on", nothing.getMessage());
+    var missing = assertThrows(IllegalArgumentException.class, () -> Corpus.text(dir.resolve("absent.txt")));
+    assertTrue(missing.getMessage().endsWith("absent.txt does not exist or is not a regular file"), missing.getMessage());
+  }
+
+  @Test
   void aDirectoryOfTokenFilesReadsEachAsUint16AndSplitsEach() throws Exception {
     int[] a = random.ints(200, 0, 50000).toArray();
     int[] b = random.ints(100, 0, 50000).toArray();

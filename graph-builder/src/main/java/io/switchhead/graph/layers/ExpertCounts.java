@@ -1,0 +1,77 @@
+package io.switchhead.graph.layers;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkElementIndex;
+
+import io.switchhead.ops.moe.SelectionConfig;
+import java.util.Arrays;
+
+/**
+ * How often each expert of one selection was chosen, per head: the usage histogram that the
+ * routing inspection draws and the trainer logs. Counts accumulate over {@link #add} calls, one
+ * per batch of tokens; every token adds k to each head.
+ */
+public final class ExpertCounts {
+
+  private final String name;
+  private final SelectionConfig selection;
+  private final long[][] counts; // [H][E]
+
+  private ExpertCounts(String name, SelectionConfig selection) {
+    this.name = name;
+    this.selection = selection;
+    this.counts = new long[selection.heads()][selection.experts()];
+  }
+
+  /** No tokens counted yet, for the selection {@code usage} describes. */
+  public static ExpertCounts empty(ExpertUsage usage) {
+    return new ExpertCounts(usage.name(), usage.selection());
+  }
+
+  /** No tokens counted yet, for a selection named {@code name}. */
+  public static ExpertCounts empty(String name, SelectionConfig selection) {
+    return new ExpertCounts(name, selection);
+  }
+
+  /**
+   * Counts the choices of a batch of tokens.
+   *
+   * @param ids [N, H*k] flattened, as {@link ExpertUsage#ids} holds them: slot s of a token is head
+   *     s / k's choice, id = head*E + expert
+   * @throws IllegalArgumentException if the ids are not whole tokens, or an id is not one of its
+   *     slot's head (the ids would then not be what the layer computed with)
+   */
+  public void add(int[] ids) {
+    int h = selection.heads();
+    int e = selection.experts();
+    int k = selection.k();
+    int slots = h * k;
+    checkArgument(ids.length % slots == 0, "%s: %s ids are not whole tokens of H*k = %s slots", name, ids.length, slots);
+    for (int i = 0; i < ids.length; i++) {
+      int head = (i % slots) / k;
+      int id = ids[i];
+      checkArgument(id >= head * e && id < (head + 1) * e, "%s: id %s in slot %s belongs to no expert of head %s (E = %s)",
+          name, id, i % slots, head, e);
+      counts[head][id - head * e]++;
+    }
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public SelectionConfig selection() {
+    return selection;
+  }
+
+  /** The counts of {@code head}'s experts, a copy. */
+  public long[] head(int head) {
+    checkElementIndex(head, counts.length, "head");
+    return counts[head].clone();
+  }
+
+  /** All choices of {@code head}: tokens counted times k. */
+  public long total(int head) {
+    return Arrays.stream(head(head)).sum();
+  }
+}
