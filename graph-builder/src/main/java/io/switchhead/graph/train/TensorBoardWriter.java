@@ -11,10 +11,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.CRC32C;
 import org.tensorflow.proto.Event;
+import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.Summary;
 
 /**
- * Writes scalars as TensorBoard event files ({@code events.out.tfevents.<time>.<host>}): Event protos
+ * Writes scalars and graphs as TensorBoard event files ({@code events.out.tfevents.<time>.<host>}): Event protos
  * framed as TFRecords (length, masked CRC32C of the length, data, masked CRC32C of the data).
  */
 public final class TensorBoardWriter implements AutoCloseable {
@@ -42,6 +43,11 @@ public final class TensorBoardWriter implements AutoCloseable {
   public void scalar(String tag, long step, double value) {
     Summary summary = Summary.newBuilder().addValue(Summary.Value.newBuilder().setTag(tag).setSimpleValue((float) value)).build();
     write(Event.newBuilder().setWallTime(now()).setStep(step).setSummary(summary).build());
+  }
+
+  /** Records a graph, which TensorBoard's Graphs tab draws (an Event whose graph_def is the GraphDef's bytes). */
+  public void graph(GraphDef graph) {
+    write(Event.newBuilder().setWallTime(now()).setGraphDef(graph.toByteString()).build());
   }
 
   public void flush() {
