@@ -70,6 +70,8 @@ final class TextReport {
     if (x.stopping().size() > NAMES_SHOWN) {
       out.printf("    ... and %d more (all in --json)%n", x.stopping().size() - NAMES_SHOWN);
     }
+    out.println("  Placeholders are a step's inputs, and the variables with their Assign and Apply* updates stay outside XLA");
+    out.println("  by design (a compiled step takes their values as arguments); any other type listed would stop compilation.");
     out.println();
   }
 
