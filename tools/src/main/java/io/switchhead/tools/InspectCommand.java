@@ -2,6 +2,7 @@ package io.switchhead.tools;
 
 import io.switchhead.tools.inspect.InspectReport;
 import io.switchhead.tools.inspect.Inspection;
+import io.switchhead.tools.inspect.TextReport;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -48,7 +49,7 @@ final class InspectCommand implements Callable<Integer> {
     if (json) {
       out.println(report.toJson());
     } else {
-      InspectReport.printText(report, out);
+      TextReport.print(report, out);
     }
     return 0;
   }

@@ -17,7 +17,9 @@ final class ActivationFloats {
 
   /** Ops whose output is their input under another shape or name: no new memory. */
   private static final Set<String> NOT_NEW = Set.of("Placeholder", "Const", "Reshape", "Identity", "ExpandDims", "Squeeze",
-      "Shape", "StopGradient", "NoOp");
+      "Shape", "StopGradient", "NoOp",
+      // A custom gradient's forward is an IdentityN of its inputs.
+      "IdentityN");
 
   private ActivationFloats() {}
 

@@ -33,11 +33,6 @@ public record InspectReport(String target, InspectTarget.Kind kind, Object confi
     }
   }
 
-  /** Prints the report as tables for a terminal. */
-  public static void printText(InspectReport report, java.io.PrintWriter out) {
-    TextReport.print(report, out);
-  }
-
   public String toJson() {
     try {
       return JSON.writeValueAsString(this);

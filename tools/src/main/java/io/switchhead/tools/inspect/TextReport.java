@@ -6,14 +6,17 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /** The inspect report as tables for a terminal. */
-final class TextReport {
+public final class TextReport {
 
   /** The stopping ops listed by name in the text (all are in --json). */
   private static final int NAMES_SHOWN = 12;
 
+  /** The longest bar of the op histogram, in characters. */
+  private static final int BAR = 40;
+
   private TextReport() {}
 
-  static void print(InspectReport r, PrintWriter out) {
+  public static void print(InspectReport r, PrintWriter out) {
     out.printf("%s (%s)%n%n", r.target(), r.kind().name().toLowerCase(Locale.ROOT).replace('_', ' '));
     costs(r.costs(), out);
     histogram(r.forward(), out);
@@ -55,8 +58,9 @@ final class TextReport {
 
   private static void histogram(OpHistogram h, PrintWriter out) {
     out.printf("Op types of the %s graph: %d ops of %d types%n", h.graph(), h.ops(), h.byType().size());
+    int most = h.byType().values().stream().mapToInt(Integer::intValue).max().orElse(1);
     h.byType().entrySet().stream().sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
-        .forEach(e -> out.printf("  %6d  %s%n", e.getValue(), e.getKey()));
+        .forEach(e -> out.printf("  %6d  %-32s %s%n", e.getValue(), e.getKey(), "#".repeat((int) Math.ceil(BAR * e.getValue() / (double) most))));
     out.println();
   }
 
