@@ -85,6 +85,12 @@ class InspectCommandTest {
     }
     assertEquals(bytes, meta.get("variableBytes").asLong());
     assertEquals(report.get("costs").get("total").get("builtParameters").asLong() * 4, bytes);
+
+    CliRun text = CliRun.of("inspect", export.toString()).stripped();
+    assertTrue(text.out().contains("  tags: " + exported.tag()), text.out());
+    for (String key : exported.signatures().keySet()) {
+      assertTrue(text.out().contains("  signature '" + key + "' (method "), key + " in " + text.out());
+    }
   }
 
   @Test

@@ -100,9 +100,10 @@ public record GraphLayout(double width, double height, ImmutableList<Placed> box
         ImmutableList.copyOf(routes));
   }
 
-  /** The second line of a leaf box. */
+  /** The second line of a leaf box (and a frame's title after its name): ops and parameters. */
   static String detailLine(ScopeGraph.Box b) {
-    return b.ops() + (b.ops() == 1 ? " op" : " ops");
+    String ops = b.ops() + (b.ops() == 1 ? " op" : " ops");
+    return b.parameters() == 0 ? ops : ops + ", " + HumanNumbers.format(b.parameters()) + " params";
   }
 
   private static Point2D.Double shifted(Point2D.Double origin, double x, double y) {

@@ -44,8 +44,9 @@ public record ScopeGraph(ImmutableList<Box> boxes, ImmutableList<Edge> edges) {
    * @param parent the enclosing frame's path, or null at the top
    * @param frame whether it is an expanded scope drawn around its children
    * @param ops the ops of the graph the box stands for (a frame's are its children's)
+   * @param parameters the scalars of the variables among them
    */
-  public record Box(String path, String parent, boolean frame, int ops) {
+  public record Box(String path, String parent, boolean frame, int ops, long parameters) {
 
     /** What the picture writes in the box: the part below its parent. */
     public String label() {
@@ -64,6 +65,7 @@ public record ScopeGraph(ImmutableList<Box> boxes, ImmutableList<Edge> edges) {
     List<String> expandParts = expand == null ? List.of() : Splitter.on('/').omitEmptyStrings().splitToList(expand);
     Map<String, Box> boxes = new LinkedHashMap<>();
     Map<String, Integer> leafOps = new LinkedHashMap<>();
+    Map<String, Long> leafParameters = new HashMap<>();
     Map<GraphOperation, String> leafOf = new HashMap<>();
     LinkedHashMap<GraphOperation, List<String>> chains = new LinkedHashMap<>();
     for (Iterator<GraphOperation> it = graph.operations(); it.hasNext(); ) {
@@ -78,11 +80,14 @@ public record ScopeGraph(ImmutableList<Box> boxes, ImmutableList<Edge> edges) {
       List<String> chain = e.getValue();
       expandedSomething |= chain.size() > 1 && chain.get(chain.size() - 2).equals(expand);
       for (int i = 0; i < chain.size() - 1; i++) {
-        boxes.putIfAbsent(chain.get(i), new Box(chain.get(i), i == 0 ? null : chain.get(i - 1), true, 0));
+        boxes.putIfAbsent(chain.get(i), new Box(chain.get(i), i == 0 ? null : chain.get(i - 1), true, 0, 0));
       }
       String leaf = chain.get(chain.size() - 1);
-      boxes.putIfAbsent(leaf, new Box(leaf, chain.size() == 1 ? null : chain.get(chain.size() - 2), false, 0));
+      boxes.putIfAbsent(leaf, new Box(leaf, chain.size() == 1 ? null : chain.get(chain.size() - 2), false, 0, 0));
       leafOps.merge(leaf, 1, Integer::sum);
+      if (e.getKey().type().equals("VariableV2")) {
+        leafParameters.merge(leaf, e.getKey().output(0).shape().size(), Long::sum);
+      }
       leafOf.put(e.getKey(), leaf);
     }
     checkArgument(expand == null || expandedSomething, "--expand %s: no scope of that name in the model's graph (boxes: %s)", expand,
@@ -98,7 +103,7 @@ public record ScopeGraph(ImmutableList<Box> boxes, ImmutableList<Edge> edges) {
     }
     List<Box> out = new ArrayList<>();
     for (Box b : boxes.values()) {
-      out.add(b.frame() ? b : new Box(b.path(), b.parent(), false, leafOps.get(b.path())));
+      out.add(b.frame() ? b : new Box(b.path(), b.parent(), false, leafOps.get(b.path()), leafParameters.getOrDefault(b.path(), 0L)));
     }
     List<Edge> edges = new ArrayList<>();
     edgeCounts.forEach((k, v) -> edges.add(new Edge(k.get(0), k.get(1), v)));
@@ -129,7 +134,9 @@ public record ScopeGraph(ImmutableList<Box> boxes, ImmutableList<Edge> edges) {
     for (int n = base; n <= common; n++) {
       chain.add(join(parts, n));
     }
-    chain.add(common + 1 < parts.size() ? join(parts, common + 1) : join(parts, common) + "/" + OWN_OPS);
+    // A variable (layers/3/attention/q) is drawn with its read and initialiser, which lie in the scope of its name.
+    boolean scope = common + 1 < parts.size() || opType.equals("VariableV2");
+    chain.add(scope ? join(parts, common + 1) : join(parts, common) + "/" + OWN_OPS);
     return chain;
   }
 
@@ -154,19 +161,23 @@ public record ScopeGraph(ImmutableList<Box> boxes, ImmutableList<Edge> edges) {
     return seen;
   }
 
-  /** A frame's op count is the sum of its leaves'. */
+  /** A frame's op and parameter counts are the sums of its leaves'. */
   private static List<Box> withFrameCounts(List<Box> boxes) {
-    Map<String, Integer> sums = new HashMap<>();
+    Map<String, Integer> ops = new HashMap<>();
+    Map<String, Long> parameters = new HashMap<>();
     Map<String, String> parents = new HashMap<>();
     boxes.forEach(b -> parents.put(b.path(), b.parent()));
     for (Box b : boxes) {
       if (!b.frame()) {
         for (String p = b.parent(); p != null; p = parents.get(p)) {
-          sums.merge(p, b.ops(), Integer::sum);
+          ops.merge(p, b.ops(), Integer::sum);
+          parameters.merge(p, b.parameters(), Long::sum);
         }
       }
     }
-    return boxes.stream().map(b -> b.frame() ? new Box(b.path(), b.parent(), true, sums.getOrDefault(b.path(), 0)) : b).toList();
+    return boxes.stream()
+        .map(b -> b.frame() ? new Box(b.path(), b.parent(), true, ops.getOrDefault(b.path(), 0), parameters.getOrDefault(b.path(), 0L)) : b)
+        .toList();
   }
 
   /** The leaf boxes. */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.graph.accounting.ParameterCount;
 import io.switchhead.graph.config.Presets;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
@@ -98,6 +99,16 @@ class InspectGraphPicturesTest {
     // Every edge joins two leaves, and no leaf is fed only by itself.
     g.edges().forEach(e -> assertTrue(!e.from().equals(e.to()), e.toString()));
     assertThrows(IllegalArgumentException.class, () -> scopes("layers/3/attentio"));
+  }
+
+  @Test
+  void theBoxesParametersAddUpToTheModels() {
+    long drawn = scopes("layers/3/attention").boxes().stream().filter(b -> b.parent() == null).mapToLong(ScopeGraph.Box::parameters).sum();
+    assertEquals(ParameterCount.of(Presets.get(PRESET)).total(), drawn);
+    ScopeGraph.Box v = scopes("layers/3/attention").leaves().stream().filter(b -> b.path().equals("layers/3/attention/v")).findFirst()
+        .orElseThrow();
+    // [H*E, D, dh] = [2 * 5, 412, 76]: the variable and its read in one box.
+    assertEquals(10L * 412 * 76, v.parameters());
   }
 
   @Test
