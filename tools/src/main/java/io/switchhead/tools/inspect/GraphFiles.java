@@ -18,10 +18,16 @@ public final class GraphFiles {
 
   private GraphFiles() {}
 
-  public static void write(ScopeGraph graph, Path file) {
+  /** Checks that the file names a format this writes, before any work is done. */
+  public static void checkName(Path file) {
     String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
     checkArgument(name.endsWith(".svg") || name.endsWith(".png") || name.endsWith(".dot"),
         "--graph %s: the file must end in .svg, .png or .dot", file);
+  }
+
+  public static void write(ScopeGraph graph, Path file) {
+    checkName(file);
+    String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
     try {
       Path parent = file.toAbsolutePath().getParent();
       Files.createDirectories(parent);

@@ -22,6 +22,12 @@ import java.util.function.Consumer;
  */
 public record Inspection(String target, boolean training, Path graphFile, String expand, Path tensorBoard) {
 
+  public Inspection {
+    if (graphFile != null) {
+      GraphFiles.checkName(graphFile);
+    }
+  }
+
   public InspectReport run(Consumer<String> warnings) {
     InspectTarget t = InspectTarget.resolve(target, warnings);
     CostTable costs = CostTable.of(t.model());
