@@ -67,6 +67,9 @@ public final class TextReport {
   private static void xla(XlaReport x, PrintWriter out) {
     out.printf("XLA (%s graph): %d of %d ops compile; asked %s.%n", x.graph(), x.compiled(), x.ops(), x.method());
     out.println("  probe compilation: " + x.probe());
+    if (!x.probe().startsWith("work")) {
+      out.println("  XLA did not compile the probe, so its kernels are not registered and no op below counts as compiled.");
+    }
     out.println("  compiled op types: " + String.join(", ", x.compiledTypes().keySet()));
     out.println("  op types that stop compilation: "
         + x.stoppingTypes().entrySet().stream().map(e -> e.getKey() + " x" + e.getValue()).collect(Collectors.joining(", ")));
