@@ -3,6 +3,7 @@ package io.switchhead.tools;
 import io.switchhead.graph.accounting.ModelReport;
 import io.switchhead.graph.config.ConfigJson;
 import io.switchhead.graph.config.Presets;
+import io.switchhead.tools.inspect.HumanNumbers;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
@@ -41,15 +42,6 @@ final class PresetsCommand implements Callable<Integer> {
   }
 
   private static String human(double v) {
-    if (v >= 1e9) {
-      return String.format(Locale.ROOT, "%.2fG", v / 1e9);
-    }
-    if (v >= 1e6) {
-      return String.format(Locale.ROOT, "%.1fM", v / 1e6);
-    }
-    if (v >= 1e3) {
-      return String.format(Locale.ROOT, "%.1fk", v / 1e3);
-    }
-    return String.format(Locale.ROOT, "%.0f", v);
+    return HumanNumbers.format(v);
   }
 }

@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = InfoCommand.Version.class,
     description = "Train, export and inspect SwitchHead (Mixture-of-Experts attention) models on TensorFlow Java.",
-    subcommands = {TrainCommand.class, GenerateCommand.class, ExportCommand.class, WeightsCommand.class, PresetsCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {TrainCommand.class, GenerateCommand.class, ExportCommand.class, WeightsCommand.class, PresetsCommand.class, InspectCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class SwitchHeadCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -15,11 +15,11 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 
 /** Compiles and runs a tiny function with XLA, to report whether XLA works on this machine. */
-final class XlaProbe {
+public final class XlaProbe {
 
   private XlaProbe() {}
 
-  static String run() {
+  public static String run() {
     long start = System.nanoTime();
     try (ConcreteFunction f =
             ConcreteFunction.create(

@@ -25,22 +25,30 @@ public record ModelReport(
 
   public static ModelReport of(ModelConfig c) {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
-      ParamStore store = ParamStore.arguments(tf);
-      Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, c.context())));
-      List<Operand<TFloat32>> memories = new ArrayList<>();
-      if (c.hasMemory()) {
-        for (int i = 0; i < c.layers(); i++) {
-          memories.add(tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, c.context(), c.dModel()))));
-        }
-      }
-      // Static shapes, so every matmul can be counted (the padded blocks included).
-      ForwardGraph.build(c, store, LayerContext.eval(tf).withStaticShapes(), ForwardGraph.Inputs.tokens(tokens).withMemories(memories));
+      ParamStore store = buildForCounting(c, Ops.create(g));
       ParameterCount count = ParameterCount.of(c);
       return new ModelReport(count.total(), store.size(), count.attention(),
           AttentionCost.paperMacs(c.attention(), c.dModel(), c.context()),
           AttentionCost.paperMemoryFloats(c.attention(), c.context()),
           GraphMacs.count(g, "layers/0/attention/"));
     }
+  }
+
+  /**
+   * Builds the model for one sequence (with the XL memory when the model has one) into the graph of
+   * {@code tf}, with static shapes so every matmul and tensor can be counted (the padded blocks
+   * included), parameters as arguments: what this report and the inspection tool count.
+   */
+  public static ParamStore buildForCounting(ModelConfig c, Ops tf) {
+    ParamStore store = ParamStore.arguments(tf);
+    Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, c.context())));
+    List<Operand<TFloat32>> memories = new ArrayList<>();
+    if (c.hasMemory()) {
+      for (int i = 0; i < c.layers(); i++) {
+        memories.add(tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, c.context(), c.dModel()))));
+      }
+    }
+    ForwardGraph.build(c, store, LayerContext.eval(tf).withStaticShapes(), ForwardGraph.Inputs.tokens(tokens).withMemories(memories));
+    return store;
   }
 }

@@ -13,11 +13,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.CRC32C;
 import org.tensorflow.proto.Event;
+import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.HistogramProto;
 import org.tensorflow.proto.Summary;
 
 /**
- * Writes scalars and histograms as TensorBoard event files ({@code events.out.tfevents.<time>.<host>}): Event protos
+ * Writes scalars, histograms and graphs as TensorBoard event files ({@code events.out.tfevents.<time>.<host>}): Event protos
  * framed as TFRecords (length, masked CRC32C of the length, data, masked CRC32C of the data).
  */
 public final class TensorBoardWriter implements AutoCloseable {
@@ -73,6 +74,11 @@ public final class TensorBoardWriter implements AutoCloseable {
     h.setNum(num).setSum(sum).setSumSquares(squares).setMin(Double.isNaN(min) ? 0 : min).setMax(Double.isNaN(max) ? 0 : max);
     Summary summary = Summary.newBuilder().addValue(Summary.Value.newBuilder().setTag(tag).setHisto(h)).build();
     write(Event.newBuilder().setWallTime(now()).setStep(step).setSummary(summary).build());
+  }
+
+  /** Records a graph, which TensorBoard's Graphs tab draws (an Event whose graph_def is the GraphDef's bytes). */
+  public void graph(GraphDef graph) {
+    write(Event.newBuilder().setWallTime(now()).setGraphDef(graph.toByteString()).build());
   }
 
   public void flush() {

@@ -156,6 +156,11 @@ public final class TrainingGraph implements AutoCloseable {
     return store;
   }
 
+  /** The graph of every step, for tools that look at what was built (op counts, XLA support, pictures). */
+  public Graph graph() {
+    return graph;
+  }
+
   public Session session() {
     return session;
   }
