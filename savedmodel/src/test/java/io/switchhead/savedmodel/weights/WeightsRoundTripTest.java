@@ -12,11 +12,14 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.generate.Generator;
+import io.switchhead.graph.generate.Sampling;
+import io.switchhead.graph.generate.TokenDecoder;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.RunState;
 import io.switchhead.graph.train.Trainer;
 import io.switchhead.graph.train.VerifiedCheckpoint;
 import io.switchhead.savedmodel.SavedModelExport;
+import io.switchhead.savedmodel.ServedModel;
 import io.switchhead.savedmodel.ServingSignatures;
 import io.switchhead.testing.Seeded;
 import java.nio.file.Files;
@@ -123,9 +126,12 @@ class WeightsRoundTripTest {
   @Test
   void theImportedRunGeneratesWhatTheTrainedRunGenerates() {
     int[] prompt = {97, 98, 99};
-    try (Generator a = Generator.load(trained, warning -> {});
-        Generator b = Generator.load(imported, warning -> {})) {
-      assertArrayEquals(a.continueFrom(prompt, 6, 0, 1), b.continueFrom(prompt, 6, 0, 1));
+    Sampling greedy = Sampling.of(0, 1);
+    try (ServedModel a = ServedModel.fromRun(trained, OptionalLong.empty(), warning -> {});
+        ServedModel b = ServedModel.fromRun(imported, OptionalLong.empty(), warning -> {});
+        TokenDecoder da = a.cachedDecoder();
+        TokenDecoder db = b.cachedDecoder()) {
+      assertArrayEquals(Generator.continueFrom(da, prompt, 6, greedy, t -> {}), Generator.continueFrom(db, prompt, 6, greedy, t -> {}));
     }
   }
 
