@@ -59,7 +59,7 @@ public final class XlaMarks {
    * What {@code export --xla} marks: the full-window signatures. {@code decode_step} stays
    * unmarked: its cache grows by every call's tokens, so each call brings a shape no cluster was
    * compiled for, and XLA compiles until TensorFlow gives up on the cluster; on switchhead-tiny
-   * that cost 20 s over the first two sequences and left decoding 1.8x slower
+   * (CPU) the first two sequences took 12 to 17 s and decoding stayed 1.5x to 2.1x slower
    * (docs/benchmarks/serving-xla.md).
    */
   public static final List<String> FULL_WINDOW = List.of(ServingSignatures.DEFAULT, ServingSignatures.NEXT_TOKEN_LOGPROBS);
