@@ -105,6 +105,17 @@ class XlaMarkedExportTest {
     }
   }
 
+  /** export.json from before --xla existed has no xlaMarked: read as unmarked. */
+  @Test
+  void anExportJsonWithoutXlaMarkedReadsAsUnmarked() throws Exception {
+    Path old = Files.createDirectories(dir.resolve("before-xla"));
+    String json = Files.readString(exports.get(0).plain().resolve(SavedModelExport.DESCRIPTION));
+    String without = json.replaceAll(",\\s*\"xlaMarked\"\\s*:\\s*\\[\\s*\\]", "");
+    assertFalse(without.contains("xlaMarked"), without);
+    Files.writeString(old.resolve(SavedModelExport.DESCRIPTION), without);
+    assertEquals(List.of(), SavedModelExport.readDescription(old).xlaMarked());
+  }
+
   private static void assertClose(float[] want, float[] got, String what) {
     TrainingLogits.assertClose(want, got, 1e-5f, what);
   }
