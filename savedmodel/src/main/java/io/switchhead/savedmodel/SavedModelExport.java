@@ -37,9 +37,33 @@ import org.tensorflow.op.Ops;
  */
 public final class SavedModelExport {
 
-  /** What {@code export.json} records. */
+  /**
+   * What {@code export.json} records.
+   *
+   * @param xlaMarked the signatures whose computation is marked for XLA ({@link XlaMarks}); empty
+   *     without {@code --xla}, and in exports written before it existed
+   */
   public record Description(ModelConfig model, String checkpoint, long step, int vocabSize, String tag,
-      Map<String, SignatureDescription> signatures) {}
+      Map<String, SignatureDescription> signatures, List<String> xlaMarked) {
+
+    public Description {
+      xlaMarked = xlaMarked == null ? List.of() : List.copyOf(xlaMarked);
+    }
+  }
+
+  /**
+   * How an export is written.
+   *
+   * @param overwrite replace an existing output directory; without it one is refused
+   * @param xla mark the full-window signatures for XLA ({@link XlaMarks#FULL_WINDOW})
+   */
+  public record Options(boolean overwrite, boolean xla) {
+
+    /** A new directory, no XLA marks. */
+    public static Options plain() {
+      return new Options(false, false);
+    }
+  }
 
   /** One signature: its method, inputs and outputs by name. */
   public record SignatureDescription(String method, List<String> inputs, List<String> outputs) {}
@@ -56,8 +80,13 @@ public final class SavedModelExport {
    * @param warnings receives a line per damaged checkpoint skipped on the way to the newest intact one
    */
   public static Description export(Path runDirectory, OptionalLong step, Path outDir, boolean overwrite, Consumer<String> warnings) {
-    checkArgument(overwrite || !Files.exists(outDir), "%s exists; pass --overwrite to replace it", outDir);
-    return export(checkpoint(runDirectory, step, warnings), outDir, overwrite);
+    return export(runDirectory, step, outDir, new Options(overwrite, false), warnings);
+  }
+
+  /** {@link #export(Path, OptionalLong, Path, boolean, Consumer)} with the options of {@code options}. */
+  public static Description export(Path runDirectory, OptionalLong step, Path outDir, Options options, Consumer<String> warnings) {
+    refuseExisting(outDir, options);
+    return export(checkpoint(runDirectory, step, warnings), outDir, options);
   }
 
   /** The verified checkpoint of {@code step} in a run, or its newest intact one. */
@@ -72,15 +101,43 @@ public final class SavedModelExport {
    * @return what export.json says
    */
   public static Description export(VerifiedCheckpoint checkpoint, Path outDir, boolean overwrite) {
-    checkArgument(overwrite || !Files.exists(outDir), "%s exists; pass --overwrite to replace it", outDir);
-    ModelConfig model = checkpoint.state().model();
+    return export(checkpoint, outDir, new Options(overwrite, false));
+  }
+
+  /** Exports a verified checkpoint to {@code outDir} as {@code options} say. */
+  public static Description export(VerifiedCheckpoint checkpoint, Path outDir, Options options) {
+    return write(checkpoint.state().model(), session -> checkpoint.restoreParameters(session, SavedVariables.of(session.graph())), 0,
+        checkpoint.directory().toAbsolutePath().toString(), checkpoint.state().nextStep(), outDir, options);
+  }
+
+  /**
+   * Exports a model with freshly initialised parameters (from {@code seed}), for benchmarks, which
+   * time and do not read: what a server does with it is what it does with a trained one.
+   */
+  public static Description exportInitialised(ModelConfig model, long seed, Path outDir, Options options) {
+    return write(model, Session::initialize, seed, "none: parameters initialised from seed " + seed, 0, outDir, options);
+  }
+
+  private static void refuseExisting(Path outDir, Options options) {
+    checkArgument(options.overwrite() || !Files.exists(outDir), "%s exists; pass --overwrite to replace it", outDir);
+  }
+
+  /** Writes beside {@code outDir}, then renames into place. */
+  private static Description write(ModelConfig model, Consumer<Session> parameters, long seed, String source, long step, Path outDir,
+      Options options) {
+    refuseExisting(outDir, options);
     Path parent = outDir.toAbsolutePath().getParent();
     try {
       Files.createDirectories(parent);
       Path partial = Files.createTempDirectory(parent, outDir.getFileName() + ".partial-");
       try {
         Path written = partial.resolve("model");
-        Description description = write(model, checkpoint, written);
+        Map<String, SignatureDescription> signatures = writeSavedModel(model, parameters, seed, written);
+        List<String> marked = options.xla() ? XlaMarks.FULL_WINDOW : List.of();
+        if (options.xla()) {
+          XlaMarks.mark(written, marked);
+        }
+        Description description = new Description(model, source, step, model.vocabSize(), ServingSignatures.TAG, signatures, marked);
         JSON.writeValue(written.resolve(DESCRIPTION).toFile(), description);
         replace(written, outDir);
         return description;
@@ -102,17 +159,18 @@ public final class SavedModelExport {
     }
   }
 
-  private static Description write(ModelConfig model, VerifiedCheckpoint checkpoint, Path dir)
+  /** The serving graph with {@code parameters} set, as a SavedModel in {@code dir}; returns its signatures. */
+  private static Map<String, SignatureDescription> writeSavedModel(ModelConfig model, Consumer<Session> parameters, long seed, Path dir)
       throws IOException {
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
-      ParamStore store = ParamStore.variables(tf, 0);
+      ParamStore store = ParamStore.variables(tf, seed);
       ServingGraph serving = ServingGraph.build(tf, model, store);
       store.freeze();
       List<Signature> signatures = serving.signatures();
       try (Session session = new Session(graph)) {
-        // Restores the parameters by name; the checkpoint's optimizer slots and memories are not in this graph.
-        checkpoint.restoreParameters(session, SavedVariables.of(graph));
+        // A checkpoint restores the parameters by name; its optimizer slots and memories are not in this graph.
+        parameters.accept(session);
         SavedModelBundle.exporter(dir.toString()).withTags(ServingSignatures.TAG).withSession(session)
             .withSignatures(signatures.toArray(new Signature[0])).export();
       }
@@ -120,7 +178,7 @@ public final class SavedModelExport {
       for (Signature s : signatures) {
         described.put(s.key(), new SignatureDescription(s.methodName(), List.copyOf(s.inputNames()), List.copyOf(s.outputNames())));
       }
-      return new Description(model, checkpoint.directory().toAbsolutePath().toString(), checkpoint.state().nextStep(), model.vocabSize(), ServingSignatures.TAG, described);
+      return described;
     }
   }
 

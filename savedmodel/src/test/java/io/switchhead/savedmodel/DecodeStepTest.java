@@ -160,10 +160,7 @@ class DecodeStepTest {
   }
 
   private static void assertClose(float[] want, float[] got, String what) {
-    assertEquals(want.length, got.length, what);
-    for (int i = 0; i < want.length; i++) {
-      assertEquals(want[i], got[i], 2e-5f * Math.max(1, Math.abs(want[i])), what + ", logit " + i);
-    }
+    TrainingLogits.assertClose(want, got, 2e-5f, what);
   }
 
   @Test

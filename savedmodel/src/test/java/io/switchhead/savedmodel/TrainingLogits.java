@@ -1,5 +1,7 @@
 package io.switchhead.savedmodel;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
@@ -78,5 +80,13 @@ public final class TrainingLogits {
       }
     }
     return out;
+  }
+
+  /** Logits equal to float32 rounding: each within {@code relative} of the wanted one (of 1, below 1). */
+  public static void assertClose(float[] want, float[] got, float relative, String what) {
+    assertEquals(want.length, got.length, what);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(want[i], got[i], relative * Math.max(1, Math.abs(want[i])), what + ", logit " + i);
+    }
   }
 }

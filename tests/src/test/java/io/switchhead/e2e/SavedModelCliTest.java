@@ -63,6 +63,7 @@ class SavedModelCliTest {
   @Seeded private Random random;
   private static Path checkpoint;
   private static Path savedModel;
+  private static Path marked;
 
   @BeforeAll
   static void trainAndExport() throws Exception {
@@ -70,6 +71,8 @@ class SavedModelCliTest {
     checkpoint = trained.latest();
     savedModel = dir.resolve("model");
     SavedModelExport.export(trained.run(), OptionalLong.empty(), savedModel, false, warning -> {});
+    marked = dir.resolve("model-xla");
+    SavedModelExport.export(trained.run(), OptionalLong.empty(), marked, new SavedModelExport.Options(false, true), warning -> {});
   }
 
   /**
@@ -173,6 +176,28 @@ class SavedModelCliTest {
     assertTrue(refused.stderr().contains("tokens: every token id must be in [0, " + MODEL.vocabSize() + "), got ids from"),
         refused.stderr());
     assertTrue(refused.stderr().contains("[to] [" + MODEL.vocabSize() + "]"), refused.stderr());
+  }
+
+  /**
+   * An export with {@code --xla}, through TensorFlow 2's loader in a process without this JVM's
+   * auto-clustering flag, as a server runs it: XLA compiles its clusters (their modules are
+   * dumped) and it gives the unmarked export's logits.
+   */
+  @Test
+  void tfSavedModelLoadCompilesAMarkedExportToTheUnmarkedLogits() throws Exception {
+    int[] tokens = random.ints(2L * 5, 0, MODEL.vocabSize()).toArray();
+    Path dump = Files.createDirectories(dir.resolve("xla-dump"));
+    String compared = TestPython.script("""
+        import os, sys, ast, glob
+        os.environ.pop('TF_XLA_FLAGS', None)
+        os.environ['XLA_FLAGS'] = '--xla_dump_to=' + sys.argv[3]
+        import numpy as np, tensorflow as tf
+        tokens = tf.constant(ast.literal_eval(sys.argv[4]), dtype=tf.int32)
+        logits = [tf.saved_model.load(d).signatures['serving_default'](tokens=tokens)['logits'].numpy() for d in sys.argv[1:3]]
+        close = np.all(np.abs(logits[0] - logits[1]) <= 1e-5 * np.maximum(1, np.abs(logits[0])))
+        print(len(glob.glob(os.path.join(sys.argv[3], '*.before_optimizations.txt'))) > 0, close)
+        """, PYTHON_SECONDS, savedModel.toString(), marked.toString(), dump.toString(), literal(tokens, 2, 5)).requireSuccess();
+    assertEquals("True True\n", compared, "XLA modules dumped, logits equal");
   }
 
   /** A Python literal of a [batch, time] int matrix: {@code [[1, 2], [3, 4]]}. */

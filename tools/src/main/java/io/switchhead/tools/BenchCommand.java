@@ -8,6 +8,7 @@ import io.switchhead.graph.train.TrainingGraph;
 import io.switchhead.graph.train.StepKind;
 import io.switchhead.graph.train.StepSettings;
 import io.switchhead.tools.bench.GenerationBenchmark;
+import io.switchhead.tools.bench.XlaServingBenchmark;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -24,7 +25,8 @@ import picocli.CommandLine.Option;
  * {@code switchhead bench train}: whole training steps (forward, backward, AdamW) of presets, plain
  * graph and XLA-compiled side by side in one process, so the ratios hold on a noisy machine.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.Matmul.class, BenchCommand.Dots.class},
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.ServeXla.class, BenchCommand.Matmul.class,
+    BenchCommand.Dots.class},
     description = "Benchmarks, measured side by side in one process.")
 final class BenchCommand implements Runnable {
 
@@ -117,6 +119,50 @@ final class BenchCommand implements Runnable {
           f.cachedTokensPerSecond(), f.fullWindowTokensPerSecond(), f.cachedTokensPerSecond() / f.fullWindowTokensPerSecond(),
           f.windowBatch1TokensPerSecond(), f.windowBatch32TokensPerSecond()));
       out.printf("Medians of %d repetitions; %d tokens generated after a one-token prompt.%n", repeats, tokens);
+      return 0;
+    }
+  }
+
+  @Command(name = "serve-xla", mixinStandardHelpOptions = true,
+      description = {"What export --xla costs or buys here: a preset's serving graph (fresh parameters) exported unmarked, as --xla",
+          "marks it, and with decode_step marked too, loaded as a server loads it; serving_default over whole windows at batch",
+          "1 and 32 (fresh tokens each call) and generation through decode_step, interleaved (docs/benchmarks/serving-xla.md)."})
+  static final class ServeXla implements Callable<Integer> {
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--preset", description = "The preset to measure (default: ${DEFAULT-VALUE}).", defaultValue = "switchhead-tiny")
+    String preset;
+
+    @Option(names = "--tokens", description = "Tokens generated per sequence, at most the context (default: the context - 1).")
+    Integer tokens;
+
+    @Option(names = "--repeats", description = "Repetitions, interleaved (default: ${DEFAULT-VALUE}).", defaultValue = "5")
+    int repeats;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      ModelConfig model = Presets.get(preset);
+      int generated = tokens == null ? model.context() - 1 : tokens;
+      if (generated < 1 || generated > model.context()) {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+            "--tokens (" + generated + ") must be in [1, " + model.context() + "] (" + preset + "'s context)");
+      }
+      out.println(preset + ", " + Runtime.getRuntime().availableProcessors() + " cores:");
+      List<XlaServingBenchmark.Figures> figures = XlaServingBenchmark.measure(model, generated, repeats, out);
+      XlaServingBenchmark.Figures base = figures.get(0);
+      int t = model.context();
+      out.printf("%n| export | first serving_default call | serving_default 1 x %d | 32 x %d | first, second sequence | decode_step | x unmarked (1 x %d, 32 x %d, decode) |%n",
+          t, t, t, t);
+      out.printf("|---|---|---|---|---|---|---|%n");
+      for (XlaServingBenchmark.Figures f : figures) {
+        out.printf(Locale.ROOT, "| %s | %.0f ms | %.1f ms | %.1f ms | %.0f, %.0f ms | %.0f tok/s | %.2f, %.2f, %.2f |%n", f.variant(), f.firstWindow(),
+            f.window1(), f.window32(), f.firstSequence(), f.secondSequence(), generated / f.sequence() * 1e3,
+            f.window1() / base.window1(), f.window32() / base.window32(), f.sequence() / base.sequence());
+      }
+      out.printf("Medians of %d interleaved repetitions (times: x unmarked above 1 is slower); %d tokens per sequence after a one-token prompt.%n",
+          repeats, generated);
       return 0;
     }
   }

@@ -33,12 +33,17 @@ final class ExportCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "Replace an existing OUT_DIR (only once the new export is complete).")
   boolean overwrite;
 
+  @Option(names = "--xla", description = {"Mark the full-window signatures (" + ServingSignatures.DEFAULT + ", " + ServingSignatures.NEXT_TOKEN_LOGPROBS
+      + ") for XLA compilation where they run;", "for GPU servers: on a CPU it was slower (README)."})
+  boolean xla;
+
   @Override
   public Integer call() {
     SavedModelExport.Description d = SavedModelExport.export(run, step == null ? OptionalLong.empty() : OptionalLong.of(step),
-        outDir, overwrite, warning -> spec.commandLine().getErr().println(spec.qualifiedName() + ": warning: " + warning));
+        outDir, new SavedModelExport.Options(overwrite, xla), warning -> spec.commandLine().getErr().println(spec.qualifiedName() + ": warning: " + warning));
     PrintWriter out = spec.commandLine().getOut();
-    out.printf("exported step %d of %s to %s (signatures %s)%n", d.step(), d.checkpoint(), outDir, String.join(", ", d.signatures().keySet()));
+    out.printf("exported step %d of %s to %s (signatures %s%s)%n", d.step(), d.checkpoint(), outDir, String.join(", ", d.signatures().keySet()),
+        d.xlaMarked().isEmpty() ? "" : "; marked for XLA: " + String.join(", ", d.xlaMarked()));
     return 0;
   }
 }

@@ -9,10 +9,13 @@ import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.data.Corpus;
+import io.switchhead.graph.generate.TokenDecoder;
 import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
 import io.switchhead.graph.train.XlaMode;
 import io.switchhead.savedmodel.SavedModelExport;
+import io.switchhead.savedmodel.ServedModel;
+import io.switchhead.savedmodel.XlaMarks;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
@@ -87,5 +90,19 @@ class ExportCommandTest {
     Path empty = Files.createDirectories(dir.resolve("empty-run"));
     assertRefused(export(empty.toString(), out.toString()), "no complete checkpoint in " + empty.resolve("checkpoints") + " (none was saved there yet)");
     assertTrue(Files.notExists(out));
+  }
+
+  /** {@code --xla}: the full-window signatures marked, said on stdout and in export.json; the export loads and serves next-token log-probabilities. */
+  @Test
+  void xlaMarksTheFullWindowSignatures() throws Exception {
+    Path marked = dir.resolve("marked");
+    CliRun ran = export(run.toString(), marked.toString(), "--xla");
+    assertEquals(0, ran.code(), ran.err());
+    assertTrue(ran.out().contains("; marked for XLA: " + String.join(", ", XlaMarks.FULL_WINDOW) + ")"), ran.out());
+    assertEquals(XlaMarks.FULL_WINDOW, SavedModelExport.readDescription(marked).xlaMarked());
+    try (ServedModel model = ServedModel.load(marked);
+        TokenDecoder decoder = model.fullWindowDecoder()) {
+      assertEquals(256, decoder.append(new int[] {1, 2, 3}).length);
+    }
   }
 }

@@ -32,6 +32,12 @@ import org.tensorflow.types.family.TFloating;
  */
 public final class SegmentedConditionalMatmul implements ConditionalMatmul {
 
+  /**
+   * The name scope of its ops (the second use in a scope is {@code segmentedMatmul_1}, TensorFlow's
+   * renaming): a SavedModel marked for XLA leaves them unmarked, as their segment sizes are data.
+   */
+  public static final String SCOPE = "segmentedMatmul";
+
   private static final String WHERE = "segmented conditional matmul";
 
   @Override
@@ -41,7 +47,7 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
     int pairs = s.rowsKnown() ? s.known().pairs() : -1;
     checkArgument(pairs < 0 || (long) s.experts() * pairs < Integer.MAX_VALUE, "%s: M * N * k (%s * %s) must fit an int32 sort key",
         WHERE, s.experts(), pairs);
-    Ops mm = tf.withSubScope("segmentedMatmul");
+    Ops mm = tf.withSubScope(SCOPE);
     Operand<TInt32> flatIds = mm.reshape(mm.stopGradient(ExpertIds.checked(mm, ids, s.experts())), mm.constant(new int[] {pairs})); // [P]
     // Where N is static, each use makes the constant it always did, so those graphs keep every op.
     Operand<TInt32> runTimePairs = pairs < 0 ? sortablePairs(mm, flatIds, s.experts()) : null;

@@ -1,23 +1,19 @@
 package io.switchhead.tools.bench;
 
-import com.google.common.base.Stopwatch;
+import static io.switchhead.tools.bench.ServingCalls.median;
+import static io.switchhead.tools.bench.ServingCalls.seconds;
+import static io.switchhead.tools.bench.ServingCalls.windowSeconds;
+
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.generate.Generator;
 import io.switchhead.graph.generate.Sampling;
 import io.switchhead.graph.generate.TokenDecoder;
-import io.switchhead.ops.Tensors;
 import io.switchhead.savedmodel.ServedModel;
 import io.switchhead.savedmodel.ServingSignatures;
 import java.io.PrintWriter;
-import java.util.Arrays;
 import java.util.Locale;
-import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
-import org.tensorflow.Result;
 import org.tensorflow.SessionFunction;
-import org.tensorflow.ndarray.Shape;
-import org.tensorflow.types.TInt32;
 
 /**
  * Inference throughput of a served model, every way measured in one process, repetitions
@@ -51,8 +47,8 @@ public final class GenerationBenchmark {
       Generator.continueFrom(full, prompt, Math.min(tokens, 4), greedy, t -> {});
       int[] batch1 = random.ints(c.context(), 0, c.vocabSize()).toArray();
       int[] batch32 = random.ints(32L * c.context(), 0, c.vocabSize()).toArray();
-      seconds(window, batch1, 1, c.context());
-      seconds(window, batch32, 32, c.context());
+      windowSeconds(window, batch1, 1, c.context());
+      windowSeconds(window, batch32, 32, c.context());
       double[] cachedRate = new double[repeats];
       double[] fullRate = new double[repeats];
       double[] window1 = new double[repeats];
@@ -60,34 +56,13 @@ public final class GenerationBenchmark {
       for (int r = 0; r < repeats; r++) {
         cachedRate[r] = tokens / seconds(() -> Generator.continueFrom(cached, prompt, tokens, greedy, t -> {}));
         fullRate[r] = tokens / seconds(() -> Generator.continueFrom(full, prompt, tokens, greedy, t -> {}));
-        window1[r] = c.context() / seconds(window, batch1, 1, c.context());
-        window32[r] = 32.0 * c.context() / seconds(window, batch32, 32, c.context());
+        window1[r] = c.context() / windowSeconds(window, batch1, 1, c.context());
+        window32[r] = 32.0 * c.context() / windowSeconds(window, batch32, 32, c.context());
         log.printf(Locale.ROOT, "  repetition %d: cached %.1f, full window %.1f, serving_default 1x%d %.0f, 32x%d %.0f tokens/s%n",
             r + 1, cachedRate[r], fullRate[r], c.context(), window1[r], c.context(), window32[r]);
         log.flush();
       }
       return new Figures(median(cachedRate), median(fullRate), median(window1), median(window32));
     }
-  }
-
-  private static double seconds(Runnable work) {
-    Stopwatch watch = Stopwatch.createStarted();
-    work.run();
-    return watch.elapsed(TimeUnit.NANOSECONDS) / 1e9;
-  }
-
-  private static double seconds(SessionFunction window, int[] tokens, int batch, int time) {
-    return seconds(() -> {
-      try (TInt32 x = Tensors.ints(Shape.of(batch, time), tokens);
-          Result r = window.call(Map.of(ServingSignatures.TOKENS, x))) {
-        r.get(ServingSignatures.LOGITS).orElseThrow();
-      }
-    });
-  }
-
-  private static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    return sorted[sorted.length / 2];
   }
 }
