@@ -79,6 +79,7 @@ final class InspectCommand implements Callable<Integer> {
       out.println();
       out.print(routed);
     }
+    out.flush(); // print() does not flush, and the JVM exits without flushing a PrintWriter
     return 0;
   }
 }
