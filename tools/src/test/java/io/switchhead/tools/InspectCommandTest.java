@@ -12,6 +12,7 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.savedmodel.SavedModelExport;
 import io.switchhead.savedmodel.TrainedRun;
+import io.switchhead.testing.Seeded;
 import io.switchhead.testing.TestPython;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,6 +36,7 @@ class InspectCommandTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @TempDir static Path dir;
+  @Seeded private static Random trainRandom;
   private static Path run;
   private static Path export;
   private static SavedModelExport.Description exported;
@@ -44,7 +46,7 @@ class InspectCommandTest {
   /** A run with one checkpoint, and its export. */
   @BeforeAll
   static void trainAndExport() {
-    run = TrainedRun.train(MODEL, dir, new Random(15), 1).run();
+    run = TrainedRun.train(MODEL, dir, trainRandom, 1).run();
     export = dir.resolve("export");
     exported = SavedModelExport.export(run, OptionalLong.empty(), export, false, w -> {});
   }
