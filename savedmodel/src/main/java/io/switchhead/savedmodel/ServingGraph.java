@@ -30,7 +30,7 @@ import org.tensorflow.types.TInt32;
  * <p>The batch reaches the layers as a dynamic token count, which the plain graph's segmented
  * expert dispatch takes.
  */
-record ServingGraph(FullWindow fullWindow, DecodeStep decode, DecodeStart start) {
+record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
 
   /**
    * @param tokens int32 [batch, time], the placeholder {@link ServingSignatures#TOKENS}
@@ -39,12 +39,12 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode, DecodeStart start)
    */
   record FullWindow(Placeholder<TInt32> tokens, Operand<TFloat32> logits, Operand<TFloat32> logprobs) {}
 
-  /** The placeholders of {@code decode_step} and its outputs. */
-  record DecodeStep(Placeholder<TInt32> tokens, Placeholder<TInt32> position, Placeholder<TFloat32> keys, Placeholder<TFloat32> values,
+  /**
+   * The inputs of {@code decode_step} and its outputs. Position and cache default to 0 and an empty
+   * cache for the tokens' batch, so {@code decode_start} is the same graph fed the tokens alone.
+   */
+  record DecodeStep(Placeholder<TInt32> tokens, Operand<TInt32> position, Operand<TFloat32> keys, Operand<TFloat32> values,
       DecodeGraph.Output output) {}
-
-  /** The placeholder of {@code decode_start} and its outputs: {@code decode_step} from an empty cache at position 0. */
-  record DecodeStart(Placeholder<TInt32> tokens, DecodeGraph.Output output) {}
 
   /** The signatures a server calls this graph by (their keys and tensor names in {@link ServingSignatures}). */
   List<Signature> signatures() {
@@ -60,9 +60,9 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode, DecodeStart start)
             .output(ServingSignatures.CACHE_KEYS, decode.output().keys()).output(ServingSignatures.CACHE_VALUES, decode.output().values())
             .build(),
         Signature.builder().key(ServingSignatures.DECODE_START).methodName(ServingSignatures.PREDICT)
-            .input(ServingSignatures.TOKENS, start.tokens())
-            .output(ServingSignatures.LOGITS, start.output().logits()).output(ServingSignatures.POSITION, start.output().position())
-            .output(ServingSignatures.CACHE_KEYS, start.output().keys()).output(ServingSignatures.CACHE_VALUES, start.output().values())
+            .input(ServingSignatures.TOKENS, decode.tokens())
+            .output(ServingSignatures.LOGITS, decode.output().logits()).output(ServingSignatures.POSITION, decode.output().position())
+            .output(ServingSignatures.CACHE_KEYS, decode.output().keys()).output(ServingSignatures.CACHE_VALUES, decode.output().values())
             .build());
   }
 
@@ -70,8 +70,7 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode, DecodeStart start)
   static ServingGraph build(Ops tf, ModelConfig c, ParamStore store) {
     FullWindow full = fullWindow(tf, c, store); // at the root: tokens:0, logits:0, logprobs:0
     DecodeStep decode = decodeStep(tf.withSubScope("decode_step"), c, store.sharedWith(tf.withSubScope("decode_step")));
-    DecodeStart start = decodeStart(tf.withSubScope("decode_start"), c, store.sharedWith(tf.withSubScope("decode_start")));
-    return new ServingGraph(full, decode, start);
+    return new ServingGraph(full, decode);
   }
 
   private static FullWindow fullWindow(Ops tf, ModelConfig c, ParamStore store) {
@@ -97,30 +96,19 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode, DecodeStart start)
 
   private static DecodeStep decodeStep(Ops tf, ModelConfig c, ParamStore store) {
     Placeholder<TInt32> tokens = tf.withName(ServingSignatures.TOKENS).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
-    Placeholder<TInt32> position = tf.withName(ServingSignatures.POSITION).placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    // Not fed (decode_start, or TF Serving's REST API, which cannot send a 0-sized tensor): a new sequence.
+    Operand<TInt32> batch = tf.gather(tf.shape(tokens), tf.constant(0), tf.constant(0));
+    Operand<TFloat32> empty = tf.fill(tf.stack(List.of(tf.constant(c.layers()), batch, tf.constant(c.attention().heads()), tf.constant(0),
+        tf.constant(c.attention().headDim()))), tf.constant(0f)); // [layers, B, H, 0, dh]
     Shape cache = DecodeGraph.cacheShape(c, -1, -1);
-    Placeholder<TFloat32> keys = tf.withName(ServingSignatures.CACHE_KEYS).placeholder(TFloat32.class, Placeholder.shape(cache));
-    Placeholder<TFloat32> values = tf.withName(ServingSignatures.CACHE_VALUES).placeholder(TFloat32.class, Placeholder.shape(cache));
+    Operand<TInt32> position = tf.withName(ServingSignatures.POSITION).placeholderWithDefault(tf.constant(0), Shape.scalar());
+    Operand<TFloat32> keys = tf.withName(ServingSignatures.CACHE_KEYS).placeholderWithDefault(empty, cache);
+    Operand<TFloat32> values = tf.withName(ServingSignatures.CACHE_VALUES).placeholderWithDefault(empty, cache);
     InputChecks checks = InputChecks.in(tf, "input_checks");
     checks.tokens(c, tokens);
     checks.cache(c, tokens, position, keys, values);
     DecodeGraph.Inputs in = new DecodeGraph.Inputs(checks.passed(tokens), checks.passed(position), checks.passed(keys), checks.passed(values));
     return new DecodeStep(tokens, position, keys, values, named(tf, c, DecodeGraph.build(c, store, LayerContext.decode(tf), in)));
-  }
-
-  /**
-   * {@code decode_step} with an empty cache at position 0, built in the graph: a client that cannot
-   * send a tensor with a 0 in its shape (TF Serving's REST API takes nested JSON lists) starts here.
-   */
-  private static DecodeStart decodeStart(Ops tf, ModelConfig c, ParamStore store) {
-    Placeholder<TInt32> tokens = tf.withName(ServingSignatures.TOKENS).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
-    InputChecks checks = InputChecks.in(tf, "input_checks");
-    checks.tokens(c, tokens);
-    Operand<TInt32> batch = tf.gather(tf.shape(tokens), tf.constant(0), tf.constant(0));
-    Operand<TFloat32> empty = tf.fill(tf.stack(List.of(tf.constant(c.layers()), batch, tf.constant(c.attention().heads()), tf.constant(0),
-        tf.constant(c.attention().headDim()))), tf.constant(0f)); // [layers, B, H, 0, dh]
-    DecodeGraph.Inputs in = new DecodeGraph.Inputs(checks.passed(tokens), tf.constant(0), empty, empty);
-    return new DecodeStart(tokens, named(tf, c, DecodeGraph.build(c, store, LayerContext.decode(tf), in)));
   }
 
   /** The outputs under names a reader of the graph finds, with their static shapes. */
