@@ -115,8 +115,8 @@ public final class DecodeSpan {
     return tf.reshape(tf.linalg.transpose(x, tf.constant(new int[] {0, 2, 1, 3})), tf.constant(new int[] {-1, headDim}));
   }
 
-  /** Appends the new keys (or values) [B, H, n, dh] to the cached ones [B, H, L, dh]. */
-  public <T extends TType> Operand<T> append(Ops tf, Operand<T> cachedRows, Operand<T> newRows) {
-    return tf.concat(List.of(cachedRows, newRows), tf.constant(2));
+  /** The cache's keys and values [B, H, L, dh] with the new tokens' [B, H, n, dh] after them. */
+  public <T extends TFloating> KeyValues<T> append(Ops tf, KeyValues<T> cache, Operand<T> keys, Operand<T> values) {
+    return new KeyValues<>(tf.concat(List.of(cache.keys(), keys), tf.constant(2)), tf.concat(List.of(cache.values(), values), tf.constant(2)));
   }
 }

@@ -79,18 +79,13 @@ public final class DenseAttention {
     int h = c.heads();
     int dh = c.headDim();
     Class<T> type = x.type();
-    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, span, x, d, h, dh, initScale);
+    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, span, x, d, h, dh, initScale, c.positional()); // RoPE-rotated
     Operand<T> wv = p.param("v", Shape.of(d, (long) h * dh), type, Initializer.normal(initScale / Math.sqrt(d)));
     Operand<T> wo = p.param("o", Shape.of((long) h * dh, d), type, Initializer.normal(initScale / Math.sqrt((double) h * dh)));
     Operand<T> flat = span.flatten(tf, x, d); // [N, D]
     Operand<T> vNew = span.heads(tf, tf.linalg.matMul(flat, wv), h, dh); // [B, H, n, dh]
     Operand<T> q = qk.q(); // [B, H, n, dh]
-    Operand<T> kNew = qk.k();
-    if (c.positional() == Positional.ROPE) {
-      q = Rope.apply(tf, q, span.rope(tf, dh, x.type()));
-      kNew = Rope.apply(tf, kNew, span.rope(tf, dh, x.type()));
-    }
-    KeyValues<T> all = new KeyValues<>(span.append(tf, cache.keys(), kNew), span.append(tf, cache.values(), vNew)); // [B, H, L+n, dh]
+    KeyValues<T> all = span.append(tf, cache, qk.k(), vNew); // [B, H, L+n, dh]
     Operand<T> attended;
     if (c.positional() == Positional.ROPE) {
       attended = Attention.masked(tf, q, all.keys(), all.values(), null, span.visible());

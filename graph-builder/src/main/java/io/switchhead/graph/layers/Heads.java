@@ -1,9 +1,11 @@
 package io.switchhead.graph.layers;
 
+import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.ShapeCheck;
 import io.switchhead.ops.attention.RelativePositions;
+import io.switchhead.ops.attention.Rope;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
@@ -39,15 +41,20 @@ final class Heads {
 
   /**
    * The same for cached decoding, where the new tokens' count is known only when the graph runs:
-   * q and k [B, H, n, dh] of the new tokens x [B, n, D].
+   * q and k [B, H, n, dh] of the new tokens x [B, n, D], rotated at their positions for RoPE (the
+   * cache keeps keys as attention uses them).
    */
   static <T extends TFloating> QueriesKeys<T> queriesAndKeys(ParamScope p, Ops tf, DecodeSpan span, Operand<T> x, int d,
-      int heads, int headDim, double initScale) {
+      int heads, int headDim, double initScale, Positional positional) {
     QueriesKeys<T> w = projections(p, d, heads, headDim, initScale, x.type());
     Operand<T> quarter = Layers.scalar(tf, Math.pow(headDim, -0.25), x.type());
     Operand<T> flat = span.flatten(tf, x, d); // [N, D]
     Operand<T> q = tf.math.mul(span.heads(tf, tf.linalg.matMul(flat, w.q()), heads, headDim), quarter);
     Operand<T> k = tf.math.mul(span.heads(tf, tf.linalg.matMul(flat, w.k()), heads, headDim), quarter);
+    if (positional == Positional.ROPE) {
+      Rope.Table<T> table = span.rope(tf, headDim, x.type());
+      return new QueriesKeys<>(Rope.apply(tf, q, table), Rope.apply(tf, k, table));
+    }
     return new QueriesKeys<>(q, k);
   }
 

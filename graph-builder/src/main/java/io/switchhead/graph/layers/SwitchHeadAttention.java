@@ -87,20 +87,15 @@ public final class SwitchHeadAttention {
     int h = c.heads();
     int dh = c.headDim();
     checkPositional(c);
-    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, span, x, d, h, dh, dims.initScale());
+    Heads.QueriesKeys<T> qk = Heads.queriesAndKeys(p, tf, span, x, d, h, dh, dims.initScale(), c.positional()); // RoPE-rotated
     Experts<T> w = experts(c, dims, p, x.type());
     ImmutableList.Builder<ExpertUsage> unused = ImmutableList.builder();
     Operand<T> flat = span.flatten(tf, x, d); // [N, D]
     Operand<T> vNew = span.heads(tf, values(c, p, ctx, w, flat, unused), h, dh); // [B, H, n, dh]
 
     Operand<T> q = qk.q(); // [B, H, n, dh]
-    Operand<T> kNew = qk.k();
     Operand<T> positionScores = null;
-    if (c.positional() == Positional.ROPE) {
-      q = Rope.apply(tf, q, span.rope(tf, dh, x.type()));
-      kNew = Rope.apply(tf, kNew, span.rope(tf, dh, x.type()));
-    }
-    KeyValues<T> all = new KeyValues<>(span.append(tf, cache.keys(), kNew), span.append(tf, cache.values(), vNew)); // [B, H, L+n, dh]
+    KeyValues<T> all = span.append(tf, cache, qk.k(), vNew); // [B, H, L+n, dh]
     if (c.positional() == Positional.XL) {
       Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, RelativePositions.distances(tf, span.keys()), dims.initScale(), x.type());
       positionScores = RelativePositions.shiftedScores(tf, q, positionKeys, span.steps(), span.cached());
