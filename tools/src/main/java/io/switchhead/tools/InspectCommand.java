@@ -1,12 +1,12 @@
 package io.switchhead.tools;
 
 import io.switchhead.tools.inspect.InspectReport;
+import io.switchhead.tools.inspect.InspectTarget;
 import io.switchhead.tools.inspect.Inspection;
 import io.switchhead.tools.inspect.TextReport;
 import io.switchhead.tools.inspect.RoutingInspection;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -56,10 +56,11 @@ final class InspectCommand implements Callable<Integer> {
     if (expand != null && graph == null) {
       throw new IllegalArgumentException("--expand " + expand + " needs --graph FILE (it chooses what the picture shows)");
     }
-    if (routing != null && !Files.isDirectory(Path.of(target).resolve("checkpoints"))) {
+    InspectTarget resolved = InspectTarget.resolve(target, err::println);
+    if (routing != null && resolved.kind() != InspectTarget.Kind.RUN_DIRECTORY) {
       throw new IllegalArgumentException("--routing needs a run directory as TARGET (its trained model routes the text); " + target + " is not one");
     }
-    InspectReport report = new Inspection(target, training, graph, expand, tensorBoard).run(err::println);
+    InspectReport report = new Inspection(resolved, training, graph, expand, tensorBoard).run();
     if (routing == null) {
       if (json) {
         out.println(report.toJson());

@@ -9,10 +9,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.function.Consumer;
 
 /**
- * What {@code inspect} does, apart from its command line: resolve the target, count its costs, build
+ * What {@code inspect} does, apart from its command line: for a resolved target, count its costs, build
  * its graphs and look at them, write the pictures asked for.
  *
  * @param training also build the training step, for its op histogram and XLA report
@@ -20,7 +19,7 @@ import java.util.function.Consumer;
  * @param expand the scope the picture shows one level deeper, or null
  * @param tensorBoard a directory for a TensorBoard event file holding the forward graph, or null
  */
-public record Inspection(String target, boolean training, Path graphFile, String expand, Path tensorBoard) {
+public record Inspection(InspectTarget target, boolean training, Path graphFile, String expand, Path tensorBoard) {
 
   public Inspection {
     if (graphFile != null) {
@@ -28,8 +27,8 @@ public record Inspection(String target, boolean training, Path graphFile, String
     }
   }
 
-  public InspectReport run(Consumer<String> warnings) {
-    InspectTarget t = InspectTarget.resolve(target, warnings);
+  public InspectReport run() {
+    InspectTarget t = target;
     CostTable costs = CostTable.of(t.model());
     XlaKernels kernels = new XlaKernels();
     List<String> written = new ArrayList<>();

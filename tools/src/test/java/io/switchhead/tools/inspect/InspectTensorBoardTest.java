@@ -29,7 +29,7 @@ class InspectTensorBoardTest {
   @Test
   void tensorBoardReadsTheForwardGraphWithEveryOp() {
     Path events = dir.resolve("tb");
-    InspectReport report = new Inspection("switchhead-tiny", false, null, null, events).run(w -> {});
+    InspectReport report = new Inspection(InspectTarget.resolve("switchhead-tiny", w -> {}), false, null, null, events).run();
     assertEquals(1, report.written().size());
     TreeSet<String> read = new TreeSet<>(List.of(TestPython.script(READ, 120, events.toString()).requireSuccess().strip().split("\n")));
     TreeSet<String> built = new TreeSet<>();
