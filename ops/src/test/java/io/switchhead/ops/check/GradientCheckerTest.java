@@ -37,6 +37,31 @@ class GradientCheckerTest {
   }
 
   @Test
+  void acceptsTheCorrectGradientBesideACorner() {
+    // relu(x - c) with its corner half a step left of x: the central difference straddles it.
+    double x = random.nextGaussian();
+    double corner = x - 0.5e-5 * Math.max(1, Math.abs(x));
+    GradientChecker.Report report =
+        new GradientChecker().seed(random.nextLong()).check((tf, in) -> tf.nn.relu(tf.math.sub(in.get(0), tf.constant(corner))), List.of(new Input(Shape.of(1), new double[] {x})));
+    assertTrue(report.maxRelativeError() < 1e-7, report.toString());
+    assertEquals(1, report.corners(), report.toString());
+  }
+
+  @Test
+  void stillFlagsAWrongGradientBesideACorner() {
+    // relu(x - c) + x * stop_gradient(x) beside the corner: TensorFlow's gradient lacks the x term.
+    double x = 1 + Math.abs(random.nextGaussian());
+    double corner = x - 0.5e-5 * x;
+    GradientChecker.Report report =
+        new GradientChecker()
+            .seed(random.nextLong())
+            .check(
+                (tf, in) -> tf.math.add(tf.nn.relu(tf.math.sub(in.get(0), tf.constant(corner))), tf.math.mul(in.get(0), tf.stopGradient(in.get(0)))),
+                List.of(new Input(Shape.of(1), new double[] {x})));
+    assertTrue(report.maxRelativeError() > 0.1, report.toString());
+  }
+
+  @Test
   void samplesLargeInputs() {
     GradientChecker.Report report =
         new GradientChecker().seed(random.nextLong()).maxElementsPerInput(10).check((tf, in) -> tf.math.sin(in.get(0)), List.of(Input.normal(random, 50)));
