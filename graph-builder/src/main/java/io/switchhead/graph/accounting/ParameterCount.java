@@ -1,5 +1,8 @@
 package io.switchhead.graph.accounting;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
+import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.AttentionConfig;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
@@ -7,32 +10,45 @@ import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
+import io.switchhead.graph.config.PerBlockFeedForwardConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
+import java.util.stream.IntStream;
 
 /**
  * Parameter counts from a config, by formula. The model tests check these against the parameters a
  * built graph actually creates.
  *
  * @param attention per layer
- * @param feedForward per layer
+ * @param feedForward by layer (feed-forwards may differ by block)
  * @param norms per layer (two LayerNorms, scale and bias)
  * @param embedding token embedding [V, D]
  * @param output final LayerNorm and the untied output layer [D, V] with bias
  */
-public record ParameterCount(long attention, long feedForward, long norms, long embedding, long output, int layers) {
+public record ParameterCount(long attention, ImmutableList<Long> feedForward, long norms, long embedding, long output) {
 
-  public long perLayer() {
-    return attention + feedForward + norms;
+  public int layers() {
+    return feedForward.size();
+  }
+
+  /** Parameters of block {@code layer}, from 0. */
+  public long perLayer(int layer) {
+    return attention + feedForward.get(layer) + norms;
   }
 
   public long total() {
-    return layers * perLayer() + embedding + output;
+    long blocks = 0;
+    for (int i = 0; i < layers(); i++) {
+      blocks += perLayer(i);
+    }
+    return blocks + embedding + output;
   }
 
   public static ParameterCount of(ModelConfig c) {
     long d = c.dModel();
     long v = c.vocabSize();
-    return new ParameterCount(attention(c.attention(), d), feedForward(c.feedForward(), d), 4 * d, v * d, 2 * d + d * v + v, c.layers());
+    ImmutableList<Long> feedForward = IntStream.range(0, c.layers()).mapToObj(i -> feedForward(c.feedForward().forBlock(i), d))
+        .collect(ImmutableList.toImmutableList());
+    return new ParameterCount(attention(c.attention(), d), feedForward, 4 * d, v * d, 2 * d + d * v + v);
   }
 
   /** Attention parameters of one layer (SWITCHHEAD.md section 1 for SwitchHead). */
@@ -53,8 +69,9 @@ public record ParameterCount(long attention, long feedForward, long norms, long 
     return 4 * d * hd + positional + uv;
   }
 
-  /** Feed-forward parameters of one layer. */
+  /** Feed-forward parameters of one block's feed-forward (not a per-block one: pick its block's first). */
   public static long feedForward(FeedForwardConfig f, long d) {
+    checkArgument(!(f instanceof PerBlockFeedForwardConfig), "a per-block feed-forward has a count per block: ask forBlock(i) first");
     if (f instanceof SigmaMoeConfig m) {
       return 2L * m.experts() * m.expertSize() * d + (long) m.experts() * d;
     }

@@ -13,7 +13,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
  * @param layers number of blocks L
  * @param context tokens per training window T (with XL, attention also sees the previous T as memory)
  * @param attention the attention of every block
- * @param feedForward the feed-forward of every block
+ * @param feedForward the feed-forward of every block, or of each ({@link PerBlockFeedForwardConfig})
  * @param dropout on embeddings, attention output, feed-forward hidden and output (0.1 at 47M)
  * @param initScale s in the init std s/sqrt(fan-in); the paper used sqrt(2 / layers)
  */
@@ -34,6 +34,10 @@ public record ModelConfig(
     checkArgument(context >= 1, "context (%s) must be >= 1", context);
     checkNotNull(attention, "attention is missing");
     checkNotNull(feedForward, "feedForward is missing");
+    if (feedForward instanceof PerBlockFeedForwardConfig perBlock) {
+      checkArgument(perBlock.first() < layers, "feedForward.first (%s) must name one of the %s blocks (0 to %s)", perBlock.first(), layers,
+          layers - 1);
+    }
     checkArgument(dropout >= 0 && dropout < 1, "dropout (%s) must be in [0, 1)", dropout);
     checkArgument(initScale > 0 && Double.isFinite(initScale), "initScale (%s) must be positive", initScale);
   }

@@ -3,6 +3,7 @@ package io.switchhead.graph.layers;
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -26,10 +27,12 @@ public final class Block {
   private Block() {}
 
   /**
+   * @param index the block's place in the model, from 0 (feed-forwards may differ by block)
    * @param x [B, T, D]
    * @param memory [B, M, D] or null
    */
-  public static <T extends TFloating> Output<T> apply(ModelConfig c, ParamScope p, LayerContext ctx, Operand<T> x, Operand<T> memory) {
+  public static <T extends TFloating> Output<T> apply(ModelConfig c, int index, ParamScope p, LayerContext ctx, Operand<T> x,
+      Operand<T> memory) {
     Ops tf = p.ops();
     int t = c.context();
     int d = c.dModel();
@@ -53,7 +56,7 @@ public final class Block {
       usage.addAll(sh.usage());
     }
     Operand<T> x1 = tf.math.add(x, dropout(ctx, tf, attended, c.dropout(), p.path() + "/attention/dropout"));
-    Operand<T> x2 = feedForward(c, p, ctx, x1, aux, usage);
+    Operand<T> x2 = feedForward(c, index, p, ctx, x1, aux, usage);
     return new Output<>(x2, aux.build(), usage.build());
   }
 
@@ -63,7 +66,7 @@ public final class Block {
    * place of the memory: its keys and values are those of LN(memory rows), computed when those rows
    * were new.
    */
-  public static <T extends TFloating> Decoded<T> decode(ModelConfig c, ParamScope p, LayerContext ctx, Operand<T> x,
+  public static <T extends TFloating> Decoded<T> decode(ModelConfig c, int index, ParamScope p, LayerContext ctx, Operand<T> x,
       KeyValues<T> cache, DecodeSpan span) {
     Ops tf = p.ops();
     Operand<T> h = LayerNorm.apply(p.child("attention_norm"), tf, x, c.dModel());
@@ -74,22 +77,23 @@ public final class Block {
     Operand<T> x1 = tf.math.add(x, attended.output());
     // The feed-forward works on each token alone: it sees the new tokens as B*n sequences of one.
     Operand<T> perToken = tf.reshape(x1, tf.constant(new int[] {-1, 1, c.dModel()}));
-    Operand<T> x2 = feedForward(c, p, ctx, perToken, ImmutableList.builder(), ImmutableList.builder());
+    Operand<T> x2 = feedForward(c, index, p, ctx, perToken, ImmutableList.builder(), ImmutableList.builder());
     return new Decoded<>(span.unflatten(tf, x2, c.dModel()), attended.keysValues());
   }
 
   /** {@code x + dropout(ff(LN(x)))}, its auxiliary losses and usage added to the builders. */
-  private static <T extends TFloating> Operand<T> feedForward(ModelConfig c, ParamScope p, LayerContext ctx, Operand<T> x,
+  private static <T extends TFloating> Operand<T> feedForward(ModelConfig c, int index, ParamScope p, LayerContext ctx, Operand<T> x,
       ImmutableList.Builder<Operand<T>> aux, ImmutableList.Builder<ExpertUsage> usage) {
     Ops tf = p.ops();
     ModelDims dims = c.dims();
     Operand<T> h2 = LayerNorm.apply(p.child("ff_norm"), tf, x, c.dModel());
     ParamScope ffScope = p.child("ff");
     Operand<T> ff;
-    if (c.feedForward() instanceof DenseFeedForwardConfig dense) {
+    FeedForwardConfig config = c.feedForward().forBlock(index);
+    if (config instanceof DenseFeedForwardConfig dense) {
       ff = DenseFeedForward.apply(dense, dims, ffScope, ctx, h2);
     } else {
-      SigmaMoeFeedForward.Output<T> moe = SigmaMoeFeedForward.apply((SigmaMoeConfig) c.feedForward(), dims, ffScope, ctx, h2);
+      SigmaMoeFeedForward.Output<T> moe = SigmaMoeFeedForward.apply((SigmaMoeConfig) config, dims, ffScope, ctx, h2);
       ff = moe.output();
       aux.add(moe.entropyLoss());
       usage.add(moe.usage());

@@ -82,7 +82,7 @@ public final class LanguageModel {
       if (c.hasMemory()) {
         next.add(x);
       }
-      Block.Output<T> block = Block.apply(c, root.child("layers").child(i), ctx, x, memory);
+      Block.Output<T> block = Block.apply(c, i, root.child("layers").child(i), ctx, x, memory);
       x = block.output();
       auxiliary.addAll(block.auxiliaryLosses());
       usage.addAll(block.usage());
@@ -112,7 +112,7 @@ public final class LanguageModel {
     Operand<TFloat32> x = embed(c, root, ctx, tokens, TFloat32.class); // [B, n, D]
     ImmutableList.Builder<KeyValues<TFloat32>> keysValues = ImmutableList.builder();
     for (int i = 0; i < c.layers(); i++) {
-      Decoded<TFloat32> block = Block.decode(c, root.child("layers").child(i), ctx, x, cache.get(i), span);
+      Decoded<TFloat32> block = Block.decode(c, i, root.child("layers").child(i), ctx, x, cache.get(i), span);
       x = block.output();
       keysValues.add(block.keysValues());
     }

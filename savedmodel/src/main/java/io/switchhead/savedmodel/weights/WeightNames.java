@@ -1,5 +1,7 @@
 package io.switchhead.savedmodel.weights;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import com.google.common.base.Splitter;
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.AttentionConfig;
@@ -63,7 +65,7 @@ public final class WeightNames {
       case "output" -> Map.of("w", new Rule("weight", Layout.TRANSPOSED), "b", new Rule("bias", Layout.AS_IS));
       case "final_norm", "attention_norm", "ff_norm" -> NORM;
       case "attention" -> attention(model.attention());
-      case "ff" -> feedForward(model.feedForward());
+      case "ff" -> feedForward(model.feedForward().forBlock(block(parts)));
       default -> Map.of();
     };
     Rule rule = rules.get(leaf);
@@ -74,6 +76,12 @@ public final class WeightNames {
     String prefix = String.join(".", parts.subList(0, parts.size() - 1));
     String owner = parts.size() == 1 ? leaf : prefix;
     return new WeightName(spec.path(), spec.shape(), owner + "." + rule.name(), rule.layout().fileShape(spec.shape()), rule.layout());
+  }
+
+  /** The block of a path layers/<i>/...; feed-forwards may differ by block. */
+  private static int block(List<String> parts) {
+    checkArgument(parts.size() > 2 && parts.get(0).equals("layers"), "a feed-forward parameter outside layers/<i>/: %s", parts);
+    return Integer.parseInt(parts.get(1));
   }
 
   private static Map<String, Rule> attention(AttentionConfig a) {

@@ -66,7 +66,7 @@ public record CostTable(ImmutableList<CostRow> rows, CostRow total, List<Ratios>
       for (int i = 0; i < c.layers(); i++) {
         String layer = "layers/" + i + "/";
         String attention = layer + "attention/";
-        rows.add(new CostRow("layers/" + i, count.perLayer(), built(store, p -> p.startsWith(layer)), paperMacs,
+        rows.add(new CostRow("layers/" + i, count.perLayer(i), built(store, p -> p.startsWith(layer)), paperMacs,
             GraphMacs.count(g, attention), paperMemory, ActivationFloats.count(g, attention)));
       }
       rows.add(new CostRow("output", count.output(),
