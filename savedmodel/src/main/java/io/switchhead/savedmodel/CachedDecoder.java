@@ -8,6 +8,7 @@ import io.switchhead.graph.model.DecodeGraph;
 import io.switchhead.ops.Tensors;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Optional;
 import org.tensorflow.Result;
 import org.tensorflow.SessionFunction;
 import org.tensorflow.Tensor;
@@ -16,21 +17,24 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * One sequence decoded through {@code decode_step}: the cache a call returns is fed to the next one
- * as it is (the previous call's result stays open until then, so the cache is never copied), and a
+ * One sequence decoded through {@code decode_step}, and one token at a time through the compiled
+ * {@code decode_token} where there is one: the cache a call returns is fed to the next one as it
+ * is (the previous call's result stays open until then, so the cache is never copied), and a
  * prompt longer than the context goes in pieces of at most the context.
  */
 final class CachedDecoder implements TokenDecoder {
 
   private final SessionFunction decodeStep;
+  private final Optional<SessionFunction> decodeToken;
   private final ModelConfig config;
   private final TFloat32 emptyKeys;
   private final TFloat32 emptyValues;
   private Result last;
   private int position;
 
-  CachedDecoder(SessionFunction decodeStep, ModelConfig config) {
+  CachedDecoder(SessionFunction decodeStep, Optional<SessionFunction> decodeToken, ModelConfig config) {
     this.decodeStep = decodeStep;
+    this.decodeToken = decodeToken;
     this.config = config;
     this.emptyKeys = TFloat32.tensorOf(DecodeGraph.cacheShape(config, 1, 0));
     this.emptyValues = TFloat32.tensorOf(DecodeGraph.cacheShape(config, 1, 0));
@@ -59,7 +63,8 @@ final class CachedDecoder implements TokenDecoder {
     Result next;
     try (TInt32 tokens = Tensors.ints(Shape.of(1, piece.length), piece);
         TInt32 at = TInt32.scalarOf(position)) {
-      next = decodeStep.call(Map.of(ServingSignatures.TOKENS, tokens, ServingSignatures.POSITION, at,
+      SessionFunction f = piece.length == 1 ? decodeToken.orElse(decodeStep) : decodeStep;
+      next = f.call(Map.of(ServingSignatures.TOKENS, tokens, ServingSignatures.POSITION, at,
           ServingSignatures.CACHE_KEYS, keys, ServingSignatures.CACHE_VALUES, values));
     }
     if (last != null) {

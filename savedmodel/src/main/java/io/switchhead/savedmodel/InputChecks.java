@@ -50,9 +50,11 @@ final class InputChecks {
   }
 
   /**
-   * The decoding cache: keys and values of one shape, the tokens' batch, at most the capacity's rows,
-   * and exactly the rows the position implies (min(position, capacity)), so a cache from another
-   * sequence or a skipped call is refused instead of silently attended to.
+   * The decoding cache: keys and values of one shape, the tokens' batch, and either the capacity's
+   * rows (what every call returns, padded in front until the position reaches the capacity) or
+   * exactly the rows of the tokens so far, min(position, capacity) (an empty cache at position 0). A
+   * cache of any other length, from another sequence or a call that was skipped early on, is
+   * refused instead of silently attended to.
    */
   void cache(ModelConfig c, Operand<TInt32> tokens, Operand<TInt32> position, Operand<TFloat32> keys, Operand<TFloat32> values) {
     int capacity = DecodeGraph.cacheCapacity(c);
@@ -68,10 +70,18 @@ final class InputChecks {
     require("position_not_negative", checks.math.greaterEqual(position, checks.constant(0)),
         checks.constant("position must be >= 0 (0 starts a sequence), got"), position);
     Operand<TInt32> expected = checks.math.minimum(checks.math.maximum(position, checks.constant(0)), checks.constant(capacity)); // a negative position fails its own check
-    require("cache_rows_match_position", checks.math.equal(rows, expected),
-        checks.constant("cache_keys: dimension 3 holds the cached tokens, min(position, " + capacity
+    require("cache_rows_match_position",
+        checks.math.logicalOr(checks.math.equal(rows, expected), checks.math.equal(rows, checks.constant(capacity))),
+        checks.constant("cache_keys: dimension 3 must be the capacity, " + capacity + ", or the cached tokens, min(position, " + capacity
             + "); feed back the cache and position of the previous call (empty and 0 to start). Got rows"),
         rows, checks.constant("at position"), position);
+  }
+
+  /** The tokens' batch at most {@code max}; {@code why} ends the message. */
+  void batchAtMost(Operand<TInt32> tokens, int max, String why) {
+    Operand<TInt32> batch = dimension(tokens, 0);
+    require("batch_within_compiled_limit", checks.math.lessEqual(batch, checks.constant(max)),
+        checks.constant("tokens: the batch dimension must be at most " + max + " here (" + why + "), got"), batch);
   }
 
   /** {@code input} once every check has passed. */

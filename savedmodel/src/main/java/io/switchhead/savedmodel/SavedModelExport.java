@@ -132,7 +132,7 @@ public final class SavedModelExport {
       Path partial = Files.createTempDirectory(parent, outDir.getFileName() + ".partial-");
       try {
         Path written = partial.resolve("model");
-        Map<String, SignatureDescription> signatures = writeSavedModel(model, parameters, seed, written);
+        Map<String, SignatureDescription> signatures = writeSavedModel(model, parameters, seed, written, options.xla());
         List<String> marked = options.xla() ? XlaMarks.FULL_WINDOW : List.of();
         if (options.xla()) {
           XlaMarks.mark(written, marked);
@@ -159,13 +159,16 @@ public final class SavedModelExport {
     }
   }
 
-  /** The serving graph with {@code parameters} set, as a SavedModel in {@code dir}; returns its signatures. */
-  private static Map<String, SignatureDescription> writeSavedModel(ModelConfig model, Consumer<Session> parameters, long seed, Path dir)
-      throws IOException {
+  /**
+   * The serving graph with {@code parameters} set, as a SavedModel in {@code dir}; returns its
+   * signatures. With {@code xla} it holds the compiled {@code decode_token} too.
+   */
+  private static Map<String, SignatureDescription> writeSavedModel(ModelConfig model, Consumer<Session> parameters, long seed, Path dir,
+      boolean xla) throws IOException {
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
       ParamStore store = ParamStore.variables(tf, seed);
-      ServingGraph serving = ServingGraph.build(tf, model, store);
+      ServingGraph serving = ServingGraph.build(tf, model, store, xla);
       store.freeze();
       List<Signature> signatures = serving.signatures();
       try (Session session = new Session(graph)) {

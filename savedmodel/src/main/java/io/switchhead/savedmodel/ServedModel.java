@@ -10,6 +10,7 @@ import io.switchhead.graph.train.SavedVariables;
 import io.switchhead.graph.train.VerifiedCheckpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.function.Consumer;
 import org.tensorflow.Graph;
@@ -22,8 +23,8 @@ import org.tensorflow.op.Ops;
 /**
  * The serving signatures of a model, callable by name: loaded from an exported SavedModel as a
  * server loads it, or built in this process from a run's checkpoint, the same graph that export
- * writes. Generation runs on either through {@link #cachedDecoder} ({@code decode_step}), so one
- * seed gives one text from both. Safe to call from many threads; each decoder is one sequence's state.
+ * writes (and, built here, {@code decode_token} as {@code export --xla} writes it). Generation runs
+ * on either through {@link #cachedDecoder}, so one seed gives one text from both. Safe to call from many threads; each decoder is one sequence's state.
  */
 public final class ServedModel implements AutoCloseable {
 
@@ -49,6 +50,9 @@ public final class ServedModel implements AutoCloseable {
       for (String key : new String[] {ServingSignatures.DEFAULT, ServingSignatures.NEXT_TOKEN_LOGPROBS, ServingSignatures.DECODE_STEP}) {
         checkArgument(bundle.signatures().stream().anyMatch(s -> s.key().equals(key)), "%s has no signature %s (exported by an older version?)", savedModel, key);
         functions.put(key, bundle.function(key));
+      }
+      if (bundle.signatures().stream().anyMatch(s -> s.key().equals(ServingSignatures.DECODE_TOKEN))) { // exported with --xla
+        functions.put(ServingSignatures.DECODE_TOKEN, bundle.function(ServingSignatures.DECODE_TOKEN));
       }
       return new ServedModel(config, functions.build(), bundle);
     } catch (RuntimeException e) {
@@ -78,7 +82,7 @@ public final class ServedModel implements AutoCloseable {
     try {
       Ops tf = Ops.create(graph);
       ParamStore store = ParamStore.variables(tf, seed);
-      ServingGraph serving = ServingGraph.build(tf, config, store);
+      ServingGraph serving = ServingGraph.build(tf, config, store, true);
       store.freeze();
       session = new Session(graph);
       parameters.accept(session);
@@ -107,9 +111,18 @@ public final class ServedModel implements AutoCloseable {
     return f;
   }
 
-  /** A new sequence decoded by {@code decode_step}, its cache kept between calls. */
+  /**
+   * A new sequence decoded with its cache kept between calls: one token at a time through the
+   * compiled {@code decode_token} where the model has it (built in this process, or exported with
+   * {@code --xla}), prompts and the rest through {@code decode_step}.
+   */
   public TokenDecoder cachedDecoder() {
-    return new CachedDecoder(function(ServingSignatures.DECODE_STEP), config);
+    return new CachedDecoder(function(ServingSignatures.DECODE_STEP), Optional.ofNullable(functions.get(ServingSignatures.DECODE_TOKEN)), config);
+  }
+
+  /** A new sequence decoded by {@code decode_step} alone, op by op; for comparisons. */
+  public TokenDecoder uncompiledCachedDecoder() {
+    return new CachedDecoder(function(ServingSignatures.DECODE_STEP), Optional.empty(), config);
   }
 
   /** A new sequence decoded by recomputing the whole window for each token ({@code next_token_logprobs}); for comparisons. */

@@ -2,10 +2,14 @@ package io.switchhead.savedmodel;
 
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.LayerContext;
+import io.switchhead.graph.model.CompiledDecodeStep;
 import io.switchhead.graph.model.DecodeGraph;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.moe.MoeTuning;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.tensorflow.Operand;
 import org.tensorflow.Signature;
 import org.tensorflow.ndarray.Shape;
@@ -25,12 +29,14 @@ import org.tensorflow.types.TInt32;
  * sees the padding after it) and every other layer, expert routing included, works on each token
  * alone. XL models run without memory, as generation does.
  *
- * <p>Cached decoding ({@code decode_step}): {@link DecodeGraph}, the cache passed in and out.
+ * <p>Cached decoding ({@code decode_step}): {@link DecodeGraph}, the cache passed in and out. Where
+ * asked for, {@code decode_token} too: the same for one new token per sequence, compiled by XLA
+ * ({@link CompiledDecodeStep}), for batches up to {@link CompiledDecodeStep#maxBatch}.
  *
  * <p>The batch reaches the layers as a dynamic token count, which the plain graph's segmented
  * expert dispatch takes.
  */
-record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
+record ServingGraph(FullWindow fullWindow, DecodeStep decode, Optional<DecodeStep> decodeToken) {
 
   /**
    * @param tokens int32 [batch, time], the placeholder {@link ServingSignatures#TOKENS}
@@ -48,29 +54,40 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
 
   /** The signatures a server calls this graph by (their keys and tensor names in {@link ServingSignatures}). */
   List<Signature> signatures() {
-    return List.of(
+    List<Signature> all = new ArrayList<>(List.of(
         Signature.builder().key(ServingSignatures.DEFAULT).methodName(ServingSignatures.PREDICT)
             .input(ServingSignatures.TOKENS, fullWindow.tokens()).output(ServingSignatures.LOGITS, fullWindow.logits()).build(),
         Signature.builder().key(ServingSignatures.NEXT_TOKEN_LOGPROBS).methodName(ServingSignatures.PREDICT)
             .input(ServingSignatures.TOKENS, fullWindow.tokens()).output(ServingSignatures.LOGPROBS, fullWindow.logprobs()).build(),
-        Signature.builder().key(ServingSignatures.DECODE_STEP).methodName(ServingSignatures.PREDICT)
-            .input(ServingSignatures.TOKENS, decode.tokens()).input(ServingSignatures.POSITION, decode.position())
-            .input(ServingSignatures.CACHE_KEYS, decode.keys()).input(ServingSignatures.CACHE_VALUES, decode.values())
-            .output(ServingSignatures.LOGITS, decode.output().logits()).output(ServingSignatures.POSITION, decode.output().position())
-            .output(ServingSignatures.CACHE_KEYS, decode.output().keys()).output(ServingSignatures.CACHE_VALUES, decode.output().values())
-            .build(),
+        decoding(ServingSignatures.DECODE_STEP, decode),
         Signature.builder().key(ServingSignatures.DECODE_START).methodName(ServingSignatures.PREDICT)
             .input(ServingSignatures.TOKENS, decode.tokens())
             .output(ServingSignatures.LOGITS, decode.output().logits()).output(ServingSignatures.POSITION, decode.output().position())
             .output(ServingSignatures.CACHE_KEYS, decode.output().keys()).output(ServingSignatures.CACHE_VALUES, decode.output().values())
-            .build());
+            .build()));
+    decodeToken.ifPresent(token -> all.add(decoding(ServingSignatures.DECODE_TOKEN, token)));
+    return List.copyOf(all);
   }
 
-  /** Builds both over {@code store}'s parameters (evaluation mode, the plain graph's expert dispatch). */
-  static ServingGraph build(Ops tf, ModelConfig c, ParamStore store) {
+  private static Signature decoding(String key, DecodeStep step) {
+    return Signature.builder().key(key).methodName(ServingSignatures.PREDICT)
+        .input(ServingSignatures.TOKENS, step.tokens()).input(ServingSignatures.POSITION, step.position())
+        .input(ServingSignatures.CACHE_KEYS, step.keys()).input(ServingSignatures.CACHE_VALUES, step.values())
+        .output(ServingSignatures.LOGITS, step.output().logits()).output(ServingSignatures.POSITION, step.output().position())
+        .output(ServingSignatures.CACHE_KEYS, step.output().keys()).output(ServingSignatures.CACHE_VALUES, step.output().values())
+        .build();
+  }
+
+  /**
+   * Builds both over {@code store}'s parameters (evaluation mode, the plain graph's expert dispatch),
+   * and with {@code compiledDecoding} the XLA-compiled {@code decode_token}.
+   */
+  static ServingGraph build(Ops tf, ModelConfig c, ParamStore store, boolean compiledDecoding) {
     FullWindow full = fullWindow(tf, c, store); // at the root: tokens:0, logits:0, logprobs:0
-    DecodeStep decode = decodeStep(tf.withSubScope("decode_step"), c, store.sharedWith(tf.withSubScope("decode_step")));
-    return new ServingGraph(full, decode);
+    DecodeStep decode = decodeStep(tf.withSubScope("decode_step"), c, store.sharedWith(tf.withSubScope("decode_step")), false);
+    Optional<DecodeStep> token = compiledDecoding
+        ? Optional.of(decodeStep(tf.withSubScope("decode_token"), c, store, true)) : Optional.empty();
+    return new ServingGraph(full, decode, token);
   }
 
   private static FullWindow fullWindow(Ops tf, ModelConfig c, ParamStore store) {
@@ -94,8 +111,9 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
     return new FullWindow(tokens, logits, logprobs);
   }
 
-  private static DecodeStep decodeStep(Ops tf, ModelConfig c, ParamStore store) {
-    Placeholder<TInt32> tokens = tf.withName(ServingSignatures.TOKENS).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+  /** @param compiled one new token per sequence, compiled ({@link CompiledDecodeStep}); else any number, op by op */
+  private static DecodeStep decodeStep(Ops tf, ModelConfig c, ParamStore store, boolean compiled) {
+    Placeholder<TInt32> tokens = tf.withName(ServingSignatures.TOKENS).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, compiled ? 1 : -1)));
     // Not fed (decode_start, or TF Serving's REST API, which cannot send a 0-sized tensor): a new sequence.
     Operand<TInt32> batch = tf.gather(tf.shape(tokens), tf.constant(0), tf.constant(0));
     Operand<TFloat32> empty = tf.fill(tf.stack(List.of(tf.constant(c.layers()), batch, tf.constant(c.attention().heads()), tf.constant(0),
@@ -107,13 +125,18 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode) {
     InputChecks checks = InputChecks.in(tf, "input_checks");
     checks.tokens(c, tokens);
     checks.cache(c, tokens, position, keys, values);
+    if (compiled) {
+      checks.batchAtMost(tokens, CompiledDecodeStep.maxBatch(c), "the gathered expert weights of a larger one pass "
+          + MoeTuning.GATHERED_WEIGHTS_MAX_BYTES + " bytes; call " + ServingSignatures.DECODE_STEP + " instead");
+    }
     DecodeGraph.Inputs in = new DecodeGraph.Inputs(checks.passed(tokens), checks.passed(position), checks.passed(keys), checks.passed(values));
-    return new DecodeStep(tokens, position, keys, values, named(tf, c, DecodeGraph.build(c, store, LayerContext.decode(tf), in)));
+    DecodeGraph.Output out = compiled ? CompiledDecodeStep.call(tf, c, store, in) : DecodeGraph.build(c, store, LayerContext.decode(tf), in);
+    return new DecodeStep(tokens, position, keys, values, named(tf, c, out));
   }
 
-  /** The outputs under names a reader of the graph finds, with their static shapes. */
+  /** The outputs under names a reader of the graph finds, with their static shapes (the cache at its capacity). */
   private static DecodeGraph.Output named(Ops tf, ModelConfig c, DecodeGraph.Output out) {
-    Shape cache = DecodeGraph.cacheShape(c, -1, -1);
+    Shape cache = DecodeGraph.cacheShape(c, -1, DecodeGraph.cacheCapacity(c));
     return new DecodeGraph.Output(
         tf.withName("next_" + ServingSignatures.LOGITS).ensureShape(out.logits(), Shape.of(-1, -1, c.vocabSize())),
         tf.withName("next_" + ServingSignatures.POSITION).identity(out.position()),

@@ -33,6 +33,14 @@ public final class ServingSignatures {
    */
   public static final String DECODE_START = "decode_start";
 
+  /**
+   * {@link #DECODE_STEP} for one new token per sequence, compiled by XLA into one cluster: the same
+   * inputs and outputs ({@link #TOKENS} [batch, 1]), for small batches. Exported with {@code --xla}
+   * (the server must run XLA on the CPU: TF Serving's {@code --xla_cpu_compilation_enabled});
+   * in-process generation uses it whenever it has it.
+   */
+  public static final String DECODE_TOKEN = "decode_token";
+
   /** int32 scalar: the number of tokens before the new ones (0 starts a sequence). */
   public static final String POSITION = "position";
 

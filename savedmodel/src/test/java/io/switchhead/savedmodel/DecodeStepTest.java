@@ -174,7 +174,8 @@ class DecodeStepTest {
           assertClose(servedLast(bundle, text, t + 1), step, r.model().attention().positional() + ", position " + t);
           assertEquals(t + 1, client.position);
         }
-        assertEquals(DecodeGraph.cacheShape(r.model(), BATCH, Math.min(T, DecodeGraph.cacheCapacity(r.model()))), client.keys.shape());
+        assertEquals(DecodeGraph.cacheShape(r.model(), BATCH, DecodeGraph.cacheCapacity(r.model())), client.keys.shape(),
+            "the cache comes back at its capacity");
       }
     }
   }
@@ -219,10 +220,13 @@ class DecodeStepTest {
 
   @Test
   void aCacheThatDoesNotFitThePositionOrTheBatchIsRefusedByTheGraph() {
+    try (Client empty = new Client(ropeBundle, ROPE, BATCH)) {
+      RuntimeException skipped = assertThrows(RuntimeException.class, () -> empty.call(new int[] {1, 2}, BATCH, 1, 5));
+      assertTrue(skipped.getMessage().contains("cache_keys: dimension 3 must be the capacity, 7, or the cached tokens, min(position, 7)"),
+          skipped.getMessage());
+    }
     try (Client client = new Client(ropeBundle, ROPE, BATCH)) {
       client.call(random.ints(BATCH * 3, 0, 256).toArray(), BATCH, 3);
-      RuntimeException skipped = assertThrows(RuntimeException.class, () -> client.call(new int[] {1, 2}, BATCH, 1, 5));
-      assertTrue(skipped.getMessage().contains("cache_keys: dimension 3 holds the cached tokens, min(position, 7)"), skipped.getMessage());
       RuntimeException batch = assertThrows(RuntimeException.class, () -> client.call(new int[] {1}, 1, 1, 3));
       assertTrue(batch.getMessage().contains("must equal the batch of tokens"), batch.getMessage());
       RuntimeException ids = assertThrows(RuntimeException.class, () -> client.call(new int[] {1, 256}, BATCH, 1, 3));
@@ -254,7 +258,8 @@ class DecodeStepTest {
     assertTensor(def.getOutputsOrThrow(ServingSignatures.LOGITS), DataType.DT_FLOAT, -1, -1, 256);
     for (String cache : List.of(ServingSignatures.CACHE_KEYS, ServingSignatures.CACHE_VALUES)) {
       assertTensor(def.getInputsOrThrow(cache), DataType.DT_FLOAT, 2, -1, 2, -1, 8);
-      assertTensor(def.getOutputsOrThrow(cache), DataType.DT_FLOAT, 2, -1, 2, -1, 8);
+      // In: any rows up to the capacity (an empty cache starts); out: always the capacity, T - 1 = 7.
+      assertTensor(def.getOutputsOrThrow(cache), DataType.DT_FLOAT, 2, -1, 2, 7, 8);
     }
   }
 

@@ -101,6 +101,9 @@ class XlaMarkedExportTest {
       assertTrue(dispatchSeen, "the graph has a segmented dispatch to leave out");
       assertTrue(graphOf(e.plain()).getNodeList().stream().noneMatch(XlaMarks::isMarked), "the plain export has no mark");
       assertEquals(XlaMarks.FULL_WINDOW, SavedModelExport.readDescription(e.marked()).xlaMarked());
+      assertTrue(SavedModelExport.readDescription(e.marked()).signatures().containsKey(ServingSignatures.DECODE_TOKEN), "--xla adds decode_token");
+      assertFalse(SavedModelExport.readDescription(e.plain()).signatures().containsKey(ServingSignatures.DECODE_TOKEN),
+          "a plain export runs without XLA");
       assertEquals(List.of(), SavedModelExport.readDescription(e.plain()).xlaMarked());
     }
   }
@@ -144,7 +147,7 @@ class XlaMarkedExportTest {
         assertClose(p.append(prompt), m.append(prompt), model + " decode_step prompt");
         for (int i = prompt.length; i < T + 2; i++) {
           int[] next = {random.nextInt(e.model().vocabSize())};
-          assertClose(p.append(next), m.append(next), model + " decode_step token " + i);
+          assertClose(p.append(next), m.append(next), model + " decode_step against decode_token, token " + i);
         }
       }
     }

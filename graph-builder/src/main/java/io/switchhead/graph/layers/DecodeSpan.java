@@ -42,14 +42,18 @@ public final class DecodeSpan {
     this.cached = cached;
     this.position = position;
     this.window = window;
-    this.visible = Attention.slidingWindow(tf, steps, cached, window);
+    // Key j holds the token at absolute position position - cached + j: rows before position 0 are the
+    // zeros of a cache not yet full, which no query sees.
+    Operand<TInt32> key = tf.expandDims(tf.range(tf.constant(0), tf.math.add(cached, steps), tf.constant(1)), tf.constant(0)); // [1, L+n]
+    Operand<TBool> written = tf.math.greaterEqual(tf.math.add(key, position), cached);
+    this.visible = tf.math.logicalAnd(Attention.slidingWindow(tf, steps, cached, window), written);
     this.keys = tf.math.add(cached, steps);
   }
 
   /**
    * @param batch B, int32 scalar
    * @param steps n, int32 scalar, new tokens per sequence
-   * @param cached L, int32 scalar, cached keys per sequence
+   * @param cached L, int32 scalar, cached rows per sequence; those before absolute position 0 are padding
    * @param position int32 scalar, the absolute position of the first new token
    * @param window W, the most keys a query sees (itself included)
    */
@@ -78,7 +82,7 @@ public final class DecodeSpan {
     return window;
   }
 
-  /** [T, L + T], true where a new query may see a key (see {@link Attention#slidingWindow}). */
+  /** [n, L + n], true where a new query may see a key: within the window ({@link Attention#slidingWindow}) and a token, not padding. */
   public Operand<TBool> visible() {
     return visible;
   }

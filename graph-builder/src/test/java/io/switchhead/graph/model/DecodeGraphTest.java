@@ -163,6 +163,33 @@ class DecodeGraphTest {
       }
     }
 
+    /** Cuts the cache to its newest {@code rows} rows, as a client keeping only the tokens so far would. */
+    void keepNewestRows(int rows) {
+      TFloat32 k = newest(cacheKeys, rows);
+      TFloat32 v = newest(cacheValues, rows);
+      closeCache();
+      cacheKeys = k;
+      cacheValues = v;
+    }
+
+    private static TFloat32 newest(TFloat32 t, int rows) {
+      Shape shape = t.shape();
+      long have = shape.get(3);
+      TFloat32 out = TFloat32.tensorOf(Shape.of(shape.get(0), shape.get(1), shape.get(2), rows, shape.get(4)));
+      for (long l = 0; l < shape.get(0); l++) {
+        for (long b = 0; b < shape.get(1); b++) {
+          for (long h = 0; h < shape.get(2); h++) {
+            for (long r = 0; r < rows; r++) {
+              for (long i = 0; i < shape.get(4); i++) {
+                out.setFloat(t.getFloat(l, b, h, have - rows + r, i), l, b, h, r, i);
+              }
+            }
+          }
+        }
+      }
+      return out;
+    }
+
     private static TFloat32 copy(TFloat32 t) {
       TFloat32 out = TFloat32.tensorOf(t.shape());
       t.copyTo(out);
@@ -280,6 +307,29 @@ class DecodeGraphTest {
         }
         assertEquals(DecodeGraph.cacheShape(c, BATCH, DecodeGraph.cacheCapacity(c)), h.cacheKeys.shape());
         assertEquals(DecodeGraph.cacheShape(c, BATCH, DecodeGraph.cacheCapacity(c)), h.cacheValues.shape());
+      }
+    }
+  }
+
+  /**
+   * The cache returns at its capacity from the first call on (constant shapes for a compiled step),
+   * its padding unseen: the same cache cut to the rows of the tokens so far gives the same logits.
+   */
+  @Test
+  void theCacheComesBackAtCapacityAndItsPaddingIsNeverSeen() {
+    for (ModelConfig c : models(2)) {
+      try (Harness padded = new Harness(c, 5); Harness trimmed = new Harness(c, 5)) {
+        int[][] text = randomTokens(T);
+        int prompt = 2;
+        padded.decode(columns(text, 0, prompt));
+        trimmed.decode(columns(text, 0, prompt));
+        for (int p = prompt; p < T; p++) {
+          assertEquals(DecodeGraph.cacheShape(c, BATCH, DecodeGraph.cacheCapacity(c)), padded.cacheKeys.shape(), c.attention() + ", position " + p);
+          trimmed.keepNewestRows(p);
+          float[] want = trimmed.decode(columns(text, p, p + 1));
+          float[] got = padded.decode(columns(text, p, p + 1));
+          assertClose(want, got, c.attention() + ", position " + p + ": the padded cache against the cut one");
+        }
       }
     }
   }

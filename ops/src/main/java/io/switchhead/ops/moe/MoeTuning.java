@@ -5,7 +5,7 @@ package io.switchhead.ops.moe;
  * measurement on the CPU, mostly under XLA; the numbers, and how to take them again, are in
  * docs/benchmarks/conditional-matmul.md. They change speed only: every layout is exact at any value.
  */
-final class MoeTuning {
+public final class MoeTuning {
 
   private MoeTuning() {}
 
@@ -74,5 +74,5 @@ final class MoeTuning {
    * segmented matmul. 16 MiB is 32 tokens of switchhead-47m's value projection, a whole context of
    * switchhead-tiny's.
    */
-  static final long GATHERED_WEIGHTS_MAX_BYTES = 16L << 20;
+  public static final long GATHERED_WEIGHTS_MAX_BYTES = 16L << 20;
 }
