@@ -8,6 +8,7 @@ import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.graph.model.DecodeGraph;
 import io.switchhead.savedmodel.SavedModelExport;
 import io.switchhead.savedmodel.ServingSignatures;
 import io.switchhead.savedmodel.TrainedRun;
@@ -198,6 +199,31 @@ class SavedModelCliTest {
         print(len(glob.glob(os.path.join(sys.argv[3], '*.before_optimizations.txt'))) > 0, close)
         """, PYTHON_SECONDS, savedModel.toString(), marked.toString(), dump.toString(), literal(tokens, 2, 5)).requireSuccess();
     assertEquals("True True\n", compared, "XLA modules dumped, logits equal");
+  }
+
+  /**
+   * The compiled {@code decode_token} of a {@code --xla} export, called by TensorFlow 2's loader on
+   * the cache {@code decode_start} returned: the logits and cache {@code decode_step} gives, the
+   * cache at its capacity.
+   */
+  @Test
+  void tfSavedModelLoadRunsDecodeTokenAsDecodeStep() {
+    int[] prompt = random.ints(2L * 3, 0, MODEL.vocabSize()).toArray();
+    int[] next = random.ints(2, 0, MODEL.vocabSize()).toArray();
+    String compared = TestPython.script("""
+        import sys, ast, numpy as np, tensorflow as tf
+        m = tf.saved_model.load(sys.argv[1])
+        start = m.signatures['decode_start'](tokens=tf.constant(ast.literal_eval(sys.argv[2]), dtype=tf.int32))
+        args = dict(tokens=tf.constant(ast.literal_eval(sys.argv[3]), dtype=tf.int32), position=start['position'],
+                    cache_keys=start['cache_keys'], cache_values=start['cache_values'])
+        plain, compiled = m.signatures['decode_step'](**args), m.signatures['decode_token'](**args)
+        close = all(np.all(np.abs(plain[k].numpy() - compiled[k].numpy()) <= 1e-4 * np.maximum(1, np.abs(plain[k].numpy())))
+                    for k in ('logits', 'cache_keys', 'cache_values'))
+        print(close, int(compiled['position'].numpy()), list(compiled['cache_keys'].shape))
+        """, PYTHON_SECONDS, marked.toString(), literal(prompt, 2, 3), literal(next, 2, 1)).requireSuccess();
+    long capacity = DecodeGraph.cacheCapacity(MODEL);
+    assertEquals("True 4 " + List.of((long) MODEL.layers(), 2L, (long) MODEL.attention().heads(), capacity, (long) MODEL.attention().headDim())
+        + "\n", compared, "decode_token against decode_step in TensorFlow 2.21");
   }
 
   /** A Python literal of a [batch, time] int matrix: {@code [[1, 2], [3, 4]]}. */
