@@ -46,7 +46,7 @@ public final class SigmaMoeFeedForward {
     // The gate multiplies after the second matmul; ReLU sees the ungated x K_e.
     Operand<T> ones = tf.onesLike(s.gates());
     Operand<T> hidden = tf.nn.relu(ctx.dispatch().slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]
-    if (ctx.training()) {
+    if (ctx.training() && c.hiddenDropout()) {
       hidden = Dropout.apply(tf, hidden, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }
     Operand<T> perSlot = tf.reshape(hidden, tf.constant(new int[] {-1, g})); // [N*k, G]
