@@ -16,7 +16,9 @@ import org.tensorflow.types.family.TFloating;
  * The sigma-MoE feed-forward of SwitchAll (SWITCHHEAD.md section 3): {@code y = sum over the top-k
  * experts e of s_e * ReLU(x K_e) V_e} with {@code s = sigmoid(x sel^T)}, no biases. Parameters:
  * {@code sel} [E, D] (rows renormalised), {@code keys} [E, D, G], {@code values} [E, G, D]. Both
- * matmuls go through the context's conditional matmul, so only chosen experts compute.
+ * matmuls go through the context's conditional matmul, so only chosen experts compute. The block's
+ * dropout acts on the expert hidden ReLU(x K_e) only when the config's {@code hiddenDropout} asks:
+ * the paper's layer has none there.
  *
  * <p>Shapes: N = B*T tokens, D width, E experts, G expert size, k chosen.
  */
