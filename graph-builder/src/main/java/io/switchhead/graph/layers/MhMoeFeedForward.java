@@ -9,6 +9,7 @@ import io.switchhead.ops.moe.CapacityConditionalMatmul;
 import io.switchhead.ops.moe.ConditionalMatmul;
 import io.switchhead.ops.moe.SelectionConfig;
 import io.switchhead.ops.moe.SoftmaxRouting;
+import java.util.List;
 import java.util.Optional;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
@@ -63,6 +64,7 @@ public final class MhMoeFeedForward {
     // Xavier-uniform limits gain * sqrt(6 / (D + D)): gain 1/sqrt(2) for the head, 1 for the merge (the spec's).
     Operand<T> headW = p.param("head_w", Shape.of(d, d), type, Initializer.uniform(Math.sqrt(3.0 / d) / Math.sqrt(2)));
     Operand<T> headB = p.param("head_b", Shape.of(d), type, Initializer.zeros());
+    // Router and experts: normal(initScale / sqrt(fan-in)) like the project's other layers; the spec names no init for them.
     Operand<T> router = p.param("router", Shape.of(e, w), type, Initializer.normal(initScale / Math.sqrt(w)));
     Operand<T> fc1 = p.param("fc1", Shape.of(e, w, g), type, Initializer.normal(initScale / Math.sqrt(w)));
     Operand<T> fc3 = p.param("fc3", Shape.of(e, w, g), type, Initializer.normal(initScale / Math.sqrt(w)));
@@ -81,11 +83,14 @@ public final class MhMoeFeedForward {
 
     Optional<CapacityConditionalMatmul> capacity = ctx.training() ? Optional.of(capacityOf(c, x)) : Optional.empty();
     ConditionalMatmul mm = capacity.isPresent() ? capacity.get() : ctx.dispatch();
-    // fc1 and fc3 ungated: the gate multiplies the expert's output, as in the spec. A capacity drops
-    // the same choices in all three matmuls (the same ids in the same row order and the same C).
+    // fc1 and fc3 side by side in one conditional matmul, ungated: the gate multiplies the expert's
+    // output, as in the spec. A capacity drops the same choices in both matmuls (the same ids in the
+    // same row order and the same C).
     Operand<T> ones = tf.onesLike(gates);
-    Operand<T> a = mm.slotOutputs(tf, sub, fc1, ids, ones); // [S*h, k, G]
-    Operand<T> b = mm.slotOutputs(tf, sub, fc3, ids, ones); // [S*h, k, G]
+    Operand<T> fc13 = tf.concat(List.of(fc1, fc3), tf.constant(2)); // [E, w, 2G]
+    List<org.tensorflow.Output<T>> halves = tf.split(tf.constant(2), mm.slotOutputs(tf, sub, fc13, ids, ones), 2L).output();
+    Operand<T> a = halves.get(0); // [S*h, k, G] fc1(x)
+    Operand<T> b = halves.get(1); // [S*h, k, G] fc3(x)
     Operand<T> hidden = tf.math.mul(a, tf.math.mul(b, tf.math.sigmoid(b))); // fc1(x) * silu(fc3(x))
     if (ctx.training() && c.hiddenDropout()) {
       hidden = Dropout.apply(tf, hidden, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
