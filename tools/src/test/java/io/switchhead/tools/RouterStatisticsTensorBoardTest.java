@@ -51,7 +51,7 @@ class RouterStatisticsTensorBoardTest {
     List<ExpertCounts> last;
     try (Trainer trainer = Trainer.start(model, train, corpus, run);
         TrainingProgress progress = new TrainingProgress(trainer, run, false, new PrintWriter(new StringWriter()))) {
-      assertEquals(List.of("layers/0/ff/router"), trainer.droppedNames());
+      assertEquals(List.of("layers/0/ff/sel"), trainer.droppedNames());
       trainer.run(new Trainer.Listener() {
         @Override
         public void onStep(Trainer.StepReport r) {
@@ -72,14 +72,14 @@ class RouterStatisticsTensorBoardTest {
       last = trainer.lastExpertCounts();
     }
     Path board = run.resolve("tensorboard");
-    SortedMap<Long, Float> dropped = TensorBoardReader.scalars(board, "expert_dropped_share/layers/0/ff/router");
+    SortedMap<Long, Float> dropped = TensorBoardReader.scalars(board, "expert_dropped_share/layers/0/ff/sel");
     assertEquals(4, dropped.size(), dropped.toString());
     for (Trainer.StepReport r : reports) {
       assertEquals(1, r.droppedShare().length);
       assertTrue(r.droppedShare()[0] >= 0.5, "step " + r.step() + ": " + r.droppedShare()[0]);
       assertEquals((float) r.droppedShare()[0], dropped.get(r.step()), "step " + r.step());
     }
-    assertEquals(3, last.size(), "sel_v and sel_o (two heads each) and the router");
+    assertEquals(3, last.size(), "sel_v and sel_o (two heads each) and the router (four sub-tokens as heads)");
     for (ExpertCounts counts : last) {
       for (int h = 0; h < counts.selection().heads(); h++) {
         String tag = TrainingProgress.usageTag(counts, h).substring("expert_usage/".length());

@@ -32,7 +32,7 @@ import org.tensorflow.types.family.TFloating;
  *   <li>load-balance loss E * sum_e mean_s(P[s, e]) * f_e, weighted (f_e: top-1 share of e).
  * </ol>
  * The block adds the residual. Parameters, in x-times-W layout: {@code head_w} [D, D], {@code head_b}
- * [D], {@code router} [E, D/h], {@code fc1}, {@code fc3} [E, D/h, G], {@code fc2} [E, G, D/h],
+ * [D], {@code sel} (the router W_g) [E, D/h], {@code fc1}, {@code fc3} [E, D/h, G], {@code fc2} [E, G, D/h],
  * {@code merge_w} [D, D], {@code merge_b} [D].
  *
  * <p>Evaluation is dropless (our rule, not the paper's): with a capacity a token's output would
@@ -65,7 +65,7 @@ public final class MhMoeFeedForward {
     Operand<T> headW = p.param("head_w", Shape.of(d, d), type, Initializer.uniform(Math.sqrt(3.0 / d) / Math.sqrt(2)));
     Operand<T> headB = p.param("head_b", Shape.of(d), type, Initializer.zeros());
     // Router and experts: normal(initScale / sqrt(fan-in)) like the project's other layers; the spec names no init for them.
-    Operand<T> router = p.param("router", Shape.of(e, w), type, Initializer.normal(initScale / Math.sqrt(w)));
+    Operand<T> router = p.param("sel", Shape.of(e, w), type, Initializer.normal(initScale / Math.sqrt(w)));
     Operand<T> fc1 = p.param("fc1", Shape.of(e, w, g), type, Initializer.normal(initScale / Math.sqrt(w)));
     Operand<T> fc3 = p.param("fc3", Shape.of(e, w, g), type, Initializer.normal(initScale / Math.sqrt(w)));
     Operand<T> fc2 = p.param("fc2", Shape.of(e, g, w), type, Initializer.normal(initScale / Math.sqrt(g)));
@@ -107,9 +107,22 @@ public final class MhMoeFeedForward {
       Operand<TFloat32> count = tf.dtypes.cast(cap.droppedPairs(tf, ids, e), TFloat32.class);
       return tf.math.div(count, tf.constant((float) ids.shape().size()));
     });
-    ExpertUsage usage = new ExpertUsage(p.path() + "/router", tf.dtypes.cast(SoftmaxRouting.usageEntropy(tf, routed), type), ids,
-        SelectionConfig.of(1, e, k), dropped);
+    ExpertUsage usage = new ExpertUsage(p.path() + "/sel", tf.dtypes.cast(SoftmaxRouting.usageEntropy(tf, routed), type),
+        usageIds(tf, ids, h, e, k), SelectionConfig.of(h, e, k), dropped);
     return new Output<>(tf.reshape(merged, tf.constant(new int[] {-1, steps, d})), loss, usage);
+  }
+
+  /**
+   * The choices as the usage counters and the routing inspection read a selection, one row per token
+   * with sub-token j as head j: [S, h*k], id = j*E + e. The h sub-tokens share the E experts; the
+   * offset only says which sub-token chose.
+   */
+  private static Operand<TInt32> usageIds(Ops tf, Operand<TInt32> ids, int h, int e, int k) {
+    int[][] offsets = new int[1][h * k];
+    for (int slot = 0; slot < h * k; slot++) {
+      offsets[0][slot] = slot / k * e;
+    }
+    return tf.math.add(tf.reshape(ids, tf.constant(new int[] {-1, h * k})), tf.constant(offsets)); // [S, h*k]
   }
 
   /** [S, D] to [S*h, D/h]: sub-token j of token i (columns j*D/h ..) at row i*h + j, a row-major reshape. */

@@ -129,7 +129,12 @@ class MhMoeFeedForwardTest {
     Graphed graphed = run(c, dims, specs, values, x, training);
     Reference ref = reference(c, values, x, training ? c.capacity(B * T) : Integer.MAX_VALUE);
     String what = c + (training ? " training" : " evaluation");
-    assertArrayEquals(ref.ids(), graphed.ids(), what + ": chosen experts");
+    // The usage ids: one row per token, sub-token j as head j (id = j*E + e), in the layer's row order.
+    int[] usageIds = new int[ref.ids().length];
+    for (int i = 0; i < usageIds.length; i++) {
+      usageIds[i] = ref.ids()[i] + (i / c.k()) % c.heads() * c.experts();
+    }
+    assertArrayEquals(usageIds, graphed.ids(), what + ": chosen experts");
     assertArrayEquals(ref.y(), graphed.y(), 1e-10, what + ": output");
     assertEquals(ref.loss(), graphed.loss(), 1e-12, what + ": balance loss");
     assertEquals((double) ref.dropped() / (B * T * c.heads() * c.k()), graphed.droppedShare(), 1e-7, what + ": dropped share");
@@ -166,7 +171,7 @@ class MhMoeFeedForwardTest {
     int k = c.k();
     double[] headW = p.get("head_w"); // [D, D], x times W
     double[] headB = p.get("head_b");
-    double[] router = p.get("router"); // [E, w]
+    double[] router = p.get("sel"); // [E, w]
     double[] fc1 = p.get("fc1"); // [E, w, G]
     double[] fc3 = p.get("fc3");
     double[] fc2 = p.get("fc2"); // [E, G, w]

@@ -54,7 +54,7 @@ class TrainingGraphTest {
     }
     for (StepKind kind : List.of(StepKind.PLAIN, StepKind.XLA)) {
       try (TrainingGraph graph = new TrainingGraph(mh, SETTINGS, EnumSet.of(kind))) {
-        assertEquals(List.of("layers/0/ff/router"), graph.droppedNames(), kind.toString());
+        assertEquals(List.of("layers/0/ff/sel"), graph.droppedNames(), kind.toString());
         StepMetrics m = graph.step(tokens, 0, 1, 1e-3, true);
         assertEquals(1, m.droppedShare().length, kind.toString());
         assertTrue(m.droppedShare()[0] >= 0.75 && m.droppedShare()[0] < 1, kind + ": " + m.droppedShare()[0]);
