@@ -17,6 +17,7 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
   private final ProgressBar bar;
   private final TensorBoardWriter board;
   private final List<String> usageNames;
+  private final List<String> droppedNames;
   private final PrintWriter out;
   private double smoothedLoss = Double.NaN;
   private double lastBpc = Double.NaN;
@@ -26,6 +27,7 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
   TrainingProgress(Trainer trainer, Path runDir, boolean showBar, PrintWriter out) {
     this.out = out;
     this.usageNames = trainer.usageNames();
+    this.droppedNames = trainer.droppedNames();
     this.board = new TensorBoardWriter(runDir.resolve("tensorboard"));
     this.bar = showBar
         ? new ProgressBarBuilder().setTaskName("train").setInitialMax(trainer.trainConfig().steps())
@@ -44,6 +46,9 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
     board.scalar("train/gradient_norm", r.step(), r.gradientNorm());
     for (int i = 0; i < r.usageEntropy().length; i++) {
       board.scalar("expert_usage_entropy/" + usageNames.get(i), r.step(), r.usageEntropy()[i]);
+    }
+    for (int i = 0; i < r.droppedShare().length; i++) {
+      board.scalar("expert_dropped_share/" + droppedNames.get(i), r.step(), r.droppedShare()[i]);
     }
     if (bar != null) {
       bar.stepTo(r.step() + 1);
@@ -71,14 +76,17 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
   }
 
   /**
-   * One histogram per selection and head, at evaluation time only: counted over the fixed validation
-   * batches, so the histograms of different steps compare, and the training step fetches nothing more.
+   * One histogram per selection and head, with its usage share and unevenness, at evaluation time
+   * only: counted over the fixed validation batches, so the values of different steps compare, and
+   * the training step fetches nothing more.
    */
   @Override
   public void onExpertUsage(long step, List<ExpertCounts> usage) {
     for (ExpertCounts counts : usage) {
       for (int h = 0; h < counts.selection().heads(); h++) {
         board.histogram(usageTag(counts, h), step, counts.head(h));
+        board.scalar(usageTag(counts, h).replaceFirst("^expert_usage/", "expert_usage_share/"), step, counts.usageShare(h));
+        board.scalar(usageTag(counts, h).replaceFirst("^expert_usage/", "expert_unevenness/"), step, counts.unevenness(h));
       }
     }
     board.flush();

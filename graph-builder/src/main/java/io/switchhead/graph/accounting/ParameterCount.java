@@ -7,6 +7,7 @@ import io.switchhead.graph.config.AttentionConfig;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
+import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -74,6 +75,12 @@ public record ParameterCount(long attention, ImmutableList<Long> feedForward, lo
     checkArgument(!(f instanceof PerBlockFeedForwardConfig), "a per-block feed-forward has a count per block: ask forBlock(i) first");
     if (f instanceof SigmaMoeConfig m) {
       return 2L * m.experts() * m.expertSize() * d + (long) m.experts() * d;
+    }
+    if (f instanceof MhMoeConfig mh) {
+      long w = mh.subTokenWidth(Math.toIntExact(d));
+      long e = mh.experts();
+      // head and merge projections with biases, the router [E, w], and three [w, G] matrices per expert
+      return 2 * (d * d + d) + e * w + 3 * e * w * mh.expertSize();
     }
     long h = ((DenseFeedForwardConfig) f).hidden();
     return 2 * d * h + h + d;

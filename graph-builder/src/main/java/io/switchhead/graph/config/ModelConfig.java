@@ -38,6 +38,11 @@ public record ModelConfig(
       checkArgument(perBlock.first() < layers, "feedForward.first (%s) must name one of the %s blocks (0 to %s)", perBlock.first(), layers,
           layers - 1);
     }
+    for (int i = 0; i < layers; i++) {
+      if (feedForward.forBlock(i) instanceof MhMoeConfig mh) {
+        mh.checkWidth(dModel);
+      }
+    }
     checkArgument(dropout >= 0 && dropout < 1, "dropout (%s) must be in [0, 1)", dropout);
     checkArgument(initScale > 0 && Double.isFinite(initScale), "initScale (%s) must be positive", initScale);
   }

@@ -11,9 +11,16 @@ import static com.google.common.base.Preconditions.checkArgument;
  * @param k experts per token, in [1, experts] (4 in the paper)
  * @param expertDropout probability a (token, expert) score is masked before top-k, training only
  * @param entropyWeight lambda of the entropy regulariser (1e-4 at 47M, 1e-3 at 259M); 0 turns it off
+ * @param hiddenDropout whether the block's dropout also acts on each expert's hidden ReLU(x K_e);
+ *     off in the paper's configuration (its MoE layer has no dropout there), so off by default
  */
-public record SigmaMoeConfig(int experts, int expertSize, int k, double expertDropout, double entropyWeight)
+public record SigmaMoeConfig(int experts, int expertSize, int k, double expertDropout, double entropyWeight, boolean hiddenDropout)
     implements FeedForwardConfig {
+
+  /** The paper's layer: no dropout on the expert hidden. */
+  public SigmaMoeConfig(int experts, int expertSize, int k, double expertDropout, double entropyWeight) {
+    this(experts, expertSize, k, expertDropout, entropyWeight, false);
+  }
 
   public SigmaMoeConfig {
     checkArgument(experts >= 1, "sigma-MoE: experts (%s) must be >= 1", experts);

@@ -4,6 +4,7 @@ import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
+import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -92,6 +93,11 @@ public final class Block {
     FeedForwardConfig config = c.feedForward().forBlock(index);
     if (config instanceof DenseFeedForwardConfig dense) {
       ff = DenseFeedForward.apply(dense, dims, ffScope, ctx, h2);
+    } else if (config instanceof MhMoeConfig mh) {
+      MhMoeFeedForward.Output<T> moe = MhMoeFeedForward.apply(mh, dims, ffScope, ctx, h2);
+      ff = moe.output();
+      aux.add(moe.balanceLoss());
+      usage.add(moe.usage());
     } else {
       SigmaMoeFeedForward.Output<T> moe = SigmaMoeFeedForward.apply((SigmaMoeConfig) config, dims, ffScope, ctx, h2);
       ff = moe.output();

@@ -70,6 +70,32 @@ public final class ExpertCounts {
     return counts[head].clone();
   }
 
+  /**
+   * The share of {@code head}'s E experts chosen at least once: 1 when every expert is used. For
+   * routers whose gates are all positive this is the spec's share of experts with a nonzero summed gate.
+   */
+  public double usageShare(int head) {
+    return (double) Arrays.stream(head(head)).filter(c -> c > 0).count() / selection.experts();
+  }
+
+  /**
+   * log E + sum_e z_e log z_e with z the normalised counts of {@code head}: 0 for an even usage,
+   * log E when one expert takes every choice (SEEDS-MOE.md's unevenness, over choice counts where the
+   * spec normalises summed gates); 0 before anything is counted.
+   */
+  public double unevenness(int head) {
+    long[] c = head(head);
+    double total = Arrays.stream(c).sum();
+    double sum = Math.log(selection.experts());
+    for (long n : c) {
+      if (n > 0 && total > 0) {
+        double z = n / total;
+        sum += z * Math.log(z);
+      }
+    }
+    return total > 0 ? sum : 0;
+  }
+
   /** All choices of {@code head}: tokens counted times k. */
   public long total(int head) {
     return Arrays.stream(head(head)).sum();

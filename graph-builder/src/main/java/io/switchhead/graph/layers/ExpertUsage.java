@@ -1,6 +1,7 @@
 package io.switchhead.graph.layers;
 
 import io.switchhead.ops.moe.SelectionConfig;
+import java.util.Optional;
 import org.tensorflow.Operand;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
@@ -14,5 +15,14 @@ import org.tensorflow.types.family.TFloating;
  * @param entropy scalar, in nats; log(E) when every expert is used equally
  * @param ids [N, H*k] the chosen expert ids, head-major and offset by head: id = h*E + e
  * @param selection H, E and k of the ids
+ * @param droppedShare scalar, the share of the N*H*k choices that no expert had room for, where a
+ *     capacity applies (MH-MoE in training); empty for dropless selections
  */
-public record ExpertUsage(String name, Operand<? extends TFloating> entropy, Operand<TInt32> ids, SelectionConfig selection) {}
+public record ExpertUsage(String name, Operand<? extends TFloating> entropy, Operand<TInt32> ids, SelectionConfig selection,
+    Optional<Operand<? extends TFloating>> droppedShare) {
+
+  /** A dropless selection. */
+  public ExpertUsage(String name, Operand<? extends TFloating> entropy, Operand<TInt32> ids, SelectionConfig selection) {
+    this(name, entropy, ids, selection, Optional.empty());
+  }
+}

@@ -16,7 +16,9 @@ import org.tensorflow.types.family.TFloating;
  * The sigma-MoE feed-forward of SwitchAll (SWITCHHEAD.md section 3): {@code y = sum over the top-k
  * experts e of s_e * ReLU(x K_e) V_e} with {@code s = sigmoid(x sel^T)}, no biases. Parameters:
  * {@code sel} [E, D] (rows renormalised), {@code keys} [E, D, G], {@code values} [E, G, D]. Both
- * matmuls go through the context's conditional matmul, so only chosen experts compute.
+ * matmuls go through the context's conditional matmul, so only chosen experts compute. The block's
+ * dropout acts on the expert hidden ReLU(x K_e) only when the config's {@code hiddenDropout} asks:
+ * the paper's layer has none there.
  *
  * <p>Shapes: N = B*T tokens, D width, E experts, G expert size, k chosen.
  */
@@ -46,7 +48,7 @@ public final class SigmaMoeFeedForward {
     // The gate multiplies after the second matmul; ReLU sees the ungated x K_e.
     Operand<T> ones = tf.onesLike(s.gates());
     Operand<T> hidden = tf.nn.relu(ctx.dispatch().slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]
-    if (ctx.training()) {
+    if (ctx.training() && c.hiddenDropout()) {
       hidden = Dropout.apply(tf, hidden, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }
     Operand<T> perSlot = tf.reshape(hidden, tf.constant(new int[] {-1, g})); // [N*k, G]

@@ -59,6 +59,24 @@ public interface Initializer {
     };
   }
 
+  /** Uniform in [-limit, limit), e.g. Xavier's gain * sqrt(6 / (fanIn + fanOut)). */
+  static Initializer uniform(double limit) {
+    checkArgument(limit > 0 && Double.isFinite(limit), "uniform limit must be positive and finite, got %s", limit);
+    return new Initializer() {
+      @Override
+      public <T extends TFloating> Operand<T> build(Ops tf, Shape shape, Class<T> type, Operand<TInt64> seed) {
+        Operand<T> unit = tf.random.statelessRandomUniform(tf.constant(shape.asArray()), seed, type); // [0, 1)
+        return tf.math.mul(tf.math.sub(tf.math.mul(unit, tf.dtypes.cast(tf.constant(2.0), type)), tf.dtypes.cast(tf.constant(1.0), type)),
+            tf.dtypes.cast(tf.constant(limit), type));
+      }
+
+      @Override
+      public String toString() {
+        return "uniform(limit=" + limit + ")";
+      }
+    };
+  }
+
   /** All zeros. */
   static Initializer zeros() {
     return constant(0);

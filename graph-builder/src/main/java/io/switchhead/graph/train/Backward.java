@@ -12,7 +12,9 @@ import org.tensorflow.types.TFloat32;
  * @param lmLoss the mean token cross-entropy (nats)
  * @param gradients one per parameter of the store, in its order
  * @param usageEntropy per selection, the entropy of mean expert usage
+ * @param droppedShare per selection with a capacity ({@link TrainingGraph#droppedNames}), the share of its choices dropped
  * @param nextMemories XL: the next chunk's memory per layer; empty otherwise
  */
 record Backward(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, ImmutableList<Operand<TFloat32>> gradients,
-    ImmutableList<Operand<TFloat32>> usageEntropy, ImmutableList<Operand<TFloat32>> nextMemories) {}
+    ImmutableList<Operand<TFloat32>> usageEntropy, ImmutableList<Operand<TFloat32>> droppedShare,
+    ImmutableList<Operand<TFloat32>> nextMemories) {}

@@ -25,7 +25,8 @@ import org.tensorflow.types.family.TFloating;
 /**
  * The forward and backward pass as one must-compile XLA function: the model is built inside the
  * function over parameter values passed in as arguments (with the static-shape expert layouts XLA
- * needs), and the function returns the losses, one gradient per parameter, the usage entropies and
+ * needs), and the function returns the losses, one gradient per parameter, the usage entropies, the
+ * dropped shares of the selections with a capacity and
  * (XL) the next memories. Its signature's names are private to this class.
  */
 final class CompiledStep {
@@ -40,7 +41,7 @@ final class CompiledStep {
    */
   static Backward call(Ops tf, ModelConfig config, int batch, Operand<TInt32> inputs, Operand<TInt32> targets,
       Operand<TInt64> stepSeed, List<Operand<? extends TFloating>> params,
-      List<Operand<TFloat32>> memories, int usages) {
+      List<Operand<TFloat32>> memories, int usages, int capacities) {
     ConcreteFunction step = define(config, batch, memories.size());
     Map<String, Operand<?>> args = new LinkedHashMap<>();
     args.put("inputs", inputs);
@@ -54,7 +55,7 @@ final class CompiledStep {
     }
     Map<String, Operand<?>> out = XlaCompiledCall.call(tf, step, args);
     return new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", params.size()),
-        numbered(out, "usage_", usages), numbered(out, "next_memory_", memories.size()));
+        numbered(out, "usage_", usages), numbered(out, "dropped_", capacities), numbered(out, "next_memory_", memories.size()));
   }
 
   private static ConcreteFunction define(ModelConfig config, int batch, int memoryLayers) {
@@ -83,6 +84,10 @@ final class CompiledStep {
       }
       for (int i = 0; i < f.usage().size(); i++) {
         sig.output("usage_" + i, f.usage().get(i).entropy());
+      }
+      List<Operand<? extends TFloating>> dropped = TrainingGraph.droppedShares(f);
+      for (int i = 0; i < dropped.size(); i++) {
+        sig.output("dropped_" + i, dropped.get(i));
       }
       for (int i = 0; i < fMemory.size(); i++) {
         sig.input("memory_" + i, fMemory.get(i));

@@ -35,6 +35,7 @@ import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TFloating;
 
 /**
  * The graph and session of one training run: parameters and AdamW slots as variables, one training
@@ -62,6 +63,7 @@ public final class TrainingGraph implements AutoCloseable {
   private final Map<StepKind, TrainStep> steps = new EnumMap<>(StepKind.class);
   private final EvaluationStep evaluation;
   private final ImmutableList<String> usageNames;
+  private final ImmutableList<String> droppedNames;
   private StepKind kind;
 
   /** The steps a run in {@code train.xla()} mode needs (see {@link StepKind#forMode}). */
@@ -103,18 +105,20 @@ public final class TrainingGraph implements AutoCloseable {
     ForwardGraph.Output plain = ForwardGraph.build(config, store, plainContext,
         ForwardGraph.Inputs.tokens(inputs).withTargets(targets).withMemories(trainMemory.reads(tf)));
     usageNames = ImmutableList.copyOf(plain.usage().stream().map(ExpertUsage::name).toList());
+    droppedNames = ImmutableList.copyOf(plain.usage().stream().filter(u -> u.droppedShare().isPresent()).map(ExpertUsage::name).toList());
     GuardedUpdate update = new GuardedUpdate(store, AdamW.slots(store), optimizer,
         new AdamW.StepInputs(feeds.learningRate(), feeds.beta1Power(), feeds.beta2Power()), settings.gradientClip(), trainMemory);
     for (StepKind k : List.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES)) {
       if (kinds.contains(k)) {
         ForwardGraph.Losses losses = plain.requireLosses();
         ImmutableList<Operand<TFloat32>> grads = floats(Gradients.of(tf, losses.total(), new ArrayList<>(store.values())));
-        steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain), plain.nextMemories())));
+        steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain),
+            floats(new ArrayList<>(droppedShares(plain))), plain.nextMemories())));
       }
     }
     if (kinds.contains(StepKind.XLA)) {
       Backward compiled = CompiledStep.call(tf, config, batch, inputs, targets, feeds.stepSeed(), store.values(),
-          trainMemory.reads(tf), usageNames.size());
+          trainMemory.reads(tf), usageNames.size(), droppedNames.size());
       steps.put(StepKind.XLA, update.build(tf, "xla", compiled));
     }
     kind = steps.keySet().iterator().next();
@@ -129,6 +133,11 @@ public final class TrainingGraph implements AutoCloseable {
   @SuppressWarnings("unchecked")
   private static ImmutableList<Operand<TFloat32>> entropies(ForwardGraph.Output f) {
     return ImmutableList.copyOf(f.usage().stream().map(u -> (Operand<TFloat32>) u.entropy()).toList());
+  }
+
+  /** The dropped shares of the selections that have a capacity, in {@link #droppedNames} order. */
+  static List<Operand<? extends TFloating>> droppedShares(ForwardGraph.Output f) {
+    return f.usage().stream().flatMap(u -> u.droppedShare().stream()).toList();
   }
 
   @SuppressWarnings("unchecked")
@@ -150,6 +159,14 @@ public final class TrainingGraph implements AutoCloseable {
   /** The name of each expert selection whose usage entropy a step reports. */
   public ImmutableList<String> usageNames() {
     return usageNames;
+  }
+
+  /**
+   * The name of each expert selection with a capacity (MH-MoE), whose share of dropped choices a
+   * step reports; the dropless ones have none.
+   */
+  public ImmutableList<String> droppedNames() {
+    return droppedNames;
   }
 
   public ParamStore store() {

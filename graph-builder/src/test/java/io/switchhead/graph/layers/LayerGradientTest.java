@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -36,6 +37,10 @@ class LayerGradientTest {
         Arguments.of("sigma-moe with its entropy loss", (LayerHarness.Layer) (p, ctx, x) -> {
           var out = SigmaMoeFeedForward.apply(new SigmaMoeConfig(4, 5, 2, 0, 0.1), new ModelDims(D, 1, 0), p, ctx, x);
           return ctx.tf().math.add(out.output(), out.entropyLoss());
+        }),
+        Arguments.of("mh-moe top-2 with its balance loss (evaluation: dropless)", (LayerHarness.Layer) (p, ctx, x) -> {
+          var out = MhMoeFeedForward.apply(new MhMoeConfig(2, 3, 2, 5, 1.0, 0.1, false), new ModelDims(D, 1, 0), p, ctx, x);
+          return ctx.tf().math.add(out.output(), out.balanceLoss());
         }),
         Arguments.of("dense-ff", (LayerHarness.Layer) (p, ctx, x) -> DenseFeedForward.apply(new DenseFeedForwardConfig(7), new ModelDims(D, 1, 0), p, ctx, x)),
         Arguments.of("layer-norm", (LayerHarness.Layer) (p, ctx, x) -> LayerNorm.apply(p, ctx.tf(), x, D)));

@@ -40,6 +40,11 @@ final class LayerHarness {
 
   /** Finite differences against symbolic gradients for the input and every parameter. */
   static GradientChecker.Report check(Layer layer, Shape inputShape, Random random) {
+    return check(layer, inputShape, random, LayerContext::eval);
+  }
+
+  /** The same in the context {@code context} makes (e.g. a TRAIN one with a constant seed). */
+  static GradientChecker.Report check(Layer layer, Shape inputShape, Random random, java.util.function.Function<Ops, LayerContext> context) {
     List<ParamSpec> specs = specs(layer, inputShape);
     List<Input> inputs = new ArrayList<>();
     inputs.add(Input.normal(random, inputShape.asArray()));
@@ -57,7 +62,7 @@ final class LayerHarness {
         values.put(specs.get(i).path(), in.get(i + 1));
       }
       ParamStore store = ParamStore.bound(tf, values);
-      return layer.apply(store.root().child("layer"), LayerContext.eval(tf), in.get(0));
+      return layer.apply(store.root().child("layer"), context.apply(tf), in.get(0));
     }, inputs);
   }
 }

@@ -6,6 +6,7 @@ import io.switchhead.graph.config.AttentionConfig;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
+import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -54,7 +55,8 @@ class DynamicBatchForwardTest {
         model(new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.1), dense),
         model(new SwitchHeadConfig(2, 1, 1, 8, Positional.ROPE, 0), new SigmaMoeConfig(1, 6, 1, 0, 1e-3)),
         model(new DenseAttentionConfig(3, 8, Positional.ROPE), dense),
-        model(new DenseAttentionConfig(3, 8, Positional.XL), sigmaMoe));
+        model(new DenseAttentionConfig(3, 8, Positional.XL), sigmaMoe),
+        model(new DenseAttentionConfig(3, 8, Positional.ROPE), new MhMoeConfig(4, 3, 2, 5, 0.5, 0.01, false)));
     for (ModelConfig c : models) {
       try (Graph g = new Graph();
           Session s = new Session(g)) {

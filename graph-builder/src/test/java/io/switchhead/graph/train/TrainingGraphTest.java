@@ -5,10 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.exceptions.TFInvalidArgumentException;
@@ -36,6 +38,31 @@ class TrainingGraphTest {
     IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
         () -> new TrainingGraph(TINY, SETTINGS, EnumSet.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES)));
     assertTrue(both.getMessage().contains("one plain step"), both.getMessage());
+  }
+
+  /**
+   * An MH-MoE whose capacity holds at most a quarter of its choices reports that share dropped, in the
+   * plain and in the compiled step: 8 tokens of 4 sub-tokens over 4 experts, C = ceil(0.25 * 8) = 2.
+   */
+  @Test
+  void aCapacityReportsItsDroppedShareEachStepAndADroplessModelNone() {
+    ModelConfig mh = new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
+        new MhMoeConfig(4, 4, 1, 8, 0.25, 0.01, false), 0, 0.7);
+    int[] tokens = new int[2 * (mh.context() + 1)];
+    for (int i = 0; i < tokens.length; i++) {
+      tokens[i] = (i * 7) % mh.vocabSize();
+    }
+    for (StepKind kind : List.of(StepKind.PLAIN, StepKind.XLA)) {
+      try (TrainingGraph graph = new TrainingGraph(mh, SETTINGS, EnumSet.of(kind))) {
+        assertEquals(List.of("layers/0/ff/sel"), graph.droppedNames(), kind.toString());
+        StepMetrics m = graph.step(tokens, 0, 1, 1e-3, true);
+        assertEquals(1, m.droppedShare().length, kind.toString());
+        assertTrue(m.droppedShare()[0] >= 0.75 && m.droppedShare()[0] < 1, kind + ": " + m.droppedShare()[0]);
+      }
+    }
+    try (TrainingGraph graph = new TrainingGraph(TINY, SETTINGS, EnumSet.of(StepKind.PLAIN))) {
+      assertEquals(List.of(), graph.droppedNames());
+    }
   }
 
   /** A failure that is not the finite guard's (a token id past the vocabulary) is not called non-finite. */

@@ -27,8 +27,11 @@ import org.tensorflow.types.family.TFloating;
  *
  * @param capacityFactor C = ceil(capacityFactor * N*k / M), at least 1: 1.0 has room for exactly an
  *     even routing, and a factor of M keeps every pair whatever the routing
+ * @param fixedCapacity 0 for the rule above; else C itself, whatever N and k, for a layer whose own
+ *     rule sets C from sizes this matmul does not see (MH-MoE counts sub-tokens, and calls its second
+ *     matmul with k folded into N); the factor is then unused
  */
-public record CapacityConditionalMatmul(double capacityFactor) implements SlotsOrSummed {
+public record CapacityConditionalMatmul(double capacityFactor, int fixedCapacity) implements SlotsOrSummed {
 
   private static final String WHERE = "capacity conditional matmul";
 
@@ -39,6 +42,18 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
   public CapacityConditionalMatmul {
     checkArgument(
         capacityFactor > 0 && Double.isFinite(capacityFactor), "capacityFactor must be a finite number > 0, got %s", capacityFactor);
+    checkArgument(fixedCapacity >= 0, "fixedCapacity must be >= 0 (0: from capacityFactor), got %s", fixedCapacity);
+  }
+
+  /** C = ceil(capacityFactor * N*k / M), at least 1. */
+  public CapacityConditionalMatmul(double capacityFactor) {
+    this(capacityFactor, 0);
+  }
+
+  /** Exactly {@code capacity} pairs per expert, whatever the shapes. */
+  public static CapacityConditionalMatmul withCapacity(int capacity) {
+    checkArgument(capacity >= 1, "capacity must be >= 1, got %s", capacity);
+    return new CapacityConditionalMatmul(1.0, capacity);
   }
 
   /** C, the pairs each expert can take. */
@@ -47,7 +62,7 @@ public record CapacityConditionalMatmul(double capacityFactor) implements SlotsO
   }
 
   private int capacity(int pairs, int experts) {
-    long c = Math.max(1, (long) Math.ceil(capacityFactor * pairs / experts));
+    long c = fixedCapacity > 0 ? fixedCapacity : Math.max(1, (long) Math.ceil(capacityFactor * pairs / experts));
     checkArgument(
         c * experts < Integer.MAX_VALUE,
         "capacityFactor %s gives a buffer of M * C = %s * %s rows, more than int32 indexes",

@@ -52,7 +52,10 @@ class CapacityConditionalMatmulTest {
 
   /** Checks forward and gradients, and returns how many pairs the case dropped. */
   private int check(MatmulShapes s, MatmulProblem.Routing routing, double factor, String what) {
-    CapacityConditionalMatmul capacity = new CapacityConditionalMatmul(factor);
+    return check(s, routing, new CapacityConditionalMatmul(factor), what);
+  }
+
+  private int check(MatmulShapes s, MatmulProblem.Routing routing, CapacityConditionalMatmul capacity, String what) {
     int dropped = -1;
     for (boolean slots : new boolean[] {false, true}) {
       MatmulProblem p = MatmulProblem.random(random, s, routing, slots);
@@ -114,6 +117,20 @@ class CapacityConditionalMatmulTest {
   @Test
   void gradientsMatchFiniteDifferences() {
     MatmulRunner.assertGradientsMatchFiniteDifferences(new CapacityConditionalMatmul(0.6), new MatmulShapes(9, 4, 3, 5, 2), UNIFORM, random);
+  }
+
+  @Test
+  void aFixedCapacityKeepsThatManyPairsPerExpertWhateverTheShapes() {
+    MatmulShapes s = new MatmulShapes(11, 4, 3, 5, 2);
+    CapacityConditionalMatmul two = CapacityConditionalMatmul.withCapacity(2);
+    assertEquals(5, new CapacityConditionalMatmul(1.0).capacity(s), "the factor rule: ceil(22 / 5)");
+    assertEquals(2, two.capacity(s));
+    assertEquals(2, two.capacity(new MatmulShapes(40, 4, 3, 5, 1)));
+    assertEquals(22 - 2, check(s, allTo(4), two, "all to the last, twice, C = 2"));
+    assertTrue(check(new MatmulShapes(23, 4, 3, 6, 2), UNIFORM, two, "uniform, C = 2") > 0);
+    assertEquals(0, check(new MatmulShapes(7, 4, 3, 3, 2), UNIFORM, CapacityConditionalMatmul.withCapacity(7), "C = N"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CapacityConditionalMatmul.withCapacity(0));
+    assertTrue(e.getMessage().contains("capacity must be >= 1, got 0"), e.getMessage());
   }
 
   @Test

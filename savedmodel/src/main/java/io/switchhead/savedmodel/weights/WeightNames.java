@@ -6,6 +6,7 @@ import com.google.common.base.Splitter;
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.AttentionConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
+import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
@@ -101,6 +102,14 @@ public final class WeightNames {
   }
 
   private static Map<String, Rule> feedForward(FeedForwardConfig f) {
+    if (f instanceof MhMoeConfig) {
+      // The names of the MH-MoE code (yushuiwx/MH-MoE on torchscale): multi_head_layer, gate.wg, the
+      // experts' fc1..fc3 stacked [E, in, out] as the sigma-MoE's keys, merge_layer.
+      return Map.of("head_w", new Rule("multi_head_layer.weight", Layout.TRANSPOSED), "head_b", new Rule("multi_head_layer.bias", Layout.AS_IS),
+          "sel", new Rule("gate.wg.weight", Layout.AS_IS), "fc1", new Rule("experts.fc1", Layout.AS_IS),
+          "fc2", new Rule("experts.fc2", Layout.AS_IS), "fc3", new Rule("experts.fc3", Layout.AS_IS),
+          "merge_w", new Rule("merge_layer.weight", Layout.TRANSPOSED), "merge_b", new Rule("merge_layer.bias", Layout.AS_IS));
+    }
     if (f instanceof SigmaMoeConfig) {
       return Map.of("sel", new Rule("expert_sel", Layout.AS_IS), "keys", new Rule("keys", Layout.AS_IS),
           "values", new Rule("values", Layout.AS_IS));
