@@ -8,6 +8,7 @@ import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.PerBlockFeedForwardConfig;
@@ -72,6 +73,11 @@ public record ParameterCount(long attention, ImmutableList<Long> feedForward, lo
   /** Feed-forward parameters of one block's feed-forward (not a per-block one: pick its block's first). */
   public static long feedForward(FeedForwardConfig f, long d) {
     checkArgument(!(f instanceof PerBlockFeedForwardConfig), "a per-block feed-forward has a count per block: ask forBlock(i) first");
+    if (f instanceof PeerConfig peer) {
+      // query [D, h*dk], BatchNorm scale and bias [h*dk], two sub-key tables [sqrt N, dk/2], u and v [N, D].
+      long queries = (long) peer.heads() * peer.keyDim();
+      return d * queries + 2 * queries + (long) peer.subKeys() * peer.keyDim() + 2L * peer.experts() * d;
+    }
     if (f instanceof SigmaMoeConfig m) {
       return 2L * m.experts() * m.expertSize() * d + (long) m.experts() * d;
     }

@@ -36,6 +36,8 @@ public record PeerConfig(int experts, int heads, int k, int keyDim, Activation a
     int side = subKeys(experts);
     checkArgument((long) side * side == experts, "PEER: experts (%s) must be a perfect square (product keys)", experts);
     checkArgument(heads >= 1, "PEER: heads (%s) must be >= 1", heads);
+    // Usage logs offset each head's ids by head * N (ExpertUsage's convention), in int32.
+    checkArgument((long) heads * experts <= Integer.MAX_VALUE, "PEER: heads (%s) * experts (%s) must fit int32", heads, experts);
     checkArgument(k >= 1 && k <= side, "PEER: k (%s) must be in [1, sqrt(experts) = %s]", k, side);
     checkArgument(keyDim >= 2 && keyDim % 2 == 0, "PEER: keyDim (%s) must be even and >= 2 (queries split in halves)", keyDim);
     checkNotNull(activation, "PEER: activation is missing (RELU or GELU)");

@@ -48,6 +48,27 @@ public final class ParamScope {
     return store.get(new ParamSpec(path, shape, type, initializer));
   }
 
+  /**
+   * The value of the buffer {@code name} under this scope: model state that is not a parameter (a
+   * BatchNorm's moving statistics), saved, exported and bound with the parameters, never
+   * differentiated or counted as a parameter.
+   */
+  public <T extends TFloating> Operand<T> buffer(String name, Shape shape, Class<T> type, Initializer initializer) {
+    return store.buffer(new ParamSpec(pathOf(name), shape, type, initializer));
+  }
+
+  /**
+   * Declares the buffer {@code name} and asks the training step to move it a {@code rate} of the way
+   * toward {@code target} (an exponential moving average), after its finiteness guard.
+   */
+  public <T extends TFloating> void trackBuffer(String name, Shape shape, Initializer initializer, Operand<T> target, double rate) {
+    store.trackBuffer(new ParamSpec(pathOf(name), shape, target.type(), initializer), target, rate);
+  }
+
+  private String pathOf(String name) {
+    return prefix.isEmpty() ? name : prefix + "/" + name;
+  }
+
   /** Ops whose names carry this scope's path (for readable graphs). */
   public Ops ops() {
     return store.scopeOf(prefix);

@@ -14,6 +14,15 @@ interface ParamSource {
   /** The value of the parameter {@code spec}, created on first request. */
   <T extends TFloating> Operand<T> get(ParamSpec spec);
 
+  /** The value of the buffer {@code spec} (not a parameter: never differentiated), created on first request. */
+  <T extends TFloating> Operand<T> buffer(ParamSpec spec);
+
+  /**
+   * Declares the buffer {@code spec} and asks the training step to move it toward {@code target}:
+   * {@code buffer -= rate * (buffer - target)}.
+   */
+  <T extends TFloating> void trackBuffer(ParamSpec spec, Operand<T> target, double rate);
+
   /** Ops whose names carry {@code path} (one cached name scope per path). */
   Ops scopeOf(String path);
 }

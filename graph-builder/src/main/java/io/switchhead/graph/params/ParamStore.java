@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 import com.google.common.collect.ImmutableList;
 import com.google.common.hash.Hashing;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,6 +45,13 @@ public final class ParamStore implements ParamSource {
   /** One bound parameter: its spec, its value in the graph, and (for variables) the variable. */
   public record Param(ParamSpec spec, Operand<? extends TFloating> value, Variable<? extends TFloating> variable) {}
 
+  /**
+   * A training step's update of a buffer: {@code buffer -= rate * (buffer - target)}.
+   *
+   * @param target computed by the forward pass that asked for it (e.g. a batch statistic)
+   */
+  public record BufferUpdate(ParamSpec spec, Operand<? extends TFloating> target, double rate) {}
+
   private enum Binding {
     VARIABLES,
     ARGUMENTS,
@@ -60,6 +68,8 @@ public final class ParamStore implements ParamSource {
   private final Map<String, Operand<? extends TFloating>> boundValues;
   private final Map<String, Ops> scopes = new HashMap<>();
   private final Map<String, Variable<?>> states = new HashMap<>();
+  private final Map<String, Param> buffers = new LinkedHashMap<>();
+  private final List<BufferUpdate> bufferUpdates = new ArrayList<>();
   private boolean frozen;
 
   private ParamStore(Ops tf, long seed, Binding binding, Map<String, Operand<? extends TFloating>> boundValues) {
@@ -95,6 +105,11 @@ public final class ParamStore implements ParamSource {
   public ParamStore sharedWith(Ops other) {
     Map<String, Operand<? extends TFloating>> values = new LinkedHashMap<>();
     params.forEach((path, param) -> values.put(path, param.value()));
+    buffers.forEach((path, buffer) -> {
+      if (buffer.value() != null) {
+        values.put(path, buffer.value());
+      }
+    });
     return bound(other, values);
   }
 
@@ -113,6 +128,7 @@ public final class ParamStore implements ParamSource {
   @Override
   public <T extends TFloating> Operand<T> get(ParamSpec spec) {
     checkState(!frozen, "parameter '%s' created after the model was built (the store is frozen)", spec.path());
+    checkArgument(!buffers.containsKey(spec.path()), "'%s' created twice (as a buffer, then a parameter)", spec.path());
     Param existing = params.get(spec.path());
     if (existing != null) {
       checkArgument(
@@ -135,6 +151,60 @@ public final class ParamStore implements ParamSource {
   }
 
   /**
+   * Creates a buffer (model state that is not a parameter) and returns its value: a variable read in
+   * a variables store, the bound value in a bound one, a placeholder in an arguments one.
+   *
+   * @throws IllegalArgumentException if the path exists already
+   * @throws IllegalStateException if the store is frozen
+   */
+  @SuppressWarnings("unchecked")
+  @Override
+  public <T extends TFloating> Operand<T> buffer(ParamSpec spec) {
+    checkNewBuffer(spec);
+    Param buffer =
+        switch (binding) {
+          case VARIABLES -> createVariable(spec);
+          case ARGUMENTS -> createArgument(spec);
+          case BOUND -> bind(spec);
+        };
+    buffers.put(spec.path(), buffer);
+    return (Operand<T>) buffer.value();
+  }
+
+  /**
+   * Declares a buffer that a training step moves toward {@code target}. A variables store creates
+   * its variable (nothing reads it here: a training forward uses the batch's own statistics); other
+   * stores only record the update, for whoever builds the step from them (an XLA-compiled step
+   * returns the targets).
+   */
+  @Override
+  public <T extends TFloating> void trackBuffer(ParamSpec spec, Operand<T> target, double rate) {
+    checkNewBuffer(spec);
+    checkArgument(rate > 0 && rate <= 1, "buffer '%s': rate (%s) must be in (0, 1]", spec.path(), rate);
+    checkArgument(target.type() == spec.type(), "buffer '%s' is %s, its target %s", spec.path(),
+        spec.type().getSimpleName(), target.type().getSimpleName());
+    Param buffer = binding == Binding.VARIABLES ? createVariable(spec) : new Param(spec, null, null);
+    buffers.put(spec.path(), buffer);
+    bufferUpdates.add(new BufferUpdate(spec, target, rate));
+  }
+
+  private void checkNewBuffer(ParamSpec spec) {
+    checkState(!frozen, "buffer '%s' created after the model was built (the store is frozen)", spec.path());
+    checkArgument(!params.containsKey(spec.path()) && !buffers.containsKey(spec.path()) && !states.containsKey(spec.path()),
+        "'%s' created twice", spec.path());
+  }
+
+  /** All buffers, in creation order; a tracked buffer outside a variables store has no value. */
+  public ImmutableList<Param> buffers() {
+    return ImmutableList.copyOf(buffers.values());
+  }
+
+  /** The updates the forward passes built over this store asked for, in order. */
+  public ImmutableList<BufferUpdate> bufferUpdates() {
+    return ImmutableList.copyOf(bufferUpdates);
+  }
+
+  /**
    * An optimizer slot of a parameter: a state variable of the same shape named {@code path/name}.
    */
   public <T extends TFloating> Variable<T> slot(Param param, String name) {
@@ -151,7 +221,7 @@ public final class ParamStore implements ParamSource {
   public <T extends TFloating> Variable<T> state(String path, Shape shape, Class<T> type) {
     checkState(binding == Binding.VARIABLES, "state variables exist only in a variables store");
     ParamSpec spec = new ParamSpec(path, shape, type, Initializer.zeros());
-    checkArgument(!params.containsKey(path) && !states.containsKey(path), "'%s' created twice", path);
+    checkArgument(!params.containsKey(path) && !states.containsKey(path) && !buffers.containsKey(path), "'%s' created twice", path);
     // Not scopeOf(a parameter's path): a sub-scope named exactly like an existing op (the
     // parameter's variable) makes TensorFlow Java 1.1.0's NameScope throw StringIndexOutOfBounds.
     Variable<T> variable = (Variable<T>) newVariable(path, spec, scopeOf(STATE_INIT_SCOPE).withInitScope());

@@ -13,6 +13,7 @@ import java.util.Random;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat64;
@@ -30,17 +31,38 @@ final class LayerHarness {
 
   /** The parameters the layer creates for an input of this shape. */
   static List<ParamSpec> specs(Layer layer, Shape inputShape) {
+    return built(layer, inputShape).specs();
+  }
+
+  /** The buffers (e.g. BatchNorm moving statistics) the layer reads in evaluation. */
+  static List<ParamSpec> bufferSpecs(Layer layer, Shape inputShape) {
+    return built(layer, inputShape).buffers().stream().map(ParamStore.Param::spec).toList();
+  }
+
+  private static ParamStore built(Layer layer, Shape inputShape) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       ParamStore store = ParamStore.arguments(tf);
       layer.apply(store.root().child("layer"), LayerContext.eval(tf), tf.placeholder(TFloat64.class, Placeholder.shape(inputShape)));
-      return store.specs();
+      return store;
     }
   }
 
   /** Finite differences against symbolic gradients for the input and every parameter. */
   static GradientChecker.Report check(Layer layer, Shape inputShape, Random random) {
+    return check(layer, inputShape, random, false);
+  }
+
+  /**
+   * The same in a training context (e.g. BatchNorm on the batch's statistics), or in evaluation with
+   * each buffer held at fresh random values in [0.5, 1.5) (positive, as a variance must be).
+   */
+  static GradientChecker.Report check(Layer layer, Shape inputShape, Random random, boolean training) {
     List<ParamSpec> specs = specs(layer, inputShape);
+    Map<ParamSpec, double[]> buffers = new HashMap<>();
+    for (ParamSpec spec : bufferSpecs(layer, inputShape)) {
+      buffers.put(spec, random.doubles(spec.size()).map(u -> 0.5 + u).toArray());
+    }
     List<Input> inputs = new ArrayList<>();
     inputs.add(Input.normal(random, inputShape.asArray()));
     for (ParamSpec spec : specs) {
@@ -56,8 +78,10 @@ final class LayerHarness {
       for (int i = 0; i < specs.size(); i++) {
         values.put(specs.get(i).path(), in.get(i + 1));
       }
+      buffers.forEach((spec, held) -> values.put(spec.path(), tf.constant(spec.shape(), DataBuffers.of(held))));
       ParamStore store = ParamStore.bound(tf, values);
-      return layer.apply(store.root().child("layer"), LayerContext.eval(tf), in.get(0));
+      LayerContext ctx = training ? LayerContext.train(tf, tf.constant(new long[] {7, 11})) : LayerContext.eval(tf);
+      return layer.apply(store.root().child("layer"), ctx, in.get(0));
     }, inputs);
   }
 }
