@@ -7,6 +7,7 @@ import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.PerBlockFeedForwardConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -54,7 +55,8 @@ class DecodeGraphTest {
         model(layers, new SwitchHeadConfig(2, 1, 1, 8, Positional.ROPE, 0), new SigmaMoeConfig(1, 6, 1, 0, 1e-3)),
         model(layers, new DenseAttentionConfig(3, 8, Positional.ROPE), dense),
         model(layers, new DenseAttentionConfig(3, 8, Positional.XL), sigmaMoe),
-        model(layers, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1), new PerBlockFeedForwardConfig(sigmaMoe, dense, 0, 2)));
+        model(layers, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1), new PerBlockFeedForwardConfig(sigmaMoe, dense, 0, 2)),
+        model(layers, new DenseAttentionConfig(3, 8, Positional.ROPE), new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.RELU, 0.9, 1e-3)));
   }
 
   /** One model's decode graph and full forward graph over the same variables. */
