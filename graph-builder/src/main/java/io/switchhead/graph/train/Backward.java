@@ -13,6 +13,16 @@ import org.tensorflow.types.TFloat32;
  * @param gradients one per parameter of the store, in its order
  * @param usageEntropy per selection, the entropy of mean expert usage
  * @param nextMemories XL: the next chunk's memory per layer; empty otherwise
+ * @param bufferTargets one per {@link io.switchhead.graph.params.ParamStore#bufferUpdates} of the
+ *     store, in its order: what each tracked buffer (BatchNorm statistics) moves toward
  */
 record Backward(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, ImmutableList<Operand<TFloat32>> gradients,
-    ImmutableList<Operand<TFloat32>> usageEntropy, ImmutableList<Operand<TFloat32>> nextMemories) {}
+    ImmutableList<Operand<TFloat32>> usageEntropy, ImmutableList<Operand<TFloat32>> nextMemories,
+    ImmutableList<Operand<TFloat32>> bufferTargets) {
+
+  /** A pass whose model tracks no buffers. */
+  Backward(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, ImmutableList<Operand<TFloat32>> gradients,
+      ImmutableList<Operand<TFloat32>> usageEntropy, ImmutableList<Operand<TFloat32>> nextMemories) {
+    this(loss, lmLoss, gradients, usageEntropy, nextMemories, ImmutableList.of());
+  }
+}

@@ -25,8 +25,8 @@ import org.tensorflow.types.family.TFloating;
 /**
  * The forward and backward pass as one must-compile XLA function: the model is built inside the
  * function over parameter values passed in as arguments (with the static-shape expert layouts XLA
- * needs), and the function returns the losses, one gradient per parameter, the usage entropies and
- * (XL) the next memories. Its signature's names are private to this class.
+ * needs), and the function returns the losses, one gradient per parameter, the usage entropies,
+ * (XL) the next memories and the tracked buffers' targets. Its signature's names are private to this class.
  */
 final class CompiledStep {
 
@@ -40,7 +40,7 @@ final class CompiledStep {
    */
   static Backward call(Ops tf, ModelConfig config, int batch, Operand<TInt32> inputs, Operand<TInt32> targets,
       Operand<TInt64> stepSeed, List<Operand<? extends TFloating>> params,
-      List<Operand<TFloat32>> memories, int usages) {
+      List<Operand<TFloat32>> memories, int usages, int bufferUpdates) {
     ConcreteFunction step = define(config, batch, memories.size());
     Map<String, Operand<?>> args = new LinkedHashMap<>();
     args.put("inputs", inputs);
@@ -54,7 +54,8 @@ final class CompiledStep {
     }
     Map<String, Operand<?>> out = XlaCompiledCall.call(tf, step, args);
     return new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", params.size()),
-        numbered(out, "usage_", usages), numbered(out, "next_memory_", memories.size()));
+        numbered(out, "usage_", usages), numbered(out, "next_memory_", memories.size()),
+        numbered(out, "buffer_target_", bufferUpdates));
   }
 
   private static ConcreteFunction define(ModelConfig config, int batch, int memoryLayers) {
@@ -83,6 +84,11 @@ final class CompiledStep {
       }
       for (int i = 0; i < f.usage().size(); i++) {
         sig.output("usage_" + i, f.usage().get(i).entropy());
+      }
+      // The tracked buffers' targets (BatchNorm batch statistics): the function has no variables to move.
+      List<ParamStore.BufferUpdate> updates = args.bufferUpdates();
+      for (int i = 0; i < updates.size(); i++) {
+        sig.output("buffer_target_" + i, updates.get(i).target());
       }
       for (int i = 0; i < fMemory.size(); i++) {
         sig.input("memory_" + i, fMemory.get(i));

@@ -109,12 +109,15 @@ public final class TrainingGraph implements AutoCloseable {
       if (kinds.contains(k)) {
         ForwardGraph.Losses losses = plain.requireLosses();
         ImmutableList<Operand<TFloat32>> grads = floats(Gradients.of(tf, losses.total(), new ArrayList<>(store.values())));
-        steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain), plain.nextMemories())));
+        ImmutableList<Operand<TFloat32>> bufferTargets = ImmutableList.copyOf(store.bufferUpdates().stream()
+            .map(u -> (Operand<TFloat32>) u.target()).toList());
+        steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain), plain.nextMemories(),
+            bufferTargets)));
       }
     }
     if (kinds.contains(StepKind.XLA)) {
       Backward compiled = CompiledStep.call(tf, config, batch, inputs, targets, feeds.stepSeed(), store.values(),
-          trainMemory.reads(tf), usageNames.size());
+          trainMemory.reads(tf), usageNames.size(), store.bufferUpdates().size());
       steps.put(StepKind.XLA, update.build(tf, "xla", compiled));
     }
     kind = steps.keySet().iterator().next();
