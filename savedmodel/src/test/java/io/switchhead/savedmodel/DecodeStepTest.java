@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
+import io.switchhead.graph.config.PerBlockFeedForwardConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
@@ -45,9 +47,10 @@ class DecodeStepTest {
   private static final int T = 8;
   private static final int BATCH = 2;
 
-  /** RoPE SwitchHead attention and the sigma-MoE feed-forward, two layers. */
+  /** RoPE SwitchHead attention, the sigma-MoE feed-forward in block 0 and PEER (BatchNorm statistics as trained) in block 1. */
   private static final ModelConfig ROPE = new ModelConfig(256, 16, 2, T, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1),
-      new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 0.1, 0.7);
+      new PerBlockFeedForwardConfig(new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.GELU, 0.9, 1e-3),
+          new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 1, 2), 0.1, 0.7);
 
   /** XL SwitchHead attention, dense feed-forward. */
   private static final ModelConfig XL = new ModelConfig(256, 16, 2, T, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.1),

@@ -52,6 +52,20 @@ public record ParameterCount(long attention, ImmutableList<Long> feedForward, lo
     return new ParameterCount(attention(c.attention(), d), feedForward, 4 * d, v * d, 2 * d + d * v + v);
   }
 
+  /**
+   * Scalars of the model's buffers, beside its parameters: state that is saved and exported but never
+   * trained by gradients (PEER's BatchNorm moving mean and variance, h*dk each).
+   */
+  public static long buffers(ModelConfig c) {
+    long total = 0;
+    for (int i = 0; i < c.layers(); i++) {
+      if (c.feedForward().forBlock(i) instanceof PeerConfig peer) {
+        total += 2L * peer.heads() * peer.keyDim();
+      }
+    }
+    return total;
+  }
+
   /** Attention parameters of one layer (SWITCHHEAD.md section 1 for SwitchHead). */
   public static long attention(AttentionConfig a, long d) {
     long hd = (long) a.heads() * a.headDim();

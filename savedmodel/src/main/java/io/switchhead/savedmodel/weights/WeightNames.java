@@ -7,6 +7,7 @@ import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.AttentionConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.layers.LayerContext;
@@ -101,6 +102,14 @@ public final class WeightNames {
   }
 
   private static Map<String, Rule> feedForward(FeedForwardConfig f) {
+    if (f instanceof PeerConfig) {
+      // PEER-pytorch's (lucidrains) names: experts as nn.Embedding tables, the query Linear and its BatchNorm1d.
+      return Map.of("query", new Rule("to_queries.weight", Layout.TRANSPOSED), "bn_scale", new Rule("query_norm.weight", Layout.AS_IS),
+          "bn_bias", new Rule("query_norm.bias", Layout.AS_IS), "keys1", new Rule("keys1", Layout.AS_IS),
+          "keys2", new Rule("keys2", Layout.AS_IS), "u", new Rule("weight_down_embed.weight", Layout.AS_IS),
+          "v", new Rule("weight_up_embed.weight", Layout.AS_IS), "bn_mean", new Rule("query_norm.running_mean", Layout.AS_IS),
+          "bn_variance", new Rule("query_norm.running_var", Layout.AS_IS));
+    }
     if (f instanceof SigmaMoeConfig) {
       return Map.of("sel", new Rule("expert_sel", Layout.AS_IS), "keys", new Rule("keys", Layout.AS_IS),
           "values", new Rule("values", Layout.AS_IS));
