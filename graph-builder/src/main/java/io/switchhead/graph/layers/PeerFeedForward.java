@@ -76,9 +76,6 @@ public final class PeerFeedForward {
     // Unit-variance half scores for the unit-variance (normalised) queries.
     Operand<T> keys1 = p.param("keys1", Shape.of(n, dk / 2), type, Initializer.normal(1 / Math.sqrt(dk / 2.0)));
     Operand<T> keys2 = p.param("keys2", Shape.of(n, dk / 2), type, Initializer.normal(1 / Math.sqrt(dk / 2.0)));
-    Operand<T> u = p.param("u", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(d)));
-    // The gates of a head sum to 1, so the output sums h neurons' worth of v rows.
-    Operand<T> v = p.param("v", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(h)));
 
     Operand<T> flat = tf.reshape(x, tf.constant(new int[] {-1, d})); // [N, D]
     Operand<T> queries = normalise(c, p, ctx, tf.linalg.matMul(flat, wq), scale, bias); // [N, h*dk]
@@ -87,13 +84,15 @@ public final class PeerFeedForward {
     Operand<TInt32> ids = tf.reshape(chosen.ids(), tf.constant(new int[] {-1, h * k})); // [N, h*k] in [0, N_e)
     Operand<T> gates = tf.reshape(tf.nn.softmax(chosen.scores()), tf.constant(new int[] {-1, h * k})); // [N, h*k]
 
-    Operand<T> uRows = tf.gather(u, ids, tf.constant(0)); // [N, h*k, D]
+    // The tables are read only here, by rows: a training step updates just the rows read (lazy AdamW).
+    Operand<T> uRows = p.rows("u", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(d)), ids); // [N, h*k, D]
     Operand<T> pre = tf.reduceSum(tf.math.mul(uRows, tf.expandDims(flat, tf.constant(1))), tf.constant(2)); // [N, h*k]
     Operand<T> weighted = tf.math.mul(activation(tf, c.activation(), pre), gates); // [N, h*k]
     if (ctx.training()) {
       weighted = Dropout.apply(tf, weighted, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }
-    Operand<T> vRows = tf.gather(v, ids, tf.constant(0)); // [N, h*k, D]
+    // The gates of a head sum to 1, so the output sums h neurons' worth of v rows.
+    Operand<T> vRows = p.rows("v", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(h)), ids); // [N, h*k, D]
     Operand<T> y = tf.reduceSum(tf.math.mul(vRows, tf.expandDims(weighted, tf.constant(2))), tf.constant(1)); // [N, D]
     Usage<T> usage = usage(tf, c, ids, gates);
     ExpertUsage expertUsage = new ExpertUsage(p.path() + "/keys", usage.entropy(), usage.headIds(), SelectionConfig.of(h, c.experts(), k));

@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
 import com.google.common.hash.Hashing;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -21,6 +22,7 @@ import org.tensorflow.op.Scope;
 import org.tensorflow.op.core.Identity;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
@@ -44,6 +46,14 @@ public final class ParamStore implements ParamSource {
 
   /** One bound parameter: its spec, its value in the graph, and (for variables) the variable. */
   public record Param(ParamSpec spec, Operand<? extends TFloating> value, Variable<? extends TFloating> variable) {}
+
+  /**
+   * The one read of a table parameter by rows: {@code rows = table[ids]}.
+   *
+   * @param ids [M] the rows read, in [0, table rows), repeats allowed
+   * @param rows [M, width], what the model computes with: the tensor a sparse gradient is taken of
+   */
+  public record RowRead(ParamSpec spec, Operand<TInt32> ids, Operand<? extends TFloating> rows) {}
 
   /**
    * A training step's update of a buffer: {@code buffer -= rate * (buffer - target)}.
@@ -70,6 +80,7 @@ public final class ParamStore implements ParamSource {
   private final Map<String, Variable<?>> states = new HashMap<>();
   private final Map<String, Param> buffers = new LinkedHashMap<>();
   private final List<BufferUpdate> bufferUpdates = new ArrayList<>();
+  private final Map<String, RowRead> rowReads = new LinkedHashMap<>();
   private boolean frozen;
 
   private ParamStore(Ops tf, long seed, Binding binding, Map<String, Operand<? extends TFloating>> boundValues) {
@@ -148,6 +159,27 @@ public final class ParamStore implements ParamSource {
         };
     params.put(spec.path(), param);
     return (Operand<T>) param.value();
+  }
+
+  /**
+   * Creates a table parameter [rows, width] and returns its rows at {@code ids} [..., width],
+   * recording the read ({@link #rowReads}).
+   */
+  @Override
+  public <T extends TFloating> Operand<T> rows(ParamSpec spec, Operand<TInt32> ids) {
+    checkArgument(spec.shape().numDimensions() == 2, "table parameter '%s' must be [rows, width], got %s", spec.path(), spec.shape());
+    Operand<T> table = get(spec);
+    Ops ops = scopeOf(parentOf(spec.path()));
+    Operand<TInt32> flatIds = ops.reshape(ids, ops.constant(new int[] {-1})); // [M]
+    Operand<T> rows = ops.gather(table, flatIds, ops.constant(0)); // [M, width]
+    rowReads.put(spec.path(), new RowRead(spec, flatIds, rows));
+    Operand<TInt32> shape = ops.concat(List.of(ops.shape(ids), ops.constant(new int[] {(int) spec.shape().get(1)})), ops.constant(0));
+    return ops.reshape(rows, shape);
+  }
+
+  /** The table parameters read by rows, by path, in creation order. */
+  public ImmutableMap<String, RowRead> rowReads() {
+    return ImmutableMap.copyOf(rowReads);
   }
 
   /**

@@ -26,7 +26,8 @@ import org.tensorflow.types.TInt64;
 /** PEER's BatchNorm moving statistics: moved by a training step (plain and XLA), saved, read by evaluation. */
 class PeerTrainingTest {
 
-  private static final PeerConfig PEER = new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.RELU, 0.9, 1e-3);
+  /** 64 experts, 2 per token: a batch of 8 tokens leaves most rows unread; GELU, so every row read gets a gradient. */
+  private static final PeerConfig PEER = new PeerConfig(64, 1, 2, 4, PeerConfig.Activation.GELU, 0.9, 1e-3);
   private static final ModelConfig MODEL = new ModelConfig(32, 16, 1, 4, new DenseAttentionConfig(2, 8, Positional.ROPE), PEER, 0, 0.7);
   private static final int BATCH = 2;
 
@@ -67,6 +68,17 @@ class PeerTrainingTest {
           targets.add(Tensors.toFloats(r.get(i)));
         }
       }
+      // The rows of u and v this batch reads, under the current parameters.
+      java.util.Set<Integer> readRows = new java.util.HashSet<>();
+      try (TInt32 t = Tensors.ints(Shape.of(BATCH, MODEL.context() + 1), tokens);
+          Result r = graph.session().runner().fetch(store.rowReads().get("layers/0/ff/u").ids()).feed("tokens", t).run()) {
+        for (int id : Tensors.toInts(r.get(0))) {
+          readRows.add(id);
+        }
+      }
+      List<ParamStore.Param> tables = store.params().stream().filter(p -> store.rowReads().containsKey(p.spec().path())).toList();
+      assertEquals(List.of("layers/0/ff/u", "layers/0/ff/v"), tables.stream().map(p -> p.spec().path()).toList());
+      List<float[]> tablesBefore = read(graph, tables);
       List<float[]> initial = read(graph, buffers);
       graph.step(tokens, 0, 3, 1e-3, false);
       for (int i = 0; i < buffers.size(); i++) {
@@ -82,6 +94,19 @@ class PeerTrainingTest {
         assertArrayEquals(expected, after.get(i), 1e-4f, buffers.get(i).spec().path());
         assertTrue(!java.util.Arrays.equals(initial.get(i), after.get(i)), buffers.get(i).spec().path() + " moved");
       }
+      List<float[]> tablesAfter = read(graph, tables);
+      for (int i = 0; i < tables.size(); i++) {
+        for (int row = 0; row < PEER.experts(); row++) {
+          float[] was = java.util.Arrays.copyOfRange(tablesBefore.get(i), row * 16, row * 16 + 16);
+          float[] is = java.util.Arrays.copyOfRange(tablesAfter.get(i), row * 16, row * 16 + 16);
+          if (readRows.contains(row)) {
+            assertTrue(!java.util.Arrays.equals(was, is), tables.get(i).spec().path() + " row " + row + " was read and moved");
+          } else {
+            assertArrayEquals(was, is, tables.get(i).spec().path() + " row " + row + " was not read and kept its values");
+          }
+        }
+      }
+      assertTrue(readRows.size() < PEER.experts(), "some rows unread: " + readRows.size());
       // Evaluation normalises with the moved statistics (and the step's new parameters): its loss changes.
       double afterLoss = graph.evaluationLossSum(tokens);
       assertTrue(Double.isFinite(afterLoss) && afterLoss != before, before + " then " + afterLoss);
