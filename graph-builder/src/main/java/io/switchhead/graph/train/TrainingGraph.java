@@ -309,6 +309,31 @@ public final class TrainingGraph implements AutoCloseable {
     runner.run().close();
   }
 
+  /**
+   * Sets every buffer (PEER's BatchNorm statistics) to the value given for its path, as {@link
+   * #assignParameters} does for the parameters; an import carries both.
+   *
+   * @throws IllegalArgumentException if the paths are not exactly the buffers', or a shape differs
+   */
+  @SuppressWarnings("unchecked")
+  public void assignBuffers(Map<String, TFloat32> values) {
+    Set<String> paths = store.buffers().stream().map(b -> b.spec().path()).collect(Collectors.toCollection(TreeSet::new));
+    checkArgument(paths.equals(new TreeSet<>(values.keySet())), "values for %s, but the buffers are %s", new TreeSet<>(values.keySet()), paths);
+    if (paths.isEmpty()) {
+      return;
+    }
+    Ops assign = tf.withSubScope("assign_buffers");
+    Session.Runner runner = session.runner();
+    for (ParamStore.Param b : store.buffers()) {
+      TFloat32 value = values.get(b.spec().path());
+      checkArgument(value.shape().equals(b.spec().shape()), "buffer '%s' has shape %s, its value %s", b.spec().path(),
+          b.spec().shape(), value.shape());
+      Placeholder<TFloat32> in = assign.placeholder(TFloat32.class, Placeholder.shape(b.spec().shape()));
+      runner.feed(in, value).addTarget(assign.assign((Variable<TFloat32>) b.variable(), in));
+    }
+    runner.run().close();
+  }
+
   /** The variables a checkpoint of this graph holds, by name. */
   public ImmutableSortedMap<String, VariableType> variables() {
     return SavedVariables.of(graph);

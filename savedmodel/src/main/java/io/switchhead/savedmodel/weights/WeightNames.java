@@ -43,7 +43,10 @@ public final class WeightNames {
 
   private WeightNames() {}
 
-  /** Every parameter of {@code model}, in the model's parameter order. */
+  /**
+   * Every parameter of {@code model}, in the model's parameter order, then its buffers (PEER's
+   * BatchNorm statistics), which travel with the parameters as they do in a PyTorch state dict.
+   */
   public static ImmutableList<WeightName> of(ModelConfig model) {
     return of(model, specs(model));
   }
@@ -118,14 +121,15 @@ public final class WeightNames {
         "w2", new Rule("linear2.weight", Layout.TRANSPOSED), "b2", new Rule("linear2.bias", Layout.AS_IS));
   }
 
-  /** The parameters a graph of {@code model} creates (placeholders only: nothing is initialised or run). */
+  /** The parameters and buffers a graph of {@code model} creates (placeholders only: nothing is initialised or run). */
   private static ImmutableList<ParamSpec> specs(ModelConfig model) {
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
       ParamStore store = ParamStore.arguments(tf);
       Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, model.context())));
       ForwardGraph.build(model, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(tokens));
-      return store.specs();
+      return ImmutableList.<ParamSpec>builder().addAll(store.specs())
+          .addAll(store.buffers().stream().map(ParamStore.Param::spec).iterator()).build();
     }
   }
 }
