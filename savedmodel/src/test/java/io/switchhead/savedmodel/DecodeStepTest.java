@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.PerBlockFeedForwardConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -47,16 +48,14 @@ class DecodeStepTest {
   private static final int T = 8;
   private static final int BATCH = 2;
 
-  /**
-   * RoPE SwitchHead attention, two layers: the sigma-MoE feed-forward in block 0, MH-MoE in block 1
-   * (trained with a capacity that drops, served dropless).
-   */
+  /** RoPE SwitchHead attention, the sigma-MoE feed-forward in block 0 and PEER (BatchNorm statistics as trained) in block 1. */
   private static final ModelConfig ROPE = new ModelConfig(256, 16, 2, T, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1),
-      new PerBlockFeedForwardConfig(new MhMoeConfig(4, 3, 2, 6, 0.5, 0.01, false), new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 1, 2), 0.1, 0.7);
+      new PerBlockFeedForwardConfig(new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.GELU, 0.9, 1e-3),
+          new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 1, 2), 0.1, 0.7);
 
-  /** XL SwitchHead attention, dense feed-forward. */
+  /** XL SwitchHead attention, the dense feed-forward in block 0 and MH-MoE in block 1 (trained with a capacity that drops, served dropless). */
   private static final ModelConfig XL = new ModelConfig(256, 16, 2, T, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.1),
-      new DenseFeedForwardConfig(8), 0.1, 0.7);
+      new PerBlockFeedForwardConfig(new MhMoeConfig(4, 3, 2, 6, 0.5, 0.01, false), new DenseFeedForwardConfig(8), 1, 2), 0.1, 0.7);
 
   @TempDir static Path dir;
   @Seeded private static Random trainRandom;

@@ -9,6 +9,8 @@ import io.switchhead.graph.accounting.ParameterCount;
 import io.switchhead.graph.config.ConfigJson;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
+import io.switchhead.graph.config.PerBlockFeedForwardConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
@@ -53,6 +55,11 @@ class SavedModelExportTest {
   private static final ModelConfig XL = new ModelConfig(256, 16, 2, 8, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.1),
       new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 0.1, 0.7);
 
+  /** PEER in the second block: its BatchNorm moving statistics are served as trained. */
+  private static final ModelConfig PEER = new ModelConfig(256, 16, 2, 8, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1),
+      new PerBlockFeedForwardConfig(new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.GELU, 0.9, 1e-3), new DenseFeedForwardConfig(8), 1, 2),
+      0.1, 0.7);
+
   /** A run trained for two steps, a checkpoint after each, and the SavedModel of its latest. */
   private record Exported(ModelConfig model, Path run, Path checkpoint, Path savedModel) {}
 
@@ -61,6 +68,7 @@ class SavedModelExportTest {
   @Seeded private Random random;
   private static Exported tiny;
   private static Exported xl;
+  private static Exported peer;
 
   @BeforeAll
   static void trainAndExport() throws Exception {
@@ -71,6 +79,7 @@ class SavedModelExportTest {
     Corpus corpus = Corpus.load(Files.writeString(dir.resolve("corpus.txt"), text));
     tiny = trainAndExport(TINY, corpus, "tiny");
     xl = trainAndExport(XL, corpus, "xl");
+    peer = trainAndExport(PEER, corpus, "peer");
   }
 
   private static Exported trainAndExport(ModelConfig model, Corpus corpus, String name) {
@@ -136,6 +145,22 @@ class SavedModelExportTest {
   }
 
   @Test
+  void aPeerModelServesWithItsTrainedMovingStatistics() {
+    assertServesTheTrainingGraphsLogits(peer);
+    try (SavedModelBundle bundle = SavedModelBundle.load(peer.savedModel().toString(), ServingSignatures.TAG);
+        Result r = bundle.session().runner().fetch("layers/1/ff/bn_mean").fetch("layers/1/ff/bn_variance").run()) {
+      float[] mean = Tensors.toFloats(r.get(0));
+      float[] variance = Tensors.toFloats(r.get(1));
+      assertEquals(2 * 4, mean.length);
+      boolean moved = false;
+      for (int i = 0; i < mean.length; i++) {
+        moved |= mean[i] != 0 || variance[i] != 1;
+      }
+      assertTrue(moved, "two training steps moved the moving statistics off their initial zeros and ones");
+    }
+  }
+
+  @Test
   void nextTokenLogprobsAreTheLogSoftmaxOfTheLastPosition() {
     int batch = 3;
     int time = 5;
@@ -176,12 +201,13 @@ class SavedModelExportTest {
   /** Weights only: the variables' data is the parameter count times 4 bytes (no Adam slots, no XL memories). */
   @Test
   void theVariablesAreTheWeightsOnly() throws Exception {
-    for (Exported e : List.of(tiny, xl)) {
+    for (Exported e : List.of(tiny, xl, peer)) {
       long bytes;
       try (Stream<Path> files = Files.list(e.savedModel().resolve("variables"))) {
         bytes = files.filter(p -> p.getFileName().toString().startsWith("variables.data-")).mapToLong(p -> p.toFile().length()).sum();
       }
-      assertEquals(ParameterCount.of(e.model()).total() * 4, bytes, e.model().attention().positional().toString());
+      // Buffers (PEER's BatchNorm statistics) are served beside the parameters.
+      assertEquals((ParameterCount.of(e.model()).total() + ParameterCount.buffers(e.model())) * 4, bytes, e.model().toString());
       SavedModelExport.Description d = SavedModelExport.readDescription(e.savedModel());
       assertEquals(e.model(), d.model());
       assertEquals(2, d.step());

@@ -9,6 +9,7 @@ import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.PerBlockFeedForwardConfig;
@@ -52,6 +53,20 @@ public record ParameterCount(long attention, ImmutableList<Long> feedForward, lo
     return new ParameterCount(attention(c.attention(), d), feedForward, 4 * d, v * d, 2 * d + d * v + v);
   }
 
+  /**
+   * Scalars of the model's buffers, beside its parameters: state that is saved and exported but never
+   * trained by gradients (PEER's BatchNorm moving mean and variance, h*dk each).
+   */
+  public static long buffers(ModelConfig c) {
+    long total = 0;
+    for (int i = 0; i < c.layers(); i++) {
+      if (c.feedForward().forBlock(i) instanceof PeerConfig peer) {
+        total += 2L * peer.heads() * peer.keyDim();
+      }
+    }
+    return total;
+  }
+
   /** Attention parameters of one layer (SWITCHHEAD.md section 1 for SwitchHead). */
   public static long attention(AttentionConfig a, long d) {
     long hd = (long) a.heads() * a.headDim();
@@ -73,6 +88,11 @@ public record ParameterCount(long attention, ImmutableList<Long> feedForward, lo
   /** Feed-forward parameters of one block's feed-forward (not a per-block one: pick its block's first). */
   public static long feedForward(FeedForwardConfig f, long d) {
     checkArgument(!(f instanceof PerBlockFeedForwardConfig), "a per-block feed-forward has a count per block: ask forBlock(i) first");
+    if (f instanceof PeerConfig peer) {
+      // query [D, h*dk], BatchNorm scale and bias [h*dk], two sub-key tables [sqrt N, dk/2], u and v [N, D].
+      long queries = (long) peer.heads() * peer.keyDim();
+      return d * queries + 2 * queries + (long) peer.subKeys() * peer.keyDim() + 2L * peer.experts() * d;
+    }
     if (f instanceof SigmaMoeConfig m) {
       return 2L * m.experts() * m.expertSize() * d + (long) m.experts() * d;
     }

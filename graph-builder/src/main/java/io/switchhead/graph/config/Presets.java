@@ -43,6 +43,12 @@ public final class Presets {
           .put("mhmoe-tiny", paper(BYTES, 128, 4, 128, switchHead(2, 4, 2, 32, Positional.ROPE),
               new PerBlockFeedForwardConfig(MhMoeConfig.paper(4, 8, 1, 128), dense(512), 1, 2), 0.0))
           .put("dense-tiny-xl", paper(BYTES, 128, 4, 128, new DenseAttentionConfig(8, 16, Positional.XL), dense(551), 0.0))
+          // switchhead-tiny with PEER in the middle block (block 2 of 4), as the paper places it: 128^2
+          // experts, then the paper's 1024^2 at small heads, k and key width for a 2-core CPU.
+          .put("peer-tiny", paper(BYTES, 128, 4, 128, switchHead(2, 4, 2, 32, Positional.ROPE),
+              new PerBlockFeedForwardConfig(peer(128 * 128, 4, 8, 32), dense(512), 2, 4), 0.0))
+          .put("peer-1m-tiny", paper(BYTES, 128, 4, 128, switchHead(2, 4, 2, 32, Positional.ROPE),
+              new PerBlockFeedForwardConfig(peer(1024 * 1024, 4, 8, 32), dense(512), 2, 4), 0.0))
           .buildOrThrow();
 
   private Presets() {}
@@ -60,6 +66,11 @@ public final class Presets {
 
   private static SwitchHeadConfig switchHead(int heads, int experts, int k, int headDim, Positional positional) {
     return new SwitchHeadConfig(heads, experts, k, headDim, positional, 0.0);
+  }
+
+  /** PEER with GELU neurons (the paper names no activation) and Keras' BatchNorm defaults. */
+  private static PeerConfig peer(int experts, int heads, int k, int keyDim) {
+    return new PeerConfig(experts, heads, k, keyDim, PeerConfig.Activation.GELU, 0.99, 1e-3);
   }
 
   private static DenseFeedForwardConfig dense(int hidden) {

@@ -7,6 +7,7 @@ import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.ModelDims;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.params.ParamScope;
@@ -98,6 +99,10 @@ public final class Block {
       ff = moe.output();
       aux.add(moe.balanceLoss());
       usage.add(moe.usage());
+    } else if (config instanceof PeerConfig peerConfig) {
+      PeerFeedForward.Output<T> peer = PeerFeedForward.apply(peerConfig, dims, ffScope, ctx, h2);
+      ff = peer.output();
+      usage.add(peer.usage());
     } else {
       SigmaMoeFeedForward.Output<T> moe = SigmaMoeFeedForward.apply((SigmaMoeConfig) config, dims, ffScope, ctx, h2);
       ff = moe.output();

@@ -4,6 +4,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -46,6 +47,36 @@ public final class ParamScope {
   public <T extends TFloating> Operand<T> param(String name, Shape shape, Class<T> type, Initializer initializer) {
     String path = prefix.isEmpty() ? name : prefix + "/" + name;
     return store.get(new ParamSpec(path, shape, type, initializer));
+  }
+
+  /**
+   * Creates the table parameter {@code name} [rows, width] and returns its rows at {@code ids}, [...,
+   * width]: the only read of the table, so a training step can differentiate the rows read and
+   * update just those (a sparse update of a large table) instead of the whole table.
+   */
+  public <T extends TFloating> Operand<T> rows(String name, Shape shape, Class<T> type, Initializer initializer, Operand<TInt32> ids) {
+    return store.rows(new ParamSpec(pathOf(name), shape, type, initializer), ids);
+  }
+
+  /**
+   * The value of the buffer {@code name} under this scope: model state that is not a parameter (a
+   * BatchNorm's moving statistics), saved, exported and bound with the parameters, never
+   * differentiated or counted as a parameter.
+   */
+  public <T extends TFloating> Operand<T> buffer(String name, Shape shape, Class<T> type, Initializer initializer) {
+    return store.buffer(new ParamSpec(pathOf(name), shape, type, initializer));
+  }
+
+  /**
+   * Declares the buffer {@code name} and asks the training step to move it a {@code rate} of the way
+   * toward {@code target} (an exponential moving average), after its finiteness guard.
+   */
+  public <T extends TFloating> void trackBuffer(String name, Shape shape, Initializer initializer, Operand<T> target, double rate) {
+    store.trackBuffer(new ParamSpec(pathOf(name), shape, target.type(), initializer), target, rate);
+  }
+
+  private String pathOf(String name) {
+    return prefix.isEmpty() ? name : prefix + "/" + name;
   }
 
   /** Ops whose names carry this scope's path (for readable graphs). */

@@ -4,8 +4,10 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
 import com.google.common.hash.Hashing;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,6 +22,7 @@ import org.tensorflow.op.Scope;
 import org.tensorflow.op.core.Identity;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
@@ -44,6 +47,21 @@ public final class ParamStore implements ParamSource {
   /** One bound parameter: its spec, its value in the graph, and (for variables) the variable. */
   public record Param(ParamSpec spec, Operand<? extends TFloating> value, Variable<? extends TFloating> variable) {}
 
+  /**
+   * The one read of a table parameter by rows: {@code rows = table[ids]}.
+   *
+   * @param ids [M] the rows read, in [0, table rows), repeats allowed
+   * @param rows [M, width], what the model computes with: the tensor a sparse gradient is taken of
+   */
+  public record RowRead(ParamSpec spec, Operand<TInt32> ids, Operand<? extends TFloating> rows) {}
+
+  /**
+   * A training step's update of a buffer: {@code buffer -= rate * (buffer - target)}.
+   *
+   * @param target computed by the forward pass that asked for it (e.g. a batch statistic)
+   */
+  public record BufferUpdate(ParamSpec spec, Operand<? extends TFloating> target, double rate) {}
+
   private enum Binding {
     VARIABLES,
     ARGUMENTS,
@@ -60,6 +78,9 @@ public final class ParamStore implements ParamSource {
   private final Map<String, Operand<? extends TFloating>> boundValues;
   private final Map<String, Ops> scopes = new HashMap<>();
   private final Map<String, Variable<?>> states = new HashMap<>();
+  private final Map<String, Param> buffers = new LinkedHashMap<>();
+  private final List<BufferUpdate> bufferUpdates = new ArrayList<>();
+  private final Map<String, RowRead> rowReads = new LinkedHashMap<>();
   private boolean frozen;
 
   private ParamStore(Ops tf, long seed, Binding binding, Map<String, Operand<? extends TFloating>> boundValues) {
@@ -95,6 +116,11 @@ public final class ParamStore implements ParamSource {
   public ParamStore sharedWith(Ops other) {
     Map<String, Operand<? extends TFloating>> values = new LinkedHashMap<>();
     params.forEach((path, param) -> values.put(path, param.value()));
+    buffers.forEach((path, buffer) -> {
+      if (buffer.value() != null) {
+        values.put(path, buffer.value());
+      }
+    });
     return bound(other, values);
   }
 
@@ -113,6 +139,7 @@ public final class ParamStore implements ParamSource {
   @Override
   public <T extends TFloating> Operand<T> get(ParamSpec spec) {
     checkState(!frozen, "parameter '%s' created after the model was built (the store is frozen)", spec.path());
+    checkArgument(!buffers.containsKey(spec.path()), "'%s' created twice (as a buffer, then a parameter)", spec.path());
     Param existing = params.get(spec.path());
     if (existing != null) {
       checkArgument(
@@ -135,6 +162,81 @@ public final class ParamStore implements ParamSource {
   }
 
   /**
+   * Creates a table parameter [rows, width] and returns its rows at {@code ids} [..., width],
+   * recording the read ({@link #rowReads}).
+   */
+  @Override
+  public <T extends TFloating> Operand<T> rows(ParamSpec spec, Operand<TInt32> ids) {
+    checkArgument(spec.shape().numDimensions() == 2, "table parameter '%s' must be [rows, width], got %s", spec.path(), spec.shape());
+    Operand<T> table = get(spec);
+    Ops ops = scopeOf(parentOf(spec.path()));
+    Operand<TInt32> flatIds = ops.reshape(ids, ops.constant(new int[] {-1})); // [M]
+    Operand<T> rows = ops.gather(table, flatIds, ops.constant(0)); // [M, width]
+    rowReads.put(spec.path(), new RowRead(spec, flatIds, rows));
+    Operand<TInt32> shape = ops.concat(List.of(ops.shape(ids), ops.constant(new int[] {(int) spec.shape().get(1)})), ops.constant(0));
+    return ops.reshape(rows, shape);
+  }
+
+  /** The table parameters read by rows, by path, in creation order. */
+  public ImmutableMap<String, RowRead> rowReads() {
+    return ImmutableMap.copyOf(rowReads);
+  }
+
+  /**
+   * Creates a buffer (model state that is not a parameter) and returns its value: a variable read in
+   * a variables store, the bound value in a bound one, a placeholder in an arguments one.
+   *
+   * @throws IllegalArgumentException if the path exists already
+   * @throws IllegalStateException if the store is frozen
+   */
+  @SuppressWarnings("unchecked")
+  @Override
+  public <T extends TFloating> Operand<T> buffer(ParamSpec spec) {
+    checkNewBuffer(spec);
+    Param buffer =
+        switch (binding) {
+          case VARIABLES -> createVariable(spec);
+          case ARGUMENTS -> createArgument(spec);
+          case BOUND -> bind(spec);
+        };
+    buffers.put(spec.path(), buffer);
+    return (Operand<T>) buffer.value();
+  }
+
+  /**
+   * Declares a buffer that a training step moves toward {@code target}. A variables store creates
+   * its variable (nothing reads it here: a training forward uses the batch's own statistics); other
+   * stores only record the update, for whoever builds the step from them (an XLA-compiled step
+   * returns the targets).
+   */
+  @Override
+  public <T extends TFloating> void trackBuffer(ParamSpec spec, Operand<T> target, double rate) {
+    checkNewBuffer(spec);
+    checkArgument(rate > 0 && rate <= 1, "buffer '%s': rate (%s) must be in (0, 1]", spec.path(), rate);
+    checkArgument(target.type() == spec.type(), "buffer '%s' is %s, its target %s", spec.path(),
+        spec.type().getSimpleName(), target.type().getSimpleName());
+    Param buffer = binding == Binding.VARIABLES ? createVariable(spec) : new Param(spec, null, null);
+    buffers.put(spec.path(), buffer);
+    bufferUpdates.add(new BufferUpdate(spec, target, rate));
+  }
+
+  private void checkNewBuffer(ParamSpec spec) {
+    checkState(!frozen, "buffer '%s' created after the model was built (the store is frozen)", spec.path());
+    checkArgument(!params.containsKey(spec.path()) && !buffers.containsKey(spec.path()) && !states.containsKey(spec.path()),
+        "'%s' created twice", spec.path());
+  }
+
+  /** All buffers, in creation order; a tracked buffer outside a variables store has no value. */
+  public ImmutableList<Param> buffers() {
+    return ImmutableList.copyOf(buffers.values());
+  }
+
+  /** The updates the forward passes built over this store asked for, in order. */
+  public ImmutableList<BufferUpdate> bufferUpdates() {
+    return ImmutableList.copyOf(bufferUpdates);
+  }
+
+  /**
    * An optimizer slot of a parameter: a state variable of the same shape named {@code path/name}.
    */
   public <T extends TFloating> Variable<T> slot(Param param, String name) {
@@ -151,7 +253,7 @@ public final class ParamStore implements ParamSource {
   public <T extends TFloating> Variable<T> state(String path, Shape shape, Class<T> type) {
     checkState(binding == Binding.VARIABLES, "state variables exist only in a variables store");
     ParamSpec spec = new ParamSpec(path, shape, type, Initializer.zeros());
-    checkArgument(!params.containsKey(path) && !states.containsKey(path), "'%s' created twice", path);
+    checkArgument(!params.containsKey(path) && !states.containsKey(path) && !buffers.containsKey(path), "'%s' created twice", path);
     // Not scopeOf(a parameter's path): a sub-scope named exactly like an existing op (the
     // parameter's variable) makes TensorFlow Java 1.1.0's NameScope throw StringIndexOutOfBounds.
     Variable<T> variable = (Variable<T>) newVariable(path, spec, scopeOf(STATE_INIT_SCOPE).withInitScope());

@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.params.ParamStore;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Op;
@@ -12,6 +13,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.op.train.ApplyAdam;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 /**
  * Adam with decoupled weight decay (Loshchilov and Hutter), as graph ops over the store's variables.
@@ -67,10 +69,28 @@ public record AdamW(double beta1, double beta2, double epsilon, double weightDec
    * @param gradients one per parameter of {@code store}, in its order (already clipped)
    * @param after ops every update must wait for (e.g. the finite-gradient check)
    */
-  @SuppressWarnings("unchecked")
   public List<Op> updates(Ops tf, ParamStore store, Slots slots, List<Operand<TFloat32>> gradients, StepInputs in, List<Op> after) {
+    return updates(tf, store, slots, gradients, Collections.nCopies(gradients.size(), null), in, after);
+  }
+
+  /**
+   * The update ops, lazily for the parameters with rows: a table whose gradient is nonzero only at
+   * some rows (the rows a PEER layer retrieved) gets its decay, moments and Adam step at those rows
+   * only, by gather and scatter ("lazy Adam", as TensorFlow Addons' LazyAdam). This differs from
+   * dense AdamW: an untouched row keeps its weights and moments, where dense AdamW would decay the
+   * row's moments, keep moving it by its old momentum and decay its weights every step; a row
+   * touched again sees moments that skipped the steps between. It costs O(rows read) per step
+   * instead of O(table).
+   *
+   * @param rows per parameter, null for a dense update, or the distinct rows [U] its gradient [U,
+   *     width] is of
+   */
+  @SuppressWarnings("unchecked")
+  public List<Op> updates(Ops tf, ParamStore store, Slots slots, List<Operand<TFloat32>> gradients, List<Operand<TInt32>> rows,
+      StepInputs in, List<Op> after) {
     ImmutableList<ParamStore.Param> params = store.params();
     checkArgument(params.size() == gradients.size(), "%s parameters but %s gradients", params.size(), gradients.size());
+    checkArgument(rows.size() == gradients.size(), "%s gradients but %s row lists", gradients.size(), rows.size());
     Ops guarded = after.isEmpty() ? tf : tf.withControlDependencies(after);
     Operand<TFloat32> b1 = tf.constant((float) beta1);
     Operand<TFloat32> b2 = tf.constant((float) beta2);
@@ -82,6 +102,10 @@ public record AdamW(double beta1, double beta2, double epsilon, double weightDec
       Variable<TFloat32> variable = (Variable<TFloat32>) p.variable();
       Variable<TFloat32> m = slots.m().get(i);
       Variable<TFloat32> v = slots.v().get(i);
+      if (rows.get(i) != null) {
+        updates.addAll(lazyUpdate(guarded, variable, m, v, gradients.get(i), rows.get(i), in));
+        continue;
+      }
       Ops step = guarded;
       if (weightDecay > 0) {
         Operand<TFloat32> decay = tf.math.mul(tf.math.mul(in.learningRate(), tf.constant((float) weightDecay)), (Operand<TFloat32>) p.value());
@@ -91,5 +115,28 @@ public record AdamW(double beta1, double beta2, double epsilon, double weightDec
           gradients.get(i), ApplyAdam.useLocking(false)));
     }
     return updates;
+  }
+
+  /** ApplyAdam's arithmetic (and the decoupled decay before it) at {@code rows} only, by gather and scatter. */
+  private List<Op> lazyUpdate(Ops tf, Variable<TFloat32> variable, Variable<TFloat32> m, Variable<TFloat32> v,
+      Operand<TFloat32> g, Operand<TInt32> rows, StepInputs in) {
+    Operand<TFloat32> one = tf.constant(1f);
+    Operand<TFloat32> b1 = tf.constant((float) beta1);
+    Operand<TFloat32> b2 = tf.constant((float) beta2);
+    // Gathers copy the rows, so the scatters below cannot change what they read.
+    Operand<TFloat32> w0 = tf.gather(tf.identity(variable), rows, tf.constant(0)); // [U, width]
+    Operand<TFloat32> m0 = tf.gather(tf.identity(m), rows, tf.constant(0));
+    Operand<TFloat32> v0 = tf.gather(tf.identity(v), rows, tf.constant(0));
+    Operand<TFloat32> m1 = tf.math.add(tf.math.mul(b1, m0), tf.math.mul(tf.math.sub(one, b1), g));
+    Operand<TFloat32> v1 = tf.math.add(tf.math.mul(b2, v0), tf.math.mul(tf.math.sub(one, b2), tf.math.square(g)));
+    // lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), as ApplyAdam computes it.
+    Operand<TFloat32> lrT = tf.math.div(tf.math.mul(in.learningRate(), tf.math.sqrt(tf.math.sub(one, in.beta2Power()))),
+        tf.math.sub(one, in.beta1Power()));
+    Operand<TFloat32> decayed = weightDecay > 0
+        ? tf.math.sub(w0, tf.math.mul(tf.math.mul(in.learningRate(), tf.constant((float) weightDecay)), w0))
+        : w0;
+    Operand<TFloat32> step = tf.math.div(tf.math.mul(lrT, m1), tf.math.add(tf.math.sqrt(v1), tf.constant((float) epsilon)));
+    Operand<TFloat32> w1 = tf.math.sub(decayed, step);
+    return List.of(tf.scatterUpdate(m, rows, m1), tf.scatterUpdate(v, rows, v1), tf.scatterUpdate(variable, rows, w1));
   }
 }

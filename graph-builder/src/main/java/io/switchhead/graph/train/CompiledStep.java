@@ -1,6 +1,7 @@
 package io.switchhead.graph.train;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
@@ -11,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Operand;
 import org.tensorflow.Signature;
@@ -26,8 +28,8 @@ import org.tensorflow.types.family.TFloating;
  * The forward and backward pass as one must-compile XLA function: the model is built inside the
  * function over parameter values passed in as arguments (with the static-shape expert layouts XLA
  * needs), and the function returns the losses, one gradient per parameter, the usage entropies, the
- * dropped shares of the selections with a capacity and
- * (XL) the next memories. Its signature's names are private to this class.
+ * dropped shares of the selections with a capacity, (XL) the next memories and the tracked buffers'
+ * targets. Its signature's names are private to this class.
  */
 final class CompiledStep {
 
@@ -39,10 +41,11 @@ final class CompiledStep {
    * @param params the graph's parameter values, in the store's order
    * @param memories the current XL memories (empty without memory)
    */
+  @SuppressWarnings("unchecked")
   static Backward call(Ops tf, ModelConfig config, int batch, Operand<TInt32> inputs, Operand<TInt32> targets,
       Operand<TInt64> stepSeed, List<Operand<? extends TFloating>> params,
-      List<Operand<TFloat32>> memories, int usages, int capacities) {
-    ConcreteFunction step = define(config, batch, memories.size());
+      List<Operand<TFloat32>> memories, int usages, int capacities, int bufferUpdates, Set<Integer> sparse) {
+    ConcreteFunction step = define(config, batch, memories.size(), sparse);
     Map<String, Operand<?>> args = new LinkedHashMap<>();
     args.put("inputs", inputs);
     args.put("targets", targets);
@@ -54,11 +57,17 @@ final class CompiledStep {
       args.put("memory_" + i, memories.get(i));
     }
     Map<String, Operand<?>> out = XlaCompiledCall.call(tf, step, args);
+    ImmutableMap.Builder<Integer, Operand<TInt32>> rows = ImmutableMap.builder();
+    for (int i : sparse) {
+      rows.put(i, (Operand<TInt32>) (Operand<?>) out.get("rows_" + i));
+    }
     return new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", params.size()),
-        numbered(out, "usage_", usages), numbered(out, "dropped_", capacities), numbered(out, "next_memory_", memories.size()));
+        numbered(out, "usage_", usages), numbered(out, "dropped_", capacities), numbered(out, "next_memory_", memories.size()),
+        numbered(out, "buffer_target_", bufferUpdates), rows.buildOrThrow());
   }
 
-  private static ConcreteFunction define(ModelConfig config, int batch, int memoryLayers) {
+  /** @param sparse the indices of the tables read by rows: their gradients are of the rows, returned with the rows' ids */
+  private static ConcreteFunction define(ModelConfig config, int batch, int memoryLayers, Set<Integer> sparse) {
     Shape window = Shape.of(batch, config.context());
     return ConcreteFunction.create(ftf -> {
       Placeholder<TInt32> fInputs = ftf.placeholder(TInt32.class, Placeholder.shape(window));
@@ -72,7 +81,11 @@ final class CompiledStep {
       ForwardGraph.Output f = ForwardGraph.build(config, args, LayerContext.train(ftf, fSeed).withStaticShapes(),
           ForwardGraph.Inputs.tokens(fInputs).withTargets(fTargets).withMemories(fMemory));
       ForwardGraph.Losses losses = f.requireLosses();
-      List<Operand<?>> grads = Gradients.of(ftf, losses.total(), new ArrayList<>(args.values()));
+      List<Operand<?>> grads = Gradients.of(ftf, losses.total(), TrainingGraph.differentiated(args));
+      ImmutableMap<Integer, Operand<TInt32>> rows = TrainingGraph.sparseRows(args);
+      if (!rows.keySet().equals(sparse)) {
+        throw new IllegalStateException("the compiled step reads tables by rows at " + rows.keySet() + ", the graph at " + sparse);
+      }
       Signature.Builder sig = Signature.builder().key("train_step").input("inputs", fInputs).input("targets", fTargets).input("seed", fSeed);
       List<ParamStore.Param> params = args.params();
       for (int i = 0; i < params.size(); i++) {
@@ -82,12 +95,18 @@ final class CompiledStep {
       for (int i = 0; i < grads.size(); i++) {
         sig.output("grad_" + i, grads.get(i));
       }
+      rows.forEach((i, ids) -> sig.output("rows_" + i, ids));
       for (int i = 0; i < f.usage().size(); i++) {
         sig.output("usage_" + i, f.usage().get(i).entropy());
       }
       List<Operand<? extends TFloating>> dropped = TrainingGraph.droppedShares(f);
       for (int i = 0; i < dropped.size(); i++) {
         sig.output("dropped_" + i, dropped.get(i));
+      }
+      // The tracked buffers' targets (BatchNorm batch statistics): the function has no variables to move.
+      List<ParamStore.BufferUpdate> updates = args.bufferUpdates();
+      for (int i = 0; i < updates.size(); i++) {
+        sig.output("buffer_target_" + i, updates.get(i).target());
       }
       for (int i = 0; i < fMemory.size(); i++) {
         sig.input("memory_" + i, fMemory.get(i));

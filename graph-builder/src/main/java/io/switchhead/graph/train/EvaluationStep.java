@@ -7,15 +7,12 @@ import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.model.MemoryState;
 import io.switchhead.graph.params.ParamStore;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.family.TFloating;
 
 /**
  * Evaluation inside the training graph: the same parameters read by path, no dropout, the summed
@@ -34,10 +31,9 @@ record EvaluationStep(Operand<TFloat32> lossSum, Op step, Op resetMemory, Immuta
   /** Builds it in the name scope {@code eval}, over the values of {@code store}'s parameters. */
   static EvaluationStep build(Ops root, ModelConfig config, int batch, ParamStore store, Operand<TInt32> inputs,
       Operand<TInt32> targets, MemoryState memory) {
-    Map<String, Operand<? extends TFloating>> byPath = new LinkedHashMap<>();
-    store.params().forEach(p -> byPath.put(p.spec().path(), p.value()));
     Ops tf = root.withSubScope("eval");
-    ForwardGraph.Output eval = ForwardGraph.build(config, ParamStore.bound(tf, byPath), LayerContext.eval(tf),
+    // Parameters and buffers (BatchNorm moving statistics) by path.
+    ForwardGraph.Output eval = ForwardGraph.build(config, store.sharedWith(tf), LayerContext.eval(tf),
         ForwardGraph.Inputs.tokens(inputs).withTargets(targets).withMemories(memory.reads(tf)));
     Operand<TFloat32> lossSum = tf.math.mul(eval.requireLosses().lm(), tf.constant((float) batch * config.context()));
     List<Op> advance = memory.assign(tf.withControlDependencies(List.of(lossSum)), eval.nextMemories());

@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.ExpertCounts;
@@ -111,14 +112,16 @@ public final class TrainingGraph implements AutoCloseable {
     for (StepKind k : List.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES)) {
       if (kinds.contains(k)) {
         ForwardGraph.Losses losses = plain.requireLosses();
-        ImmutableList<Operand<TFloat32>> grads = floats(Gradients.of(tf, losses.total(), new ArrayList<>(store.values())));
+        ImmutableList<Operand<TFloat32>> grads = floats(Gradients.of(tf, losses.total(), differentiated(store)));
+        ImmutableList<Operand<TFloat32>> bufferTargets = ImmutableList.copyOf(store.bufferUpdates().stream()
+            .map(u -> (Operand<TFloat32>) u.target()).toList());
         steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain),
-            floats(new ArrayList<>(droppedShares(plain))), plain.nextMemories())));
+            floats(new ArrayList<>(droppedShares(plain))), plain.nextMemories(), bufferTargets, sparseRows(store))));
       }
     }
     if (kinds.contains(StepKind.XLA)) {
       Backward compiled = CompiledStep.call(tf, config, batch, inputs, targets, feeds.stepSeed(), store.values(),
-          trainMemory.reads(tf), usageNames.size(), droppedNames.size());
+          trainMemory.reads(tf), usageNames.size(), droppedNames.size(), store.bufferUpdates().size(), sparseRows(store).keySet());
       steps.put(StepKind.XLA, update.build(tf, "xla", compiled));
     }
     kind = steps.keySet().iterator().next();
@@ -128,6 +131,33 @@ public final class TrainingGraph implements AutoCloseable {
 
     session = new Session(graph, SessionOptions.plain());
     session.initialize();
+  }
+
+  /**
+   * What each parameter's gradient is taken of: its value, or for a table read by rows the rows
+   * read, so the table's gradient is never the dense [rows, width] scatter that GatherV2's gradient
+   * builds (see {@link AdamW} for the lazy update it gets instead).
+   */
+  static List<Operand<?>> differentiated(ParamStore store) {
+    List<Operand<?>> xs = new ArrayList<>();
+    for (ParamStore.Param p : store.params()) {
+      ParamStore.RowRead read = store.rowReads().get(p.spec().path());
+      xs.add(read == null ? p.value() : read.rows());
+    }
+    return xs;
+  }
+
+  /** By parameter index, the rows read of each table read by rows. */
+  static ImmutableMap<Integer, Operand<TInt32>> sparseRows(ParamStore store) {
+    ImmutableMap.Builder<Integer, Operand<TInt32>> rows = ImmutableMap.builder();
+    ImmutableList<ParamStore.Param> params = store.params();
+    for (int i = 0; i < params.size(); i++) {
+      ParamStore.RowRead read = store.rowReads().get(params.get(i).spec().path());
+      if (read != null) {
+        rows.put(i, read.ids());
+      }
+    }
+    return rows.buildOrThrow();
   }
 
   @SuppressWarnings("unchecked")
@@ -291,6 +321,31 @@ public final class TrainingGraph implements AutoCloseable {
           p.spec().shape(), value.shape());
       Placeholder<TFloat32> in = assign.placeholder(TFloat32.class, Placeholder.shape(p.spec().shape()));
       runner.feed(in, value).addTarget(assign.assign((Variable<TFloat32>) p.variable(), in));
+    }
+    runner.run().close();
+  }
+
+  /**
+   * Sets every buffer (PEER's BatchNorm statistics) to the value given for its path, as {@link
+   * #assignParameters} does for the parameters; an import carries both.
+   *
+   * @throws IllegalArgumentException if the paths are not exactly the buffers', or a shape differs
+   */
+  @SuppressWarnings("unchecked")
+  public void assignBuffers(Map<String, TFloat32> values) {
+    Set<String> paths = store.buffers().stream().map(b -> b.spec().path()).collect(Collectors.toCollection(TreeSet::new));
+    checkArgument(paths.equals(new TreeSet<>(values.keySet())), "values for %s, but the buffers are %s", new TreeSet<>(values.keySet()), paths);
+    if (paths.isEmpty()) {
+      return;
+    }
+    Ops assign = tf.withSubScope("assign_buffers");
+    Session.Runner runner = session.runner();
+    for (ParamStore.Param b : store.buffers()) {
+      TFloat32 value = values.get(b.spec().path());
+      checkArgument(value.shape().equals(b.spec().shape()), "buffer '%s' has shape %s, its value %s", b.spec().path(),
+          b.spec().shape(), value.shape());
+      Placeholder<TFloat32> in = assign.placeholder(TFloat32.class, Placeholder.shape(b.spec().shape()));
+      runner.feed(in, value).addTarget(assign.assign((Variable<TFloat32>) b.variable(), in));
     }
     runner.run().close();
   }

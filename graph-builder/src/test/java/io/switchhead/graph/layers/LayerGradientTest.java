@@ -6,6 +6,7 @@ import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelDims;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
@@ -42,6 +43,8 @@ class LayerGradientTest {
           var out = MhMoeFeedForward.apply(new MhMoeConfig(2, 3, 2, 5, 1.0, 0.1, false), new ModelDims(D, 1, 0), p, ctx, x);
           return ctx.tf().math.add(out.output(), out.balanceLoss());
         }),
+        Arguments.of("peer (moving statistics)", (LayerHarness.Layer) (p, ctx, x) -> PeerFeedForward.apply(
+            new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.GELU, 0.9, 1e-3), new ModelDims(D, 1, 0), p, ctx, x).output()),
         Arguments.of("dense-ff", (LayerHarness.Layer) (p, ctx, x) -> DenseFeedForward.apply(new DenseFeedForwardConfig(7), new ModelDims(D, 1, 0), p, ctx, x)),
         Arguments.of("layer-norm", (LayerHarness.Layer) (p, ctx, x) -> LayerNorm.apply(p, ctx.tf(), x, D)));
   }

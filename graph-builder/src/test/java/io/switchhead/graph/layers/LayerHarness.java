@@ -13,6 +13,7 @@ import java.util.Random;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat64;
@@ -30,11 +31,20 @@ final class LayerHarness {
 
   /** The parameters the layer creates for an input of this shape. */
   static List<ParamSpec> specs(Layer layer, Shape inputShape) {
+    return built(layer, inputShape).specs();
+  }
+
+  /** The buffers (e.g. BatchNorm moving statistics) the layer reads in evaluation. */
+  static List<ParamSpec> bufferSpecs(Layer layer, Shape inputShape) {
+    return built(layer, inputShape).buffers().stream().map(ParamStore.Param::spec).toList();
+  }
+
+  private static ParamStore built(Layer layer, Shape inputShape) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       ParamStore store = ParamStore.arguments(tf);
       layer.apply(store.root().child("layer"), LayerContext.eval(tf), tf.placeholder(TFloat64.class, Placeholder.shape(inputShape)));
-      return store.specs();
+      return store;
     }
   }
 
@@ -43,9 +53,17 @@ final class LayerHarness {
     return check(layer, inputShape, random, LayerContext::eval);
   }
 
-  /** The same in the context {@code context} makes (e.g. a TRAIN one with a constant seed). */
+  /**
+   * The same in the context {@code context} makes (e.g. a TRAIN one with a constant seed: BatchNorm
+   * on the batch's statistics). Each buffer is held at fresh random values in [0.5, 1.5) (positive,
+   * as a variance must be), which evaluation reads.
+   */
   static GradientChecker.Report check(Layer layer, Shape inputShape, Random random, java.util.function.Function<Ops, LayerContext> context) {
     List<ParamSpec> specs = specs(layer, inputShape);
+    Map<ParamSpec, double[]> buffers = new HashMap<>();
+    for (ParamSpec spec : bufferSpecs(layer, inputShape)) {
+      buffers.put(spec, random.doubles(spec.size()).map(u -> 0.5 + u).toArray());
+    }
     List<Input> inputs = new ArrayList<>();
     inputs.add(Input.normal(random, inputShape.asArray()));
     for (ParamSpec spec : specs) {
@@ -61,6 +79,7 @@ final class LayerHarness {
       for (int i = 0; i < specs.size(); i++) {
         values.put(specs.get(i).path(), in.get(i + 1));
       }
+      buffers.forEach((spec, held) -> values.put(spec.path(), tf.constant(spec.shape(), DataBuffers.of(held))));
       ParamStore store = ParamStore.bound(tf, values);
       return layer.apply(store.root().child("layer"), context.apply(tf), in.get(0));
     }, inputs);

@@ -8,6 +8,7 @@ import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.PerBlockFeedForwardConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -57,7 +58,8 @@ class DecodeGraphTest {
         model(layers, new DenseAttentionConfig(3, 8, Positional.XL), sigmaMoe),
         model(layers, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1), new PerBlockFeedForwardConfig(sigmaMoe, dense, 0, 2)),
         // MH-MoE with a capacity small enough to drop in training: evaluation is dropless, so decoding equals the forward pass.
-        model(layers, new DenseAttentionConfig(3, 8, Positional.ROPE), new MhMoeConfig(4, 3, 2, 5, 0.5, 0.01, true)));
+        model(layers, new DenseAttentionConfig(3, 8, Positional.ROPE), new MhMoeConfig(4, 3, 2, 5, 0.5, 0.01, true)),
+        model(layers, new DenseAttentionConfig(3, 8, Positional.ROPE), new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.RELU, 0.9, 1e-3)));
   }
 
   /** One model's decode graph and full forward graph over the same variables. */

@@ -10,6 +10,7 @@ import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.PerBlockFeedForwardConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.Presets;
@@ -60,7 +61,9 @@ class LanguageModelTest {
         Arguments.of("sigma-moe in block 1 only", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
             new PerBlockFeedForwardConfig(new SigmaMoeConfig(4, 6, 2, 0, 1e-3), ff, 1, 2))),
         Arguments.of("mh-moe in block 1", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
-            new PerBlockFeedForwardConfig(new MhMoeConfig(4, 3, 2, 5, 1.0, 0.01, false), ff, 1, 2))));
+            new PerBlockFeedForwardConfig(new MhMoeConfig(4, 3, 2, 5, 1.0, 0.01, false), ff, 1, 2))),
+        Arguments.of("peer in block 1 only", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
+            new PerBlockFeedForwardConfig(new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.GELU, 0.9, 1e-3), ff, 1, 2))));
   }
 
   /** Logits [1, T, V] (flattened) of an EVAL model with the given seed. */

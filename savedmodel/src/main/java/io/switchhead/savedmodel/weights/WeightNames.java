@@ -8,6 +8,7 @@ import io.switchhead.graph.config.AttentionConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
 import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.layers.LayerContext;
@@ -43,7 +44,10 @@ public final class WeightNames {
 
   private WeightNames() {}
 
-  /** Every parameter of {@code model}, in the model's parameter order. */
+  /**
+   * Every parameter of {@code model}, in the model's parameter order, then its buffers (PEER's
+   * BatchNorm statistics), which travel with the parameters as they do in a PyTorch state dict.
+   */
   public static ImmutableList<WeightName> of(ModelConfig model) {
     return of(model, specs(model));
   }
@@ -110,6 +114,14 @@ public final class WeightNames {
           "fc2", new Rule("experts.fc2", Layout.AS_IS), "fc3", new Rule("experts.fc3", Layout.AS_IS),
           "merge_w", new Rule("merge_layer.weight", Layout.TRANSPOSED), "merge_b", new Rule("merge_layer.bias", Layout.AS_IS));
     }
+    if (f instanceof PeerConfig) {
+      // PEER-pytorch's (lucidrains) names: experts as nn.Embedding tables, the query Linear and its BatchNorm1d.
+      return Map.of("query", new Rule("to_queries.weight", Layout.TRANSPOSED), "bn_scale", new Rule("query_norm.weight", Layout.AS_IS),
+          "bn_bias", new Rule("query_norm.bias", Layout.AS_IS), "keys1", new Rule("keys1", Layout.AS_IS),
+          "keys2", new Rule("keys2", Layout.AS_IS), "u", new Rule("weight_down_embed.weight", Layout.AS_IS),
+          "v", new Rule("weight_up_embed.weight", Layout.AS_IS), "bn_mean", new Rule("query_norm.running_mean", Layout.AS_IS),
+          "bn_variance", new Rule("query_norm.running_var", Layout.AS_IS));
+    }
     if (f instanceof SigmaMoeConfig) {
       return Map.of("sel", new Rule("expert_sel", Layout.AS_IS), "keys", new Rule("keys", Layout.AS_IS),
           "values", new Rule("values", Layout.AS_IS));
@@ -118,14 +130,15 @@ public final class WeightNames {
         "w2", new Rule("linear2.weight", Layout.TRANSPOSED), "b2", new Rule("linear2.bias", Layout.AS_IS));
   }
 
-  /** The parameters a graph of {@code model} creates (placeholders only: nothing is initialised or run). */
+  /** The parameters and buffers a graph of {@code model} creates (placeholders only: nothing is initialised or run). */
   private static ImmutableList<ParamSpec> specs(ModelConfig model) {
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
       ParamStore store = ParamStore.arguments(tf);
       Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, model.context())));
       ForwardGraph.build(model, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(tokens));
-      return store.specs();
+      return ImmutableList.<ParamSpec>builder().addAll(store.specs())
+          .addAll(store.buffers().stream().map(ParamStore.Param::spec).iterator()).build();
     }
   }
 }

@@ -7,6 +7,7 @@ import io.switchhead.graph.config.ConfigJson;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
+import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.SavedVariables;
 import io.switchhead.graph.train.VerifiedCheckpoint;
@@ -14,6 +15,7 @@ import io.switchhead.savedmodel.SavedModelExport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.function.Consumer;
@@ -69,10 +71,12 @@ public final class WeightsExport {
       store.freeze();
       Map<String, ParamStore.Param> params = new LinkedHashMap<>();
       store.params().forEach(p -> params.put(p.spec().path(), p));
+      store.buffers().forEach(b -> params.put(b.spec().path(), b)); // BatchNorm statistics, with the parameters
+      List<ParamSpec> specs = params.values().stream().map(ParamStore.Param::spec).toList();
       try (Session session = new Session(graph)) {
         // The parameters by name; the checkpoint's Adam slots and XL memories are not in this graph.
         checkpoint.restoreParameters(session, SavedVariables.of(graph));
-        for (WeightName w : WeightNames.of(model, store.specs())) {
+        for (WeightName w : WeightNames.of(model, specs)) {
           try (Result r = session.runner().fetch(params.get(w.path()).value()).run()) {
             byte[] data = w.layout().toFile(Float32Bytes.of((TFloat32) r.get(0)), w.shape(), Float.BYTES);
             tensors.put(w.name(), new SafeTensorsFile.Tensor(Dtype.F32, w.fileShape(), data));

@@ -14,6 +14,7 @@ import io.switchhead.graph.config.ConfigJson;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.params.ParamSpec;
+import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.RunState;
 import io.switchhead.graph.train.StepKind;
@@ -149,6 +150,17 @@ public final class WeightsImport {
         graph.assignParameters(tensors);
       } finally {
         tensors.values().forEach(TFloat32::close);
+      }
+      Map<String, TFloat32> buffers = new LinkedHashMap<>();
+      try {
+        for (ParamStore.Param b : graph.store().buffers()) {
+          byte[] value = values.get(b.spec().path());
+          checkState(value != null, "the training graph has a buffer '%s' that the forward graph has not", b.spec().path());
+          buffers.put(b.spec().path(), Float32Bytes.tensor(b.spec().shape(), value));
+        }
+        graph.assignBuffers(buffers);
+      } finally {
+        buffers.values().forEach(TFloat32::close);
       }
       RunState state = new RunState(0, model, train, corpus.source(), List.of(), null);
       return new Checkpoints(dir, train.keepCheckpoints()).save(0, graph::save, state);

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
+import io.switchhead.graph.config.PerBlockFeedForwardConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
@@ -41,9 +43,13 @@ import org.tensorflow.SavedModelBundle;
  */
 class WeightsRoundTripTest {
 
-  /** XL SwitchHead attention (E = 3) and the sigma-MoE feed-forward: every kind of state a checkpoint holds. */
+  /**
+   * XL SwitchHead attention (E = 3), the sigma-MoE feed-forward and PEER in block 1 (BatchNorm
+   * statistics, buffers beside the parameters): every kind of state a checkpoint holds.
+   */
   private static final ModelConfig MODEL = new ModelConfig(256, 16, 2, 8, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.1),
-      new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 0.1, 0.7);
+      new PerBlockFeedForwardConfig(new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.GELU, 0.9, 1e-3),
+          new SigmaMoeConfig(4, 8, 2, 0.1, 1e-3), 1, 2), 0.1, 0.7);
 
   @TempDir static Path dir;
   @Seeded private static Random corpusRandom;
