@@ -1,6 +1,7 @@
 package io.switchhead.graph.config;
 
 import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 
 /**
  * The sigma-MoE feed-forward of SwitchAll (SWITCHHEAD.md section 3): sigmoid gates, top-k experts of
@@ -11,8 +12,10 @@ import static com.google.common.base.Preconditions.checkArgument;
  * @param k experts per token, in [1, experts] (4 in the paper)
  * @param expertDropout probability a (token, expert) score is masked before top-k, training only
  * @param entropyWeight lambda of the entropy regulariser (1e-4 at 47M, 1e-3 at 259M); 0 turns it off
+ * @param kRule how many of the k a token uses: all (fixed), or K per token from the block's
+ *     attention (our dynamic-k design, {@link AttentionK}), k being K_max
  */
-public record SigmaMoeConfig(int experts, int expertSize, int k, double expertDropout, double entropyWeight)
+public record SigmaMoeConfig(int experts, int expertSize, int k, double expertDropout, double entropyWeight, KRule kRule)
     implements FeedForwardConfig {
 
   public SigmaMoeConfig {
@@ -21,5 +24,12 @@ public record SigmaMoeConfig(int experts, int expertSize, int k, double expertDr
     checkArgument(k >= 1 && k <= experts, "sigma-MoE: k (%s) must be in [1, experts = %s]", k, experts);
     checkArgument(expertDropout >= 0 && expertDropout < 1, "sigma-MoE: expertDropout (%s) must be in [0, 1)", expertDropout);
     checkArgument(entropyWeight >= 0, "sigma-MoE: entropyWeight (%s) must be >= 0", entropyWeight);
+    checkNotNull(kRule, "sigma-MoE: kRule is missing (e.g. {\"type\": \"fixed\"})");
+    kRule.check("sigma-MoE", k);
+  }
+
+  /** Fixed k: every token uses its k experts. */
+  public SigmaMoeConfig(int experts, int expertSize, int k, double expertDropout, double entropyWeight) {
+    this(experts, expertSize, k, expertDropout, entropyWeight, KRule.fixed());
   }
 }

@@ -2,6 +2,7 @@ package io.switchhead.graph.layers;
 
 import io.switchhead.ops.moe.SelectionConfig;
 import org.tensorflow.Operand;
+import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -14,5 +15,20 @@ import org.tensorflow.types.family.TFloating;
  * @param entropy scalar, in nats; log(E) when every expert is used equally
  * @param ids [N, H*k] the chosen expert ids, head-major and offset by head: id = h*E + e
  * @param selection H, E and k of the ids
+ * @param meanK float32 scalar, the mean over tokens of the experts per head a token used, for a
+ *     dynamic-k selection (our design; the ids then hold all k = K_max slots, the unused ones with
+ *     gate 0); null for a fixed-k selection, which uses k
  */
-public record ExpertUsage(String name, Operand<? extends TFloating> entropy, Operand<TInt32> ids, SelectionConfig selection) {}
+public record ExpertUsage(String name, Operand<? extends TFloating> entropy, Operand<TInt32> ids, SelectionConfig selection,
+    Operand<TFloat32> meanK) {
+
+  /** A fixed-k selection. */
+  public ExpertUsage(String name, Operand<? extends TFloating> entropy, Operand<TInt32> ids, SelectionConfig selection) {
+    this(name, entropy, ids, selection, null);
+  }
+
+  /** Whether the selection's K varies by token. */
+  public boolean dynamic() {
+    return meanK != null;
+  }
+}
