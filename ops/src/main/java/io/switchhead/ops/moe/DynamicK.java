@@ -78,7 +78,9 @@ public final class DynamicK {
       raw = dk.math.round(dk.math.div(dk.math.mul(dk.math.mul(importance, tokens), scalar(dk, kAvg, type)), sum));
     }
     Operand<T> clipped = dk.clipByValue(raw, one(dk, type), scalar(dk, kMax, type));
-    return dk.dtypes.cast(clipped, TInt32.class);
+    // K is a count and carries no gradient; saying so keeps Ceil and Round (which have none) off
+    // every differentiated path, whatever importance was computed from.
+    return dk.dtypes.cast(dk.stopGradient(clipped), TInt32.class);
   }
 
   /**
