@@ -2,6 +2,7 @@ package io.switchhead.graph.train;
 
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
@@ -40,7 +41,7 @@ final class CompiledStep {
    */
   static Backward call(Ops tf, ModelConfig config, int batch, Operand<TInt32> inputs, Operand<TInt32> targets,
       Operand<TInt64> stepSeed, List<Operand<? extends TFloating>> params,
-      List<Operand<TFloat32>> memories, int usages) {
+      List<Operand<TFloat32>> memories, int usages, int meanKs) {
     ConcreteFunction step = define(config, batch, memories.size());
     Map<String, Operand<?>> args = new LinkedHashMap<>();
     args.put("inputs", inputs);
@@ -54,7 +55,7 @@ final class CompiledStep {
     }
     Map<String, Operand<?>> out = XlaCompiledCall.call(tf, step, args);
     return new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", params.size()),
-        numbered(out, "usage_", usages), numbered(out, "next_memory_", memories.size()));
+        numbered(out, "usage_", usages), numbered(out, "next_memory_", memories.size()), numbered(out, "mean_k_", meanKs));
   }
 
   private static ConcreteFunction define(ModelConfig config, int batch, int memoryLayers) {
@@ -83,6 +84,10 @@ final class CompiledStep {
       }
       for (int i = 0; i < f.usage().size(); i++) {
         sig.output("usage_" + i, f.usage().get(i).entropy());
+      }
+      List<ExpertUsage> dynamic = f.usage().stream().filter(ExpertUsage::dynamic).toList();
+      for (int i = 0; i < dynamic.size(); i++) {
+        sig.output("mean_k_" + i, dynamic.get(i).meanK());
       }
       for (int i = 0; i < fMemory.size(); i++) {
         sig.input("memory_" + i, fMemory.get(i));

@@ -45,6 +45,7 @@ record GuardedUpdate(ParamStore store, AdamW.Slots slots, AdamW optimizer, AdamW
     Operand<TFloat32> usage = pass.usageEntropy().isEmpty()
         ? tf.constant(new float[0])
         : tf.stack(pass.usageEntropy());
-    return new TrainStep(pass.loss(), pass.lmLoss(), norm, usage, train);
+    Operand<TFloat32> meanK = pass.meanK().isEmpty() ? tf.constant(new float[0]) : tf.stack(pass.meanK());
+    return new TrainStep(pass.loss(), pass.lmLoss(), norm, usage, meanK, train);
   }
 }

@@ -7,5 +7,13 @@ package io.switchhead.graph.train;
  * @param lmLoss the mean token cross-entropy (nats)
  * @param gradientNorm the global gradient norm before clipping
  * @param usageEntropy per expert selection, in the order of {@link TrainingGraph#usageNames}
+ * @param meanK per dynamic-k selection, in the order of {@link TrainingGraph#meanKSites}: the mean
+ *     over tokens of the experts per head used (our dynamic-k design); empty without one
  */
-public record StepMetrics(double loss, double lmLoss, double gradientNorm, double[] usageEntropy) {}
+public record StepMetrics(double loss, double lmLoss, double gradientNorm, double[] usageEntropy, double[] meanK) {
+
+  /** A step without dynamic-k selections. */
+  public StepMetrics(double loss, double lmLoss, double gradientNorm, double[] usageEntropy) {
+    this(loss, lmLoss, gradientNorm, usageEntropy, new double[0]);
+  }
+}

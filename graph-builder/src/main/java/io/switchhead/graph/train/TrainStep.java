@@ -14,14 +14,15 @@ import org.tensorflow.types.TFloat32;
  * @param lmLoss the mean token cross-entropy (nats), scalar
  * @param gradientNorm the global norm of the gradients before clipping, scalar
  * @param usageEntropy [U] the expert-usage entropy of each selection ({@link TrainingGraph#usageNames})
+ * @param meanK [K] the mean K of each dynamic-k selection ({@link TrainingGraph#meanKSites})
  * @param train clips, checks finiteness, applies AdamW and advances the XL memory
  */
 record TrainStep(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, Operand<TFloat32> gradientNorm,
-    Operand<TFloat32> usageEntropy, Op train) {
+    Operand<TFloat32> usageEntropy, Operand<TFloat32> meanK, Op train) {
 
   /** Adds this step's fetches to {@code runner}, in the order {@link #read} reads them. */
   Session.Runner fetch(Session.Runner runner) {
-    return runner.fetch(loss).fetch(lmLoss).fetch(gradientNorm).fetch(usageEntropy);
+    return runner.fetch(loss).fetch(lmLoss).fetch(gradientNorm).fetch(usageEntropy).fetch(meanK);
   }
 
   /** The metrics of a run that fetched with {@link #fetch} (and nothing before it). */
@@ -31,7 +32,16 @@ record TrainStep(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, Operand<TFloa
     for (int i = 0; i < usage.length; i++) {
       entropies[i] = usage[i];
     }
-    return new StepMetrics(scalar(result, 0), scalar(result, 1), scalar(result, 2), entropies);
+    return new StepMetrics(scalar(result, 0), scalar(result, 1), scalar(result, 2), entropies, doubles(result, 4));
+  }
+
+  private static double[] doubles(Result result, int index) {
+    float[] floats = Tensors.toFloats(result.get(index));
+    double[] out = new double[floats.length];
+    for (int i = 0; i < floats.length; i++) {
+      out[i] = floats[i];
+    }
+    return out;
   }
 
   private static double scalar(Result result, int index) {

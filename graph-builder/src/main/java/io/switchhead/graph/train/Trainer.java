@@ -29,7 +29,14 @@ public final class Trainer implements AutoCloseable {
 
   /** One step's measurements. */
   public record StepReport(long step, double loss, double lmLoss, double gradientNorm, double learningRate,
-      double[] usageEntropy, long tokens, double seconds) {}
+      double[] usageEntropy, long tokens, double seconds, double[] meanK) {
+
+    /** A step without dynamic-k selections. */
+    public StepReport(long step, double loss, double lmLoss, double gradientNorm, double learningRate,
+        double[] usageEntropy, long tokens, double seconds) {
+      this(step, loss, lmLoss, gradientNorm, learningRate, usageEntropy, tokens, seconds, new double[0]);
+    }
+  }
 
   /** Receives progress; every method has a default that does nothing. */
   public interface Listener {
@@ -219,6 +226,11 @@ public final class Trainer implements AutoCloseable {
     return graph.usageNames();
   }
 
+  /** The dynamic-k selections whose mean K {@link StepReport#meanK} holds, in its order; empty without one. */
+  public List<MeanKSite> meanKSites() {
+    return graph.meanKSites();
+  }
+
   /** Runs the next step and applies its update. */
   public StepReport step() {
     checkState(!finished(), "training already reached its %s steps", train.steps());
@@ -230,7 +242,7 @@ public final class Trainer implements AutoCloseable {
     nextStep++;
     lastLoss = m.lmLoss();
     return new StepReport(step, m.loss(), m.lmLoss(), m.gradientNorm(), lr, m.usageEntropy(),
-        (long) train.batch() * model.context(), seconds);
+        (long) train.batch() * model.context(), seconds, m.meanK());
   }
 
   /**

@@ -62,6 +62,7 @@ public final class TrainingGraph implements AutoCloseable {
   private final Map<StepKind, TrainStep> steps = new EnumMap<>(StepKind.class);
   private final EvaluationStep evaluation;
   private final ImmutableList<String> usageNames;
+  private final ImmutableList<MeanKSite> meanKSites;
   private StepKind kind;
 
   /** The steps a run in {@code train.xla()} mode needs (see {@link StepKind#forMode}). */
@@ -103,18 +104,20 @@ public final class TrainingGraph implements AutoCloseable {
     ForwardGraph.Output plain = ForwardGraph.build(config, store, plainContext,
         ForwardGraph.Inputs.tokens(inputs).withTargets(targets).withMemories(trainMemory.reads(tf)));
     usageNames = ImmutableList.copyOf(plain.usage().stream().map(ExpertUsage::name).toList());
+    meanKSites = ImmutableList.copyOf(plain.usage().stream().filter(ExpertUsage::dynamic)
+        .map(u -> new MeanKSite(u.name(), u.selection().k())).toList());
     GuardedUpdate update = new GuardedUpdate(store, AdamW.slots(store), optimizer,
         new AdamW.StepInputs(feeds.learningRate(), feeds.beta1Power(), feeds.beta2Power()), settings.gradientClip(), trainMemory);
     for (StepKind k : List.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES)) {
       if (kinds.contains(k)) {
         ForwardGraph.Losses losses = plain.requireLosses();
         ImmutableList<Operand<TFloat32>> grads = floats(Gradients.of(tf, losses.total(), new ArrayList<>(store.values())));
-        steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain), plain.nextMemories())));
+        steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain), plain.nextMemories(), meanKs(plain))));
       }
     }
     if (kinds.contains(StepKind.XLA)) {
       Backward compiled = CompiledStep.call(tf, config, batch, inputs, targets, feeds.stepSeed(), store.values(),
-          trainMemory.reads(tf), usageNames.size());
+          trainMemory.reads(tf), usageNames.size(), meanKSites.size());
       steps.put(StepKind.XLA, update.build(tf, "xla", compiled));
     }
     kind = steps.keySet().iterator().next();
@@ -131,6 +134,11 @@ public final class TrainingGraph implements AutoCloseable {
     return ImmutableList.copyOf(f.usage().stream().map(u -> (Operand<TFloat32>) u.entropy()).toList());
   }
 
+  /** The mean K of each dynamic-k selection, in {@link #meanKSites} order. */
+  private static ImmutableList<Operand<TFloat32>> meanKs(ForwardGraph.Output f) {
+    return ImmutableList.copyOf(f.usage().stream().filter(ExpertUsage::dynamic).map(ExpertUsage::meanK).toList());
+  }
+
   @SuppressWarnings("unchecked")
   private static ImmutableList<Operand<TFloat32>> floats(List<Operand<?>> list) {
     return ImmutableList.copyOf(list.stream().map(o -> (Operand<TFloat32>) o).toList());
@@ -145,6 +153,11 @@ public final class TrainingGraph implements AutoCloseable {
   /** The step kind {@link #step} runs. */
   public StepKind kind() {
     return kind;
+  }
+
+  /** Each dynamic-k selection (our design) whose mean K a step reports, in {@link StepMetrics#meanK} order. */
+  public ImmutableList<MeanKSite> meanKSites() {
+    return meanKSites;
   }
 
   /** The name of each expert selection whose usage entropy a step reports. */
