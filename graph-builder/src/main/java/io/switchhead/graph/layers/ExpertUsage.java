@@ -1,7 +1,11 @@
 package io.switchhead.graph.layers;
 
+import static com.google.common.base.Preconditions.checkState;
+
+import io.switchhead.ops.moe.DynamicK;
 import io.switchhead.ops.moe.SelectionConfig;
 import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
@@ -15,12 +19,12 @@ import org.tensorflow.types.family.TFloating;
  * @param entropy scalar, in nats; log(E) when every expert is used equally
  * @param ids [N, H*k] the chosen expert ids, head-major and offset by head: id = h*E + e
  * @param selection H, E and k of the ids
- * @param meanK float32 scalar, the mean over tokens of the experts per head a token used, for a
- *     dynamic-k selection (our design; the ids then hold all k = K_max slots, the unused ones with
- *     gate 0); null for a fixed-k selection, which uses k
+ * @param kPerToken [N], how many of its k slots per head each token used, for a dynamic-k selection
+ *     (our design: the ids hold all k = K_max slots, slot h*k + j used when j < K, the others with
+ *     gate 0); null for a fixed-k selection, whose tokens use all k
  */
 public record ExpertUsage(String name, Operand<? extends TFloating> entropy, Operand<TInt32> ids, SelectionConfig selection,
-    Operand<TFloat32> meanK) {
+    Operand<TInt32> kPerToken) {
 
   /** A fixed-k selection. */
   public ExpertUsage(String name, Operand<? extends TFloating> entropy, Operand<TInt32> ids, SelectionConfig selection) {
@@ -29,6 +33,12 @@ public record ExpertUsage(String name, Operand<? extends TFloating> entropy, Ope
 
   /** Whether the selection's K varies by token. */
   public boolean dynamic() {
-    return meanK != null;
+    return kPerToken != null;
+  }
+
+  /** The mean of K over the tokens, float32 scalar; only for a dynamic selection. */
+  public Operand<TFloat32> meanK(Ops tf) {
+    checkState(dynamic(), "%s has a fixed k (%s): no mean K to compute", name, selection.k());
+    return DynamicK.meanK(tf, kPerToken);
   }
 }

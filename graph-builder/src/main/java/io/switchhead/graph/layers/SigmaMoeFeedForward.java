@@ -7,12 +7,10 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.Dropout;
-import io.switchhead.ops.moe.DynamicK;
 import io.switchhead.ops.moe.SelectionConfig;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
-import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -60,11 +58,10 @@ public final class SigmaMoeFeedForward {
     Operand<T> flat = tf.reshape(x, tf.constant(new int[] {-1, d})); // [N, D]
     SelectionConfig selection = new SelectionConfig(1, e, c.k(), c.expertDropout());
     ExpertChoice<T> s = ExpertChoice.select(tf, ctx, p.path() + "/sel", flat, sel, selection);
-    Operand<TFloat32> meanK = null;
+    Operand<TInt32> kPerToken = null; // [tokens], null with fixed k
     if (importance != null) {
-      Operand<TInt32> kPerToken = TokenImportance.perToken(tf, importance, c.kRule(), c.k()); // [N]
+      kPerToken = TokenImportance.perToken(tf, importance, c.kRule(), c.k()); // [N]
       s = s.withK(tf, kPerToken, selection);
-      meanK = DynamicK.meanK(tf, kPerToken);
     }
     // The gate multiplies after the second matmul; ReLU sees the ungated x K_e.
     Operand<T> ones = tf.onesLike(s.gates());
@@ -79,6 +76,6 @@ public final class SigmaMoeFeedForward {
     Operand<T> summed = tf.reduceSum(tf.reshape(out, tf.constant(new int[] {-1, c.k(), d})), tf.constant(1)); // [N, D]
     Operand<T> loss = tf.math.mul(s.usageEntropy(), Layers.scalar(tf, -c.entropyWeight(), type));
     return new Output<>(tf.reshape(summed, tf.constant(new int[] {-1, steps, d})), loss,
-        new ExpertUsage(p.path() + "/sel", s.usageEntropy(), s.ids(), selection, meanK));
+        new ExpertUsage(p.path() + "/sel", s.usageEntropy(), s.ids(), selection, kPerToken));
   }
 }

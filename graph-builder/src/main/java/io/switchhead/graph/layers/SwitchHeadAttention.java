@@ -9,14 +9,12 @@ import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.attention.Attention;
 import io.switchhead.ops.attention.RelativePositions;
 import io.switchhead.ops.attention.Rope;
-import io.switchhead.ops.moe.DynamicK;
 import io.switchhead.ops.moe.SelectionConfig;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBool;
-import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -174,13 +172,12 @@ public final class SwitchHeadAttention {
       return tf.reshape(tf.linalg.matMul(xkvFlat, dense), tf.constant(new int[] {-1, h, dh}));
     }
     ExpertChoice<T> sv = ExpertChoice.select(tf, ctx, p.path() + "/sel_v", xkvFlat, w.selV(), selection(c));
-    Operand<TFloat32> meanK = null;
+    Operand<TInt32> kPerToken = null; // [tokens], null with fixed k
     if (importance != null) {
-      Operand<TInt32> kPerToken = TokenImportance.perToken(tf, importance, c.kRule(), c.k()); // [Nk]
+      kPerToken = TokenImportance.perToken(tf, importance, c.kRule(), c.k()); // [Nk]
       sv = sv.withK(tf, kPerToken, selection(c));
-      meanK = DynamicK.meanK(tf, kPerToken);
     }
-    usage.add(new ExpertUsage(p.path() + "/sel_v", sv.usageEntropy(), sv.ids(), selection(c), meanK));
+    usage.add(new ExpertUsage(p.path() + "/sel_v", sv.usageEntropy(), sv.ids(), selection(c), kPerToken));
     Operand<T> slots = ctx.dispatch().slotOutputs(tf, xkvFlat, w.wv(), sv.ids(), sv.gates()); // [Nk, H*k, dh]
     return tf.reduceSum(tf.reshape(slots, tf.constant(new int[] {-1, h, c.k(), dh})), tf.constant(2)); // [Nk, H, dh]
   }
@@ -203,13 +200,12 @@ public final class SwitchHeadAttention {
       Operand<T> gate = tf.expandDims(tf.linalg.transpose(so.gates(), tf.constant(new int[] {1, 0})), tf.constant(2)); // [H, N, 1]
       return tf.reduceSum(tf.math.mul(tf.train.batchMatMul(byHead, w.wo(), perHead.type()), gate), tf.constant(0));
     }
-    Operand<TFloat32> meanK = null;
+    Operand<TInt32> kPerToken = null; // [tokens], null with fixed k
     if (importance != null) {
-      Operand<TInt32> kPerToken = TokenImportance.perToken(tf, importance, c.kRule(), c.k()); // [N]
+      kPerToken = TokenImportance.perToken(tf, importance, c.kRule(), c.k()); // [N]
       so = so.withK(tf, kPerToken, selection(c));
-      meanK = DynamicK.meanK(tf, kPerToken);
     }
-    usage.add(new ExpertUsage(p.path() + "/sel_o", so.usageEntropy(), so.ids(), selection(c), meanK));
+    usage.add(new ExpertUsage(p.path() + "/sel_o", so.usageEntropy(), so.ids(), selection(c), kPerToken));
     Operand<TInt32> ids = tf.reshape(so.ids(), tf.constant(new int[] {-1, c.k()})); // [N*H, k], already offset by head
     Operand<T> gates = tf.reshape(so.gates(), tf.constant(new int[] {-1, c.k()})); // [N*H, k]
     Operand<T> projected = ctx.dispatch().apply(tf, perHead, w.wo(), ids, gates); // [N*H, D]

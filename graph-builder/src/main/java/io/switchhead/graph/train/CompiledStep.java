@@ -87,7 +87,7 @@ final class CompiledStep {
       }
       List<ExpertUsage> dynamic = f.usage().stream().filter(ExpertUsage::dynamic).toList();
       for (int i = 0; i < dynamic.size(); i++) {
-        sig.output("mean_k_" + i, dynamic.get(i).meanK());
+        sig.output("mean_k_" + i, dynamic.get(i).meanK(ftf));
       }
       for (int i = 0; i < fMemory.size(); i++) {
         sig.input("memory_" + i, fMemory.get(i));

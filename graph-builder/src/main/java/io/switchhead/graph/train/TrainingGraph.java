@@ -112,7 +112,7 @@ public final class TrainingGraph implements AutoCloseable {
       if (kinds.contains(k)) {
         ForwardGraph.Losses losses = plain.requireLosses();
         ImmutableList<Operand<TFloat32>> grads = floats(Gradients.of(tf, losses.total(), new ArrayList<>(store.values())));
-        steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain), plain.nextMemories(), meanKs(plain))));
+        steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain), plain.nextMemories(), meanKs(tf, plain))));
       }
     }
     if (kinds.contains(StepKind.XLA)) {
@@ -135,8 +135,8 @@ public final class TrainingGraph implements AutoCloseable {
   }
 
   /** The mean K of each dynamic-k selection, in {@link #meanKSites} order. */
-  private static ImmutableList<Operand<TFloat32>> meanKs(ForwardGraph.Output f) {
-    return ImmutableList.copyOf(f.usage().stream().filter(ExpertUsage::dynamic).map(ExpertUsage::meanK).toList());
+  private static ImmutableList<Operand<TFloat32>> meanKs(Ops tf, ForwardGraph.Output f) {
+    return ImmutableList.copyOf(f.usage().stream().filter(ExpertUsage::dynamic).map(u -> u.meanK(tf)).toList());
   }
 
   @SuppressWarnings("unchecked")
@@ -246,11 +246,19 @@ public final class TrainingGraph implements AutoCloseable {
     Session.Runner runner = session.runner().fetch(evaluation.lossSum());
     if (!usage.isEmpty()) {
       evaluation.usage().forEach(u -> runner.fetch(u.ids()));
+      // Dynamic k: each token's K, so the counters leave out the slots it did not use.
+      evaluation.usage().stream().filter(ExpertUsage::dynamic).forEach(u -> runner.fetch(u.kPerToken()));
     }
     try (TInt32 tokenTensor = Tensors.ints(Shape.of(batch, config.context() + 1), batchTokens);
         Result r = runner.feed(feeds.tokens(), tokenTensor).addTarget(evaluation.step()).run()) {
+      int next = 1 + usage.size();
       for (int i = 0; i < usage.size(); i++) {
-        usage.get(i).add(Tensors.toInts(r.get(i + 1)));
+        int[] ids = Tensors.toInts(r.get(i + 1));
+        if (evaluation.usage().get(i).dynamic()) {
+          usage.get(i).add(ids, Tensors.toInts(r.get(next++)));
+        } else {
+          usage.get(i).add(ids);
+        }
       }
       return ((TFloat32) r.get(0)).getFloat();
     }

@@ -100,7 +100,7 @@ class DynamicKLayerTest {
     Fetches layer = (store, ctx, x) -> {
       SigmaMoeFeedForward.Output<TFloat64> out = SigmaMoeFeedForward.apply(c, new ModelDims(D, 1, 0), store.root().child("layer"), ctx, x,
           ctx.tf().constant(Shape.of(B, T), DataBuffers.of(importance)));
-      return List.of(out.output(), out.usage().meanK());
+      return List.of(out.output(), out.usage().meanK(ctx.tf()));
     };
     List<ParamSpec> specs = specs((p, ctx, x) -> SigmaMoeFeedForward.apply(c, new ModelDims(D, 1, 0), p, ctx, x,
         ctx.tf().constant(Shape.of(B, T), DataBuffers.of(importance))).output());
@@ -168,7 +168,7 @@ class DynamicKLayerTest {
     double[] x = normal(B * T * D, 1);
     List<double[]> dyn = run((store, ctx, in) -> {
       SwitchHeadAttention.Output<TFloat64> out = SwitchHeadAttention.apply(dynamic, dims, store.root().child("layer"), ctx, AttentionInputs.self(in, T));
-      return List.of(out.output(), out.usage().get(0).meanK(), out.usage().get(1).meanK(), out.importance().keys());
+      return List.of(out.output(), out.usage().get(0).meanK(ctx.tf()), out.usage().get(1).meanK(ctx.tf()), out.importance().keys());
     }, x, params, specs);
     double[] full = run((store, ctx, in) -> List.of(SwitchHeadAttention.apply(fixed, dims, store.root().child("layer"), ctx, AttentionInputs.self(in, T)).output()),
         x, params, specs).get(0);

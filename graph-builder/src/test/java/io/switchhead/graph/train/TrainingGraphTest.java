@@ -56,6 +56,14 @@ class TrainingGraphTest {
         assertEquals(java.util.List.of(new MeanKSite("layers/0/attention/sel_v", 2), new MeanKSite("layers/0/attention/sel_o", 2),
             new MeanKSite("layers/0/ff/sel", 3)), graph.meanKSites());
         meanK[i] = graph.step(tokens, 0, 1, 1e-3, false).meanK();
+        // The evaluation's usage counters count the K each token used, not all K_max slots.
+        java.util.List<io.switchhead.graph.layers.ExpertCounts> counts = graph.emptyExpertCounts();
+        graph.evaluationLossSum(tokens, counts);
+        int evaluated = 2 * c.context();
+        for (io.switchhead.graph.layers.ExpertCounts count : counts) {
+          long total = count.total(0);
+          assertTrue(total >= evaluated && total <= (long) evaluated * count.selection().k(), count.name() + ": " + total);
+        }
       }
     }
     int[] kMax = {2, 2, 3};
