@@ -7,10 +7,13 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.Dropout;
+import io.switchhead.ops.moe.ConditionalMatmul;
+import io.switchhead.ops.moe.DynamicK;
 import io.switchhead.ops.moe.SelectionConfig;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -59,20 +62,25 @@ public final class SigmaMoeFeedForward {
     SelectionConfig selection = new SelectionConfig(1, e, c.k(), c.expertDropout());
     ExpertChoice<T> s = ExpertChoice.select(tf, ctx, p.path() + "/sel", flat, sel, selection);
     Operand<TInt32> kPerToken = null; // [tokens], null with fixed k
+    ConditionalMatmul first = ctx.dispatch();
+    ConditionalMatmul second = ctx.dispatch();
     if (importance != null) {
       kPerToken = TokenImportance.perToken(tf, importance, c.kRule(), c.k()); // [N]
       s = s.withK(tf, kPerToken, selection);
+      Operand<TBool> active = DynamicK.activeSlots(tf, kPerToken, 1, c.k()); // [N, k]
+      first = DynamicDispatch.of(ctx, active);
+      second = DynamicDispatch.of(ctx, tf.reshape(active, tf.constant(new int[] {-1, 1}))); // [N*k, 1]
     }
     // The gate multiplies after the second matmul; ReLU sees the ungated x K_e.
     Operand<T> ones = tf.onesLike(s.gates());
-    Operand<T> hidden = tf.nn.relu(ctx.dispatch().slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]
+    Operand<T> hidden = tf.nn.relu(first.slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]
     if (ctx.training()) {
       hidden = Dropout.apply(tf, hidden, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }
     Operand<T> perSlot = tf.reshape(hidden, tf.constant(new int[] {-1, g})); // [N*k, G]
     Operand<TInt32> slotIds = tf.reshape(s.ids(), tf.constant(new int[] {-1, 1})); // [N*k, 1]
     Operand<T> slotGates = tf.reshape(s.gates(), tf.constant(new int[] {-1, 1})); // [N*k, 1]
-    Operand<T> out = ctx.dispatch().apply(tf, perSlot, values, slotIds, slotGates); // [N*k, D]
+    Operand<T> out = second.apply(tf, perSlot, values, slotIds, slotGates); // [N*k, D]
     Operand<T> summed = tf.reduceSum(tf.reshape(out, tf.constant(new int[] {-1, c.k(), d})), tf.constant(1)); // [N, D]
     Operand<T> loss = tf.math.mul(s.usageEntropy(), Layers.scalar(tf, -c.entropyWeight(), type));
     return new Output<>(tf.reshape(summed, tf.constant(new int[] {-1, steps, d})), loss,

@@ -9,6 +9,8 @@ import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.attention.Attention;
 import io.switchhead.ops.attention.RelativePositions;
 import io.switchhead.ops.attention.Rope;
+import io.switchhead.ops.moe.ConditionalMatmul;
+import io.switchhead.ops.moe.DynamicK;
 import io.switchhead.ops.moe.SelectionConfig;
 import java.util.List;
 import org.tensorflow.Operand;
@@ -173,12 +175,14 @@ public final class SwitchHeadAttention {
     }
     ExpertChoice<T> sv = ExpertChoice.select(tf, ctx, p.path() + "/sel_v", xkvFlat, w.selV(), selection(c));
     Operand<TInt32> kPerToken = null; // [tokens], null with fixed k
+    ConditionalMatmul dispatch = ctx.dispatch();
     if (importance != null) {
       kPerToken = TokenImportance.perToken(tf, importance, c.kRule(), c.k()); // [Nk]
       sv = sv.withK(tf, kPerToken, selection(c));
+      dispatch = DynamicDispatch.of(ctx, DynamicK.activeSlots(tf, kPerToken, h, c.k())); // [Nk, H*k]
     }
     usage.add(new ExpertUsage(p.path() + "/sel_v", sv.usageEntropy(), sv.ids(), selection(c), kPerToken));
-    Operand<T> slots = ctx.dispatch().slotOutputs(tf, xkvFlat, w.wv(), sv.ids(), sv.gates()); // [Nk, H*k, dh]
+    Operand<T> slots = dispatch.slotOutputs(tf, xkvFlat, w.wv(), sv.ids(), sv.gates()); // [Nk, H*k, dh]
     return tf.reduceSum(tf.reshape(slots, tf.constant(new int[] {-1, h, c.k(), dh})), tf.constant(2)); // [Nk, H, dh]
   }
 
@@ -201,14 +205,17 @@ public final class SwitchHeadAttention {
       return tf.reduceSum(tf.math.mul(tf.train.batchMatMul(byHead, w.wo(), perHead.type()), gate), tf.constant(0));
     }
     Operand<TInt32> kPerToken = null; // [tokens], null with fixed k
+    ConditionalMatmul dispatch = ctx.dispatch();
     if (importance != null) {
       kPerToken = TokenImportance.perToken(tf, importance, c.kRule(), c.k()); // [N]
       so = so.withK(tf, kPerToken, selection(c));
+      Operand<TBool> active = DynamicK.activeSlots(tf, kPerToken, h, c.k()); // [N, H*k]
+      dispatch = DynamicDispatch.of(ctx, tf.reshape(active, tf.constant(new int[] {-1, c.k()}))); // [N*H, k]
     }
     usage.add(new ExpertUsage(p.path() + "/sel_o", so.usageEntropy(), so.ids(), selection(c), kPerToken));
     Operand<TInt32> ids = tf.reshape(so.ids(), tf.constant(new int[] {-1, c.k()})); // [N*H, k], already offset by head
     Operand<T> gates = tf.reshape(so.gates(), tf.constant(new int[] {-1, c.k()})); // [N*H, k]
-    Operand<T> projected = ctx.dispatch().apply(tf, perHead, w.wo(), ids, gates); // [N*H, D]
+    Operand<T> projected = dispatch.apply(tf, perHead, w.wo(), ids, gates); // [N*H, D]
     return tf.reduceSum(tf.reshape(projected, tf.constant(new int[] {-1, h, d})), tf.constant(1));
   }
 

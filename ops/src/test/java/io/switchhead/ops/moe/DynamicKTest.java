@@ -201,6 +201,54 @@ class DynamicKTest {
     assertEquals(sum / n, out[1][0], 1e-6);
   }
 
+  @Test
+  void theActiveSlotsMatmulIsTheMaskedDenseOneInOutputAndGradients() {
+    int n = 7;
+    int k = 3;
+    int m = 4;
+    int dIn = 5;
+    int dOut = 2;
+    double[] x = random.doubles(n * dIn, -1, 1).toArray();
+    double[] w = random.doubles(m * dIn * dOut, -1, 1).toArray();
+    double[] gates = random.doubles(n * k).toArray();
+    double[] projection = random.doubles(n * k * dOut, -1, 1).toArray();
+    int[] ids = random.ints(n * k, 0, m).toArray();
+    int[] kPerToken = random.ints(n, 1, k + 1).toArray();
+    double[][][] results = new double[2][][];
+    for (int variant = 0; variant < 2; variant++) {
+      boolean skipping = variant == 0;
+      results[variant] = run(tf -> {
+        Operand<TFloat64> xs = tf.constant(Shape.of(n, dIn), DataBuffers.of(x));
+        Operand<TFloat64> ws = tf.constant(Shape.of(m, dIn, dOut), DataBuffers.of(w));
+        Operand<TInt32> kt = tf.constant(kPerToken);
+        // Gradients with respect to the gates before the mask, as a layer's selection has them.
+        Operand<TFloat64> rawGates = tf.constant(Shape.of(n, k), DataBuffers.of(gates));
+        Operand<TFloat64> g = DynamicK.maskSlots(tf, rawGates, kt, 1, k);
+        Operand<TInt32> is = tf.constant(Shape.of(n, k), DataBuffers.of(ids));
+        // The skipping one with N known only at run time, as a server's batch would be.
+        Operand<TFloat64> xIn = skipping ? tf.placeholderWithDefault(xs, Shape.of(-1, dIn)) : xs;
+        ConditionalMatmul dispatch = skipping
+            ? new ActiveSlotsMatmul(new SegmentedConditionalMatmul(), DynamicK.activeSlots(tf, kt, 1, k))
+            : new DenseConditionalMatmul();
+        Operand<TFloat64> y = dispatch.slotOutputs(tf, xIn, ws, is, g);
+        Operand<TFloat64> scalar = tf.reduceSum(tf.math.mul(tf.reshape(y, tf.constant(new int[] {-1})), tf.constant(projection)), tf.constant(0));
+        List<Operand<?>> grads = io.switchhead.ops.gradients.Gradients.of(tf, scalar, List.of(xIn, ws, rawGates));
+        return List.of(y, grads.get(0), grads.get(1), grads.get(2));
+      });
+    }
+    String[] what = {"output", "d/dx", "d/dw", "d/dgates"};
+    for (int i = 0; i < 4; i++) {
+      assertArrayEquals(results[1][i], results[0][i], 1e-12, what[i]);
+    }
+    for (int row = 0; row < n; row++) {
+      for (int slot = kPerToken[row]; slot < k; slot++) {
+        for (int j = 0; j < dOut; j++) {
+          assertEquals(0.0, results[0][0][(row * k + slot) * dOut + j], "an unused slot's output");
+        }
+      }
+    }
+  }
+
   private static double[] filled(int n, double value) {
     double[] a = new double[n];
     java.util.Arrays.fill(a, value);
