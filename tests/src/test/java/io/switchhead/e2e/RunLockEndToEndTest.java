@@ -21,7 +21,8 @@ class RunLockEndToEndTest {
 
   private static final String TINY_MODEL = """
       {"vocabSize": 256, "dModel": 32, "layers": 2, "context": 32,
-       "attention": {"type": "switchhead", "heads": 2, "experts": 4, "k": 2, "headDim": 8, "positional": "ROPE", "expertDropout": 0.1},
+       "attention": {"type": "switchhead", "heads": 2, "experts": 4, "k": 2, "headDim": 8, "positional": "ROPE", "expertDropout": 0.1,
+         "kRule": {"type": "fixed"}},
        "feedForward": {"type": "dense", "hidden": 64}, "dropout": 0.1, "initScale": 0.7}
       """;
 

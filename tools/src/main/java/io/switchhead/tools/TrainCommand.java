@@ -114,8 +114,10 @@ final class TrainCommand implements Callable<Integer> {
     out.printf(Locale.ROOT, "%s from step %d to %d, %s%n", what, trainer.nextStep(), trainer.trainConfig().steps(), trainer.xlaChoice());
     out.printf("model: %s%n", ConfigJson.write(trainer.model()).replaceAll("\\s+", " "));
     Trainer.Summary summary;
+    List<String> meanK;
     try (TrainingProgress progress = new TrainingProgress(trainer, runDir, !noProgress, out)) {
       summary = trainer.run(progress);
+      meanK = progress.meanKSummary();
     } catch (NonFiniteException e) {
       PrintWriter err = spec.commandLine().getErr();
       err.println(spec.qualifiedName() + ": " + e.getMessage());
@@ -130,6 +132,7 @@ final class TrainCommand implements Callable<Integer> {
             + "validation %.4f bpc (perplexity %.3f per token); checkpoints in %s%n",
         summary.steps(), summary.tokens(), summary.seconds(), summary.tokensPerSecond(), summary.xla() ? "XLA" : "plain graph",
         summary.finalLoss(), summary.validationBpc(), summary.validationPerplexity(), trainer.checkpoints().root());
+    meanK.forEach(out::println);
     return 0;
   }
 

@@ -1,6 +1,7 @@
 package io.switchhead.tools;
 
 import io.switchhead.graph.layers.ExpertCounts;
+import io.switchhead.graph.train.MeanKSite;
 import io.switchhead.graph.train.TensorBoardWriter;
 import io.switchhead.graph.train.Trainer;
 import java.io.PrintWriter;
@@ -18,6 +19,9 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
   private final TensorBoardWriter board;
   private final List<String> usageNames;
   private final List<String> droppedNames;
+  private final List<MeanKSite> meanKSites;
+  private final double[] meanKSums; // per dynamic-k selection, summed over this run's steps
+  private long meanKSteps;
   private final PrintWriter out;
   private double smoothedLoss = Double.NaN;
   private double lastBpc = Double.NaN;
@@ -28,6 +32,8 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
     this.out = out;
     this.usageNames = trainer.usageNames();
     this.droppedNames = trainer.droppedNames();
+    this.meanKSites = trainer.meanKSites();
+    this.meanKSums = new double[meanKSites.size()];
     this.board = new TensorBoardWriter(runDir.resolve("tensorboard"));
     this.bar = showBar
         ? new ProgressBarBuilder().setTaskName("train").setInitialMax(trainer.trainConfig().steps())
@@ -50,6 +56,14 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
     for (int i = 0; i < r.droppedShare().length; i++) {
       board.scalar("expert_dropped_share/" + droppedNames.get(i), r.step(), r.droppedShare()[i]);
     }
+    // Dynamic k (our design): the K tokens used, and the share of expert slots masked against K_max.
+    for (int i = 0; i < r.meanK().length; i++) {
+      MeanKSite site = meanKSites.get(i);
+      board.scalar("expert_mean_k/" + site.name(), r.step(), r.meanK()[i]);
+      board.scalar("expert_slots_saved/" + site.name(), r.step(), site.computeSaved(r.meanK()[i]));
+      meanKSums[i] += r.meanK()[i];
+    }
+    meanKSteps += r.meanK().length > 0 ? 1 : 0;
     if (bar != null) {
       bar.stepTo(r.step() + 1);
       updateMessage();
@@ -57,8 +71,9 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
   }
 
   private void updateMessage() {
-    bar.setExtraMessage(String.format(Locale.ROOT, " loss %.3f | val %s bpc | %,.0f tok/s", smoothedLoss,
-        Double.isNaN(lastBpc) ? "-" : String.format(Locale.ROOT, "%.3f", lastBpc), tokens / Math.max(seconds, 1e-9)));
+    bar.setExtraMessage(String.format(Locale.ROOT, " loss %.3f | val %s bpc | %,.0f tok/s%s", smoothedLoss,
+        Double.isNaN(lastBpc) ? "-" : String.format(Locale.ROOT, "%.3f", lastBpc), tokens / Math.max(seconds, 1e-9),
+        meanKSteps == 0 ? "" : String.format(Locale.ROOT, " | saved %.0f%% slots", 100 * meanSaved())));
   }
 
   @Override
@@ -69,10 +84,35 @@ final class TrainingProgress implements Trainer.Listener, AutoCloseable {
     if (bar != null) {
       updateMessage();
     } else {
-      out.printf(Locale.ROOT, "step %d: train loss %.4f, validation %.4f bpc, %,.0f tokens/s%n", step + 1, smoothedLoss,
-          validationBpc, tokens / Math.max(seconds, 1e-9));
+      out.printf(Locale.ROOT, "step %d: train loss %.4f, validation %.4f bpc, %,.0f tokens/s%s%n", step + 1, smoothedLoss,
+          validationBpc, tokens / Math.max(seconds, 1e-9),
+          meanKSteps == 0 ? "" : String.format(Locale.ROOT, ", %.1f%% of expert slots masked by dynamic k", 100 * meanSaved()));
       out.flush();
     }
+  }
+
+  /** The mean over dynamic-k selections of the share of slots they masked, averaged over this run's steps. */
+  private double meanSaved() {
+    double saved = 0;
+    for (int i = 0; i < meanKSites.size(); i++) {
+      saved += meanKSites.get(i).computeSaved(meanKSums[i] / meanKSteps);
+    }
+    return saved / meanKSites.size();
+  }
+
+  /**
+   * Per dynamic-k selection (our design), its mean K over this run's steps against its K_max, one
+   * line each; empty without dynamic-k selections or steps.
+   */
+  List<String> meanKSummary() {
+    List<String> lines = new java.util.ArrayList<>();
+    for (int i = 0; meanKSteps > 0 && i < meanKSites.size(); i++) {
+      MeanKSite site = meanKSites.get(i);
+      double meanK = meanKSums[i] / meanKSteps;
+      lines.add(String.format(Locale.ROOT, "dynamic k: %s used %.3f of K_max = %d experts per head and token (%.1f%% of expert slots masked)",
+          site.name(), meanK, site.kMax(), 100 * site.computeSaved(meanK)));
+    }
+    return lines;
   }
 
   /**

@@ -36,6 +36,9 @@ public final class Presets {
           .put("switchhead-tiny", paper(BYTES, 128, 4, 128, switchHead(2, 4, 2, 32, Positional.ROPE), dense(512), 0.0))
           .put("dense-tiny", paper(BYTES, 128, 4, 128, new DenseAttentionConfig(8, 16, Positional.ROPE), dense(584), 0.0))
           .put("switchall-tiny", paper(BYTES, 128, 4, 128, switchHead(2, 4, 2, 32, Positional.ROPE), new SigmaMoeConfig(8, 64, 2, 0.0, 1e-4), 0.0))
+          // switchhead-tiny with dynamic k (our DA-MoE-style design): each token uses 1 to K_max = 2
+          // experts per head in its value and output selections, by the importance attention gives it.
+          .put("switchhead-dynk-tiny", paper(BYTES, 128, 4, 128, new SwitchHeadConfig(2, 4, 2, 32, Positional.ROPE, 0.0, AttentionK.ceil()), dense(512), 0.0))
           .put("switchhead-tiny-xl", paper(BYTES, 128, 4, 128, switchHead(2, 4, 2, 32, Positional.XL), dense(512), 0.0))
           // MH-MoE (h 4, 8 SwiGLU experts of 128, top-1, C = k*ceil(S*h/E)) in place of every second block's
           // feed-forward of switchhead-tiny: 131,584 parameters against dense(512)'s 131,712, so the model

@@ -13,8 +13,11 @@ import com.google.common.base.Preconditions;
  * @param headDim channels per head (dh)
  * @param positional RoPE or XL
  * @param expertDropout probability that a (token, head, expert) score is masked before top-k, training only
+ * @param kRule how many of the k a token uses in the value and output selections: all (fixed), or K
+ *     per token from this layer's own attention (our dynamic-k SwitchHead, {@link AttentionK}), k
+ *     being K_max
  */
-public record SwitchHeadConfig(int heads, int experts, int k, int headDim, Positional positional, double expertDropout)
+public record SwitchHeadConfig(int heads, int experts, int k, int headDim, Positional positional, double expertDropout, KRule kRule)
     implements AttentionConfig {
 
   public SwitchHeadConfig {
@@ -29,5 +32,14 @@ public record SwitchHeadConfig(int heads, int experts, int k, int headDim, Posit
         expertDropout >= 0 && expertDropout < 1,
         "SwitchHead attention: expertDropout (%s) must be in [0, 1)",
         expertDropout);
+    Preconditions.checkNotNull(kRule, "SwitchHead attention: kRule is missing (e.g. {\"type\": \"fixed\"})");
+    kRule.check("SwitchHead attention", k);
+    checkArgument(!kRule.dynamic() || experts > 1,
+        "SwitchHead attention: a dynamic kRule needs experts (%s) > 1: with one expert per head there is nothing to choose", experts);
+  }
+
+  /** Fixed k: every token uses its k experts per head. */
+  public SwitchHeadConfig(int heads, int experts, int k, int headDim, Positional positional, double expertDropout) {
+    this(heads, experts, k, headDim, positional, expertDropout, KRule.fixed());
   }
 }

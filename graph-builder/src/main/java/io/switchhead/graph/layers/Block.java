@@ -1,5 +1,7 @@
 package io.switchhead.graph.layers;
 
+import static com.google.common.base.Preconditions.checkArgument;
+
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
@@ -50,15 +52,17 @@ public final class Block {
     AttentionInputs<T> attentionInputs = new AttentionInputs<>(h, kv, t, m);
     ParamScope attentionScope = p.child("attention");
     Operand<T> attended;
+    TokenImportance<T> importance = null; // the attention's, for a dynamic-k feed-forward
     if (c.attention() instanceof DenseAttentionConfig dense) {
       attended = DenseAttention.apply(dense, dims, attentionScope, ctx, attentionInputs);
     } else {
       SwitchHeadAttention.Output<T> sh = SwitchHeadAttention.apply((SwitchHeadConfig) c.attention(), dims, attentionScope, ctx, attentionInputs);
       attended = sh.output();
       usage.addAll(sh.usage());
+      importance = sh.importance();
     }
     Operand<T> x1 = tf.math.add(x, dropout(ctx, tf, attended, c.dropout(), p.path() + "/attention/dropout"));
-    Operand<T> x2 = feedForward(c, index, p, ctx, x1, aux, usage);
+    Operand<T> x2 = feedForward(c, index, p, ctx, x1, aux, usage, importance);
     return new Output<>(x2, aux.build(), usage.build());
   }
 
@@ -73,19 +77,31 @@ public final class Block {
     Ops tf = p.ops();
     Operand<T> h = LayerNorm.apply(p.child("attention_norm"), tf, x, c.dModel());
     ParamScope attentionScope = p.child("attention");
-    Decoded<T> attended = c.attention() instanceof DenseAttentionConfig dense
-        ? DenseAttention.decode(dense, c.dims(), attentionScope, ctx, h, cache, span)
-        : SwitchHeadAttention.decode((SwitchHeadConfig) c.attention(), c.dims(), attentionScope, ctx, h, cache, span);
+    Decoded<T> attended;
+    TokenImportance<T> importance = null;
+    if (c.attention() instanceof DenseAttentionConfig dense) {
+      attended = DenseAttention.decode(dense, c.dims(), attentionScope, ctx, h, cache, span);
+    } else {
+      SwitchHeadAttention.DecodedWithImportance<T> sh =
+          SwitchHeadAttention.decodeWithImportance((SwitchHeadConfig) c.attention(), c.dims(), attentionScope, ctx, h, cache, span);
+      attended = sh.decoded();
+      importance = sh.importance();
+    }
     Operand<T> x1 = tf.math.add(x, attended.output());
-    // The feed-forward works on each token alone: it sees the new tokens as B*n sequences of one.
+    // The feed-forward works on each token alone: it sees the new tokens as B*n sequences of one
+    // (a dynamic k still reads the importance rows [B, n], which flatten in the same token order).
     Operand<T> perToken = tf.reshape(x1, tf.constant(new int[] {-1, 1, c.dModel()}));
-    Operand<T> x2 = feedForward(c, index, p, ctx, perToken, ImmutableList.builder(), ImmutableList.builder());
+    Operand<T> x2 = feedForward(c, index, p, ctx, perToken, ImmutableList.builder(), ImmutableList.builder(), importance);
     return new Decoded<>(span.unflatten(tf, x2, c.dModel()), attended.keysValues());
   }
 
-  /** {@code x + dropout(ff(LN(x)))}, its auxiliary losses and usage added to the builders. */
+  /**
+   * {@code x + dropout(ff(LN(x)))}, its auxiliary losses and usage added to the builders.
+   *
+   * @param importance the block attention's token importance (SwitchHead), or null (dense attention)
+   */
   private static <T extends TFloating> Operand<T> feedForward(ModelConfig c, int index, ParamScope p, LayerContext ctx, Operand<T> x,
-      ImmutableList.Builder<Operand<T>> aux, ImmutableList.Builder<ExpertUsage> usage) {
+      ImmutableList.Builder<Operand<T>> aux, ImmutableList.Builder<ExpertUsage> usage, TokenImportance<T> importance) {
     Ops tf = p.ops();
     ModelDims dims = c.dims();
     Operand<T> h2 = LayerNorm.apply(p.child("ff_norm"), tf, x, c.dModel());
@@ -104,7 +120,14 @@ public final class Block {
       ff = peer.output();
       usage.add(peer.usage());
     } else {
-      SigmaMoeFeedForward.Output<T> moe = SigmaMoeFeedForward.apply((SigmaMoeConfig) config, dims, ffScope, ctx, h2);
+      SigmaMoeConfig sigma = (SigmaMoeConfig) config;
+      Operand<T> tokenImportance = null;
+      if (sigma.kRule().dynamic()) {
+        checkArgument(importance != null, "block %s: the sigma-MoE's dynamic kRule reads the attention's token importance, "
+            + "which only SwitchHead attention provides (attention: %s)", index, c.attention());
+        tokenImportance = importance.queries(); // [B, T]
+      }
+      SigmaMoeFeedForward.Output<T> moe = SigmaMoeFeedForward.apply(sigma, dims, ffScope, ctx, h2, tokenImportance);
       ff = moe.output();
       aux.add(moe.entropyLoss());
       usage.add(moe.usage());

@@ -1,5 +1,6 @@
 package io.switchhead.graph.layers;
 
+import io.switchhead.ops.moe.DynamicK;
 import io.switchhead.ops.moe.ExpertSelection;
 import io.switchhead.ops.moe.Selection;
 import io.switchhead.ops.moe.SelectionConfig;
@@ -37,5 +38,15 @@ record ExpertChoice<T extends TFloating>(Operand<TInt32> ids, Operand<T> gates, 
     Operand<T> gates = tf.dtypes.cast(s.gates(), type);
     Operand<T> entropy = tf.dtypes.cast(tf.math.neg(tf.math.mean(ExpertSelection.negativeEntropy(tf, s.logits()), tf.constant(0))), type);
     return new ExpertChoice<>(s.ids(), gates, entropy);
+  }
+
+  /**
+   * The same choice with each token using only its K best experts per head (dynamic k, our design):
+   * the slots past K keep their ids, so every dispatch runs unchanged, and get gate 0.
+   *
+   * @param kPerToken [N] in [1, k]
+   */
+  ExpertChoice<T> withK(Ops tf, Operand<TInt32> kPerToken, SelectionConfig config) {
+    return new ExpertChoice<>(ids, DynamicK.maskSlots(tf, gates, kPerToken, config.heads(), config.k()), usageEntropy);
   }
 }

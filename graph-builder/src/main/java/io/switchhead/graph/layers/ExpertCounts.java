@@ -9,7 +9,7 @@ import java.util.Arrays;
 /**
  * How often each expert of one selection was chosen, per head: the usage histogram that the
  * routing inspection draws and the trainer logs. Counts accumulate over {@link #add} calls, one
- * per batch of tokens; every token adds k to each head.
+ * per batch of tokens; every token adds k to each head, or with dynamic k (our design) the K it used.
  */
 public final class ExpertCounts {
 
@@ -42,12 +42,31 @@ public final class ExpertCounts {
    *     slot's head (the ids would then not be what the layer computed with)
    */
   public void add(int[] ids) {
+    add(ids, null);
+  }
+
+  /**
+   * Counts the choices of a batch of tokens of a dynamic-k selection: slot h*k + j of a token counts
+   * when j < its K (the others had gate 0).
+   *
+   * @param kPerToken one K in [1, k] per token; null counts every slot
+   */
+  public void add(int[] ids, int[] kPerToken) {
     int h = selection.heads();
     int e = selection.experts();
     int k = selection.k();
     int slots = h * k;
     checkArgument(ids.length % slots == 0, "%s: %s ids are not whole tokens of H*k = %s slots", name, ids.length, slots);
+    checkArgument(kPerToken == null || kPerToken.length * slots == ids.length, "%s: %s K values for %s tokens",
+        name, kPerToken == null ? 0 : kPerToken.length, ids.length / slots);
     for (int i = 0; i < ids.length; i++) {
+      if (kPerToken != null) {
+        int used = kPerToken[i / slots];
+        checkArgument(used >= 1 && used <= k, "%s: K (%s) of token %s must be in [1, k = %s]", name, used, i / slots, k);
+        if (i % k >= used) {
+          continue;
+        }
+      }
       int head = (i % slots) / k;
       int id = ids[i];
       checkArgument(id >= head * e && id < (head + 1) * e, "%s: id %s in slot %s belongs to no expert of head %s (E = %s)",
@@ -96,7 +115,7 @@ public final class ExpertCounts {
     return total > 0 ? sum : 0;
   }
 
-  /** All choices of {@code head}: tokens counted times k. */
+  /** All choices of {@code head}: tokens counted times k (with dynamic k, the sum of their K). */
   public long total(int head) {
     return Arrays.stream(head(head)).sum();
   }

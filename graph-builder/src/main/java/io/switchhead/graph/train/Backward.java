@@ -21,16 +21,17 @@ import org.tensorflow.types.TInt32;
  *     store, in its order: what each tracked buffer (BatchNorm statistics) moves toward
  * @param sparseRows by parameter index, the rows [M] a table's gradient entry is of (repeats
  *     allowed); the tables of {@link io.switchhead.graph.params.ParamStore#rowReads}
+ * @param meanK per dynamic-k selection ({@link TrainingGraph#meanKSites}), the mean K its tokens used
  */
 record Backward(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, ImmutableList<Operand<TFloat32>> gradients,
     ImmutableList<Operand<TFloat32>> usageEntropy, ImmutableList<Operand<TFloat32>> droppedShare,
     ImmutableList<Operand<TFloat32>> nextMemories, ImmutableList<Operand<TFloat32>> bufferTargets,
-    ImmutableMap<Integer, Operand<TInt32>> sparseRows) {
+    ImmutableMap<Integer, Operand<TInt32>> sparseRows, ImmutableList<Operand<TFloat32>> meanK) {
 
-  /** A pass whose model tracks no buffers and reads no table by rows. */
+  /** A pass whose model tracks no buffers, reads no table by rows and has no dynamic-k selection. */
   Backward(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, ImmutableList<Operand<TFloat32>> gradients,
       ImmutableList<Operand<TFloat32>> usageEntropy, ImmutableList<Operand<TFloat32>> droppedShare,
       ImmutableList<Operand<TFloat32>> nextMemories) {
-    this(loss, lmLoss, gradients, usageEntropy, droppedShare, nextMemories, ImmutableList.of(), ImmutableMap.of());
+    this(loss, lmLoss, gradients, usageEntropy, droppedShare, nextMemories, ImmutableList.of(), ImmutableMap.of(), ImmutableList.of());
   }
 }

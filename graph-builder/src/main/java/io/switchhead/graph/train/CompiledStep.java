@@ -3,6 +3,7 @@ package io.switchhead.graph.train;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
@@ -44,7 +45,7 @@ final class CompiledStep {
   @SuppressWarnings("unchecked")
   static Backward call(Ops tf, ModelConfig config, int batch, Operand<TInt32> inputs, Operand<TInt32> targets,
       Operand<TInt64> stepSeed, List<Operand<? extends TFloating>> params,
-      List<Operand<TFloat32>> memories, int usages, int capacities, int bufferUpdates, Set<Integer> sparse) {
+      List<Operand<TFloat32>> memories, int usages, int capacities, int bufferUpdates, Set<Integer> sparse, int meanKs) {
     ConcreteFunction step = define(config, batch, memories.size(), sparse);
     Map<String, Operand<?>> args = new LinkedHashMap<>();
     args.put("inputs", inputs);
@@ -63,7 +64,7 @@ final class CompiledStep {
     }
     return new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", params.size()),
         numbered(out, "usage_", usages), numbered(out, "dropped_", capacities), numbered(out, "next_memory_", memories.size()),
-        numbered(out, "buffer_target_", bufferUpdates), rows.buildOrThrow());
+        numbered(out, "buffer_target_", bufferUpdates), rows.buildOrThrow(), numbered(out, "mean_k_", meanKs));
   }
 
   /** @param sparse the indices of the tables read by rows: their gradients are of the rows, returned with the rows' ids */
@@ -107,6 +108,10 @@ final class CompiledStep {
       List<ParamStore.BufferUpdate> updates = args.bufferUpdates();
       for (int i = 0; i < updates.size(); i++) {
         sig.output("buffer_target_" + i, updates.get(i).target());
+      }
+      List<ExpertUsage> dynamic = f.usage().stream().filter(ExpertUsage::dynamic).toList();
+      for (int i = 0; i < dynamic.size(); i++) {
+        sig.output("mean_k_" + i, dynamic.get(i).meanK(ftf));
       }
       for (int i = 0; i < fMemory.size(); i++) {
         sig.input("memory_" + i, fMemory.get(i));

@@ -70,7 +70,8 @@ record GuardedUpdate(ParamStore store, AdamW.Slots slots, AdamW optimizer, AdamW
         ? tf.constant(new float[0])
         : tf.stack(pass.usageEntropy());
     Operand<TFloat32> dropped = pass.droppedShare().isEmpty() ? tf.constant(new float[0]) : tf.stack(pass.droppedShare());
-    return new TrainStep(pass.loss(), pass.lmLoss(), norm, usage, dropped, train);
+    Operand<TFloat32> meanK = pass.meanK().isEmpty() ? tf.constant(new float[0]) : tf.stack(pass.meanK());
+    return new TrainStep(pass.loss(), pass.lmLoss(), norm, usage, dropped, meanK, train);
   }
 
   /** {@code buffer -= rate * (buffer - target)} for each tracked buffer (moving averages), guarded like the parameters. */

@@ -8,11 +8,13 @@ package io.switchhead.graph.train;
  * @param gradientNorm the global gradient norm before clipping
  * @param usageEntropy per expert selection, in the order of {@link TrainingGraph#usageNames}
  * @param droppedShare per selection with a capacity, in the order of {@link TrainingGraph#droppedNames}
+ * @param meanK per dynamic-k selection, in the order of {@link TrainingGraph#meanKSites}: the mean
+ *     over tokens of the experts per head used (our dynamic-k design); empty without one
  */
-public record StepMetrics(double loss, double lmLoss, double gradientNorm, double[] usageEntropy, double[] droppedShare) {
+public record StepMetrics(double loss, double lmLoss, double gradientNorm, double[] usageEntropy, double[] droppedShare, double[] meanK) {
 
-  /** A step of a model without capacities. */
+  /** A step of a model without capacities or dynamic-k selections. */
   public StepMetrics(double loss, double lmLoss, double gradientNorm, double[] usageEntropy) {
-    this(loss, lmLoss, gradientNorm, usageEntropy, new double[0]);
+    this(loss, lmLoss, gradientNorm, usageEntropy, new double[0], new double[0]);
   }
 }

@@ -15,19 +15,21 @@ import org.tensorflow.types.TFloat32;
  * @param gradientNorm the global norm of the gradients before clipping, scalar
  * @param usageEntropy [U] the expert-usage entropy of each selection ({@link TrainingGraph#usageNames})
  * @param droppedShare [C] the share of choices dropped by each selection with a capacity ({@link TrainingGraph#droppedNames})
+ * @param meanK [K] the mean K of each dynamic-k selection ({@link TrainingGraph#meanKSites})
  * @param train clips, checks finiteness, applies AdamW and advances the XL memory
  */
 record TrainStep(Operand<TFloat32> loss, Operand<TFloat32> lmLoss, Operand<TFloat32> gradientNorm,
-    Operand<TFloat32> usageEntropy, Operand<TFloat32> droppedShare, Op train) {
+    Operand<TFloat32> usageEntropy, Operand<TFloat32> droppedShare, Operand<TFloat32> meanK, Op train) {
 
   /** Adds this step's fetches to {@code runner}, in the order {@link #read} reads them. */
   Session.Runner fetch(Session.Runner runner) {
-    return runner.fetch(loss).fetch(lmLoss).fetch(gradientNorm).fetch(usageEntropy).fetch(droppedShare);
+    return runner.fetch(loss).fetch(lmLoss).fetch(gradientNorm).fetch(usageEntropy).fetch(droppedShare).fetch(meanK);
   }
 
   /** The metrics of a run that fetched with {@link #fetch} (and nothing before it). */
   StepMetrics read(Result result) {
-    return new StepMetrics(scalar(result, 0), scalar(result, 1), scalar(result, 2), doubles(result, 3), doubles(result, 4));
+    return new StepMetrics(scalar(result, 0), scalar(result, 1), scalar(result, 2), doubles(result, 3), doubles(result, 4),
+        doubles(result, 5));
   }
 
   private static double[] doubles(Result result, int index) {

@@ -29,12 +29,12 @@ public final class Trainer implements AutoCloseable {
 
   /** One step's measurements. */
   public record StepReport(long step, double loss, double lmLoss, double gradientNorm, double learningRate,
-      double[] usageEntropy, long tokens, double seconds, double[] droppedShare) {
+      double[] usageEntropy, long tokens, double seconds, double[] droppedShare, double[] meanK) {
 
-    /** A step of a model without capacities. */
+    /** A step of a model without capacities or dynamic-k selections. */
     public StepReport(long step, double loss, double lmLoss, double gradientNorm, double learningRate, double[] usageEntropy, long tokens,
         double seconds) {
-      this(step, loss, lmLoss, gradientNorm, learningRate, usageEntropy, tokens, seconds, new double[0]);
+      this(step, loss, lmLoss, gradientNorm, learningRate, usageEntropy, tokens, seconds, new double[0], new double[0]);
     }
   }
 
@@ -231,6 +231,11 @@ public final class Trainer implements AutoCloseable {
     return graph.droppedNames();
   }
 
+  /** The dynamic-k selections whose mean K {@link StepReport#meanK} holds, in its order; empty without one. */
+  public List<MeanKSite> meanKSites() {
+    return graph.meanKSites();
+  }
+
   /** Runs the next step and applies its update. */
   public StepReport step() {
     checkState(!finished(), "training already reached its %s steps", train.steps());
@@ -242,7 +247,7 @@ public final class Trainer implements AutoCloseable {
     nextStep++;
     lastLoss = m.lmLoss();
     return new StepReport(step, m.loss(), m.lmLoss(), m.gradientNorm(), lr, m.usageEntropy(),
-        (long) train.batch() * model.context(), seconds, m.droppedShare());
+        (long) train.batch() * model.context(), seconds, m.droppedShare(), m.meanK());
   }
 
   /**

@@ -65,6 +65,7 @@ public final class TrainingGraph implements AutoCloseable {
   private final EvaluationStep evaluation;
   private final ImmutableList<String> usageNames;
   private final ImmutableList<String> droppedNames;
+  private final ImmutableList<MeanKSite> meanKSites;
   private StepKind kind;
 
   /** The steps a run in {@code train.xla()} mode needs (see {@link StepKind#forMode}). */
@@ -107,6 +108,8 @@ public final class TrainingGraph implements AutoCloseable {
         ForwardGraph.Inputs.tokens(inputs).withTargets(targets).withMemories(trainMemory.reads(tf)));
     usageNames = ImmutableList.copyOf(plain.usage().stream().map(ExpertUsage::name).toList());
     droppedNames = ImmutableList.copyOf(plain.usage().stream().filter(u -> u.droppedShare().isPresent()).map(ExpertUsage::name).toList());
+    meanKSites = ImmutableList.copyOf(plain.usage().stream().filter(ExpertUsage::dynamic)
+        .map(u -> new MeanKSite(u.name(), u.selection().k())).toList());
     GuardedUpdate update = new GuardedUpdate(store, AdamW.slots(store), optimizer,
         new AdamW.StepInputs(feeds.learningRate(), feeds.beta1Power(), feeds.beta2Power()), settings.gradientClip(), trainMemory);
     for (StepKind k : List.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES)) {
@@ -116,12 +119,13 @@ public final class TrainingGraph implements AutoCloseable {
         ImmutableList<Operand<TFloat32>> bufferTargets = ImmutableList.copyOf(store.bufferUpdates().stream()
             .map(u -> (Operand<TFloat32>) u.target()).toList());
         steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain),
-            floats(new ArrayList<>(droppedShares(plain))), plain.nextMemories(), bufferTargets, sparseRows(store))));
+            floats(new ArrayList<>(droppedShares(plain))), plain.nextMemories(), bufferTargets, sparseRows(store), meanKs(tf, plain))));
       }
     }
     if (kinds.contains(StepKind.XLA)) {
       Backward compiled = CompiledStep.call(tf, config, batch, inputs, targets, feeds.stepSeed(), store.values(),
-          trainMemory.reads(tf), usageNames.size(), droppedNames.size(), store.bufferUpdates().size(), sparseRows(store).keySet());
+          trainMemory.reads(tf), usageNames.size(), droppedNames.size(), store.bufferUpdates().size(), sparseRows(store).keySet(),
+          meanKSites.size());
       steps.put(StepKind.XLA, update.build(tf, "xla", compiled));
     }
     kind = steps.keySet().iterator().next();
@@ -170,6 +174,11 @@ public final class TrainingGraph implements AutoCloseable {
     return f.usage().stream().flatMap(u -> u.droppedShare().stream()).toList();
   }
 
+  /** The mean K of each dynamic-k selection, in {@link #meanKSites} order. */
+  private static ImmutableList<Operand<TFloat32>> meanKs(Ops tf, ForwardGraph.Output f) {
+    return ImmutableList.copyOf(f.usage().stream().filter(ExpertUsage::dynamic).map(u -> u.meanK(tf)).toList());
+  }
+
   @SuppressWarnings("unchecked")
   private static ImmutableList<Operand<TFloat32>> floats(List<Operand<?>> list) {
     return ImmutableList.copyOf(list.stream().map(o -> (Operand<TFloat32>) o).toList());
@@ -184,6 +193,11 @@ public final class TrainingGraph implements AutoCloseable {
   /** The step kind {@link #step} runs. */
   public StepKind kind() {
     return kind;
+  }
+
+  /** Each dynamic-k selection (our design) whose mean K a step reports, in {@link StepMetrics#meanK} order. */
+  public ImmutableList<MeanKSite> meanKSites() {
+    return meanKSites;
   }
 
   /** The name of each expert selection whose usage entropy a step reports. */
@@ -280,11 +294,19 @@ public final class TrainingGraph implements AutoCloseable {
     Session.Runner runner = session.runner().fetch(evaluation.lossSum());
     if (!usage.isEmpty()) {
       evaluation.usage().forEach(u -> runner.fetch(u.ids()));
+      // Dynamic k: each token's K, so the counters leave out the slots it did not use.
+      evaluation.usage().stream().filter(ExpertUsage::dynamic).forEach(u -> runner.fetch(u.kPerToken()));
     }
     try (TInt32 tokenTensor = Tensors.ints(Shape.of(batch, config.context() + 1), batchTokens);
         Result r = runner.feed(feeds.tokens(), tokenTensor).addTarget(evaluation.step()).run()) {
+      int next = 1 + usage.size();
       for (int i = 0; i < usage.size(); i++) {
-        usage.get(i).add(Tensors.toInts(r.get(i + 1)));
+        int[] ids = Tensors.toInts(r.get(i + 1));
+        if (evaluation.usage().get(i).dynamic()) {
+          usage.get(i).add(ids, Tensors.toInts(r.get(next++)));
+        } else {
+          usage.get(i).add(ids);
+        }
       }
       return ((TFloat32) r.get(0)).getFloat();
     }

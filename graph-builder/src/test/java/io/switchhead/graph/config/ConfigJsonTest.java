@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
+import java.util.List;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -101,7 +102,7 @@ class ConfigJsonTest {
   void anUnknownOrMissingNestedFieldIsNamedByItsPath() {
     assertEquals("my.json: attention.k: missing (every field is required)", errorOf(tinyJson().replace("\"k\" : 2,", "")));
     assertEquals("my.json: attention: unknown field \"expertz\"; the known ones are \"expertDropout\", \"experts\", \"headDim\", "
-        + "\"heads\", \"k\", \"positional\"", errorOf(tinyWith("experts", "4, \"expertz\" : 3")));
+        + "\"heads\", \"k\", \"kRule\", \"positional\"", errorOf(tinyWith("experts", "4, \"expertz\" : 3")));
   }
 
   @Test
@@ -110,6 +111,23 @@ class ConfigJsonTest {
     Files.writeString(file, tinyWith("layers", "\"4\""));
     var error = assertThrows(IllegalArgumentException.class, () -> ConfigJson.read(file));
     assertEquals(file + ": layers: expected an integer, got the string \"4\"", error.getMessage());
+  }
+
+  @Test
+  void kRulesSurviveAJsonRoundTripAndABadOneIsNamed() {
+    for (KRule rule : List.of(KRule.fixed(), AttentionK.ceil(), AttentionK.budget(1.5))) {
+      ModelConfig c = new ModelConfig(256, 16, 2, 8, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0, rule),
+          new SigmaMoeConfig(4, 6, 2, 0, 1e-3, rule), 0.0, 0.7);
+      assertEquals(c, ConfigJson.read(ConfigJson.write(c), rule.toString()), rule.toString());
+    }
+    assertTrue(tinyJson().contains("\"kRule\" : {\n      \"type\" : \"fixed\""), tinyJson());
+    String dynamic = ConfigJson.write(Presets.get("switchhead-dynk-tiny"));
+    assertTrue(dynamic.contains("\"type\" : \"attention\"") && dynamic.contains("\"variant\" : \"CEIL\""), dynamic);
+    assertEquals("my.json: SwitchHead attention: kRule.kAvg (3.0) must be in [1, k = 2]",
+        errorOf(dynamic.replace("\"variant\" : \"CEIL\"", "\"variant\" : \"BUDGET\"").replace("\"kAvg\" : 0.0", "\"kAvg\" : 3.0")));
+    assertEquals("my.json: attention k rule: kAvg (1.0) is read by the BUDGET variant only; set it to 0 for CEIL",
+        errorOf(dynamic.replace("\"kAvg\" : 0.0", "\"kAvg\" : 1.0")));
+    assertTrue(errorOf(tinyJson().replace("\"type\" : \"fixed\"", "\"type\" : \"sometimes\"")).contains("sometimes"));
   }
 
   @Test

@@ -2,6 +2,7 @@ package io.switchhead.graph.layers;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.graph.config.AttentionK;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.MhMoeConfig;
@@ -45,6 +46,14 @@ class LayerGradientTest {
         }),
         Arguments.of("peer (moving statistics)", (LayerHarness.Layer) (p, ctx, x) -> PeerFeedForward.apply(
             new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.GELU, 0.9, 1e-3), new ModelDims(D, 1, 0), p, ctx, x).output()),
+        Arguments.of("switchhead-dynamic-k-ceil", attention(new SwitchHeadConfig(2, 3, 2, 4, Positional.ROPE, 0, AttentionK.ceil()))),
+        Arguments.of("switchhead-dynamic-k-budget-xl", attention(new SwitchHeadConfig(2, 3, 3, 4, Positional.XL, 0, AttentionK.budget(2)))),
+        Arguments.of("sigma-moe dynamic k with its entropy loss", (LayerHarness.Layer) (p, ctx, x) -> {
+          // A fixed importance [B, T] (the block's attention in a model): K = 1, 2, 2 and 2, 1, 2.
+          var importance = ctx.tf().constant(new double[][] {{0.3, 1, 0.8}, {1, 0.45, 0.7}});
+          var out = SigmaMoeFeedForward.apply(new SigmaMoeConfig(4, 5, 2, 0, 0.1, AttentionK.ceil()), new ModelDims(D, 1, 0), p, ctx, x, importance);
+          return ctx.tf().math.add(out.output(), out.entropyLoss());
+        }),
         Arguments.of("dense-ff", (LayerHarness.Layer) (p, ctx, x) -> DenseFeedForward.apply(new DenseFeedForwardConfig(7), new ModelDims(D, 1, 0), p, ctx, x)),
         Arguments.of("layer-norm", (LayerHarness.Layer) (p, ctx, x) -> LayerNorm.apply(p, ctx.tf(), x, D)));
   }

@@ -2,6 +2,7 @@ package io.switchhead.graph.layers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.switchhead.graph.config.AttentionK;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.Positional;
@@ -104,6 +105,8 @@ class SwitchHeadAttentionTest {
     assertSortedEqualsDense(new SwitchHeadConfig(2, 4, 2, 4, Positional.ROPE, 0), 2, 5, 8);
     assertSortedEqualsDense(new SwitchHeadConfig(3, 5, 1, 4, Positional.XL, 0), 1, 7, 6);
     assertSortedEqualsDense(new SwitchHeadConfig(1, 4, 4, 8, Positional.ROPE, 0), 3, 3, 8);
+    assertSortedEqualsDense(new SwitchHeadConfig(2, 4, 3, 4, Positional.ROPE, 0, AttentionK.ceil()), 2, 5, 8);
+    assertSortedEqualsDense(new SwitchHeadConfig(2, 3, 2, 4, Positional.XL, 0, AttentionK.budget(1.5)), 1, 7, 6);
   }
 
   /** With memory = the previous chunk, the chunk's outputs equal the second half of the concatenated run. */

@@ -1,8 +1,10 @@
 package io.switchhead.graph.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.graph.config.AttentionConfig;
+import io.switchhead.graph.config.AttentionK;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
@@ -60,6 +62,22 @@ class DecodeGraphTest {
         // MH-MoE with a capacity small enough to drop in training: evaluation is dropless, so decoding equals the forward pass.
         model(layers, new DenseAttentionConfig(3, 8, Positional.ROPE), new MhMoeConfig(4, 3, 2, 5, 0.5, 0.01, true)),
         model(layers, new DenseAttentionConfig(3, 8, Positional.ROPE), new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.RELU, 0.9, 1e-3)));
+  }
+
+  /**
+   * Dynamic-k models (our design), with the fixed-k model of the same shapes and parameter names:
+   * decoding computes importance from each call's queries, so a whole prompt in one call gives the
+   * full forward pass and token by token it does not (see SwitchHeadAttention.decode).
+   */
+  private static List<List<ModelConfig>> dynamicKModels(int layers) {
+    SigmaMoeConfig fixedFf = new SigmaMoeConfig(4, 6, 2, 0.1, 1e-3);
+    return List.of(
+        List.of(model(layers, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1, AttentionK.ceil()), new SigmaMoeConfig(4, 6, 2, 0.1, 1e-3, AttentionK.ceil())),
+            model(layers, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1), fixedFf)),
+        List.of(model(layers, new SwitchHeadConfig(2, 3, 3, 8, Positional.XL, 0.1, AttentionK.ceil()), new DenseFeedForwardConfig(12)),
+            model(layers, new SwitchHeadConfig(2, 3, 3, 8, Positional.XL, 0.1), new DenseFeedForwardConfig(12))),
+        List.of(model(layers, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0, AttentionK.budget(1.5)), new SigmaMoeConfig(4, 6, 2, 0, 1e-3, AttentionK.budget(1.5))),
+            model(layers, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0), new SigmaMoeConfig(4, 6, 2, 0, 1e-3))));
   }
 
   /** One model's decode graph and full forward graph over the same variables. */
@@ -285,6 +303,53 @@ class DecodeGraphTest {
           float[] step = h.decode(columns(text, t, t + 1));
           for (int b = 0; b < BATCH; b++) {
             assertClose(at(full, T, b, t), at(step, 1, b, 0), c.attention() + ", after a prompt of " + prompt + ", position " + t);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void aDynamicKModelDecodesAPromptInOneCallAsTheFullForwardPass() {
+    for (List<ModelConfig> pair : dynamicKModels(2)) {
+      ModelConfig c = pair.get(0);
+      try (Harness h = new Harness(c, random.nextLong())) {
+        int[][] text = randomTokens(T);
+        float[] full = h.forward(text);
+        float[] prompt = h.decode(text);
+        for (int t = 0; t < T; t++) {
+          for (int b = 0; b < BATCH; b++) {
+            assertClose(at(full, T, b, t), at(prompt, T, b, t), c.attention() + " " + c.feedForward() + ", row " + b + ", position " + t);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void tokenByTokenADynamicKModelReadsOnlyTheQueriesSoFar() {
+    for (List<ModelConfig> pair : dynamicKModels(2)) {
+      ModelConfig dynamic = pair.get(0);
+      if (!(dynamic.attention() instanceof SwitchHeadConfig sh) || !sh.kRule().equals(AttentionK.ceil())) {
+        continue; // the budget variant gives one token round(kAvg), not K_max
+      }
+      long seed = random.nextLong();
+      int[][] text = randomTokens(T);
+      float[] fixedFull;
+      try (Harness fixed = new Harness(pair.get(1), seed)) {
+        fixedFull = fixed.forward(text);
+      }
+      try (Harness h = new Harness(dynamic, seed)) {
+        // The first token from an empty cache is its only query's only key: importance 1, K = K_max
+        // in every selection, so it is the fixed-k model's first position.
+        float[] first = h.decode(columns(text, 0, 1));
+        for (int b = 0; b < BATCH; b++) {
+          assertClose(at(fixedFull, T, b, 0), at(first, 1, b, 0), dynamic.attention() + ", row " + b + ", the first token");
+        }
+        for (int t = 1; t < T; t++) {
+          float[] step = h.decode(columns(text, t, t + 1));
+          for (float v : step) {
+            assertTrue(Float.isFinite(v), dynamic.attention() + ", position " + t);
           }
         }
       }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.graph.accounting.ParameterCount;
 import io.switchhead.graph.config.AttentionConfig;
+import io.switchhead.graph.config.AttentionK;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.FeedForwardConfig;
@@ -66,6 +67,18 @@ class LanguageModelTest {
             new PerBlockFeedForwardConfig(new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.GELU, 0.9, 1e-3), ff, 1, 2))));
   }
 
+  /**
+   * Dynamic-k models (our design). Not in {@link #variants}: a token's K depends on the attention
+   * of the queries after it, so an earlier position's output depends on later tokens of the chunk
+   * (through K only); the causality test would (rightly) fail.
+   */
+  static Stream<Arguments> dynamicKVariants() {
+    return Stream.of(
+        Arguments.of("dynamic-k switchhead", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0, AttentionK.ceil()), new DenseFeedForwardConfig(24))),
+        Arguments.of("dynamic-k switchall xl", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0, AttentionK.budget(1.5)),
+            new SigmaMoeConfig(4, 6, 2, 0, 1e-3, AttentionK.ceil()))));
+  }
+
   /** Logits [1, T, V] (flattened) of an EVAL model with the given seed. */
   private static float[] logits(ModelConfig c, long seed, int[] tokens) {
     try (Graph g = new Graph();
@@ -105,7 +118,7 @@ class LanguageModelTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @MethodSource("variants")
+  @MethodSource({"variants", "dynamicKVariants"})
   void builtParametersMatchTheFormulaAndEveryOpHasAGradient(String name, ModelConfig c) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);

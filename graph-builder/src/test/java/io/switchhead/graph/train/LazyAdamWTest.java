@@ -103,7 +103,7 @@ class LazyAdamWTest {
       GuardedUpdate update = new GuardedUpdate(store, slots, ADAM, new AdamW.StepInputs(tf.constant((float) LR), b1p, b2p), 1e9,
           MemoryState.create(store, NO_MEMORY, "train", 1));
       TrainStep step = update.build(tf, "t", new Backward(loss, loss, grads, ImmutableList.of(), ImmutableList.of(), ImmutableList.of(), ImmutableList.of(),
-          TrainingGraph.sparseRows(store)));
+          TrainingGraph.sparseRows(store), ImmutableList.of()));
       Variable<?> table = store.params().get(0).variable();
       try (Session s = new Session(g)) {
         s.initialize();

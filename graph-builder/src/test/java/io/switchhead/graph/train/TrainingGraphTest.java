@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.graph.config.AttentionK;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import java.util.EnumSet;
 import java.util.List;
@@ -62,6 +64,39 @@ class TrainingGraphTest {
     }
     try (TrainingGraph graph = new TrainingGraph(TINY, SETTINGS, EnumSet.of(StepKind.PLAIN))) {
       assertEquals(List.of(), graph.droppedNames());
+    }
+  }
+
+  /**
+   * A dynamic-k model (our design) reports each dynamic selection's mean K, in [1, K_max], and the
+   * plain and the XLA-compiled step, fed the same batch and seed, report the same.
+   */
+  @Test
+  void aDynamicKStepReportsTheMeanKOfEachDynamicSelection() {
+    ModelConfig c = new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0, AttentionK.ceil()),
+        new SigmaMoeConfig(4, 6, 3, 0, 1e-3, AttentionK.budget(2)), 0, 0.7);
+    int[] tokens = new java.util.Random(7).ints(2 * (c.context() + 1), 0, c.vocabSize()).toArray();
+    double[][] meanK = new double[2][];
+    StepKind[] kinds = {StepKind.PLAIN, StepKind.XLA};
+    for (int i = 0; i < kinds.length; i++) {
+      try (TrainingGraph graph = new TrainingGraph(c, SETTINGS, EnumSet.of(kinds[i]))) {
+        assertEquals(java.util.List.of(new MeanKSite("layers/0/attention/sel_v", 2), new MeanKSite("layers/0/attention/sel_o", 2),
+            new MeanKSite("layers/0/ff/sel", 3)), graph.meanKSites());
+        meanK[i] = graph.step(tokens, 0, 1, 1e-3, false).meanK();
+        // The evaluation's usage counters count the K each token used, not all K_max slots.
+        java.util.List<io.switchhead.graph.layers.ExpertCounts> counts = graph.emptyExpertCounts();
+        graph.evaluationLossSum(tokens, counts);
+        int evaluated = 2 * c.context();
+        for (io.switchhead.graph.layers.ExpertCounts count : counts) {
+          long total = count.total(0);
+          assertTrue(total >= evaluated && total <= (long) evaluated * count.selection().k(), count.name() + ": " + total);
+        }
+      }
+    }
+    int[] kMax = {2, 2, 3};
+    for (int j = 0; j < 3; j++) {
+      assertTrue(meanK[0][j] >= 1 && meanK[0][j] <= kMax[j], "plain mean K " + meanK[0][j]);
+      assertEquals(meanK[0][j], meanK[1][j], 1e-6, "XLA against plain, selection " + j);
     }
   }
 

@@ -43,13 +43,22 @@ public final class Attention {
    */
   public static <T extends TFloating> Operand<T> masked(
       Ops tf, Operand<T> q, Operand<T> k, Operand<T> v, Operand<T> positionScores, Operand<TBool> visible) {
+    return tf.train.batchMatMul(weights(tf, q, k, positionScores, visible), v, q.type()); // [B, H, T, dv]
+  }
+
+  /**
+   * The attention probabilities softmax(q k^T + positionScores, where visible) [B, H, T, Tk], 0
+   * where a query cannot see a key: what {@link #masked} multiplies v by. They depend on queries
+   * and keys only, so a layer can read them (dynamic-k routing) before its values exist.
+   */
+  public static <T extends TFloating> Operand<T> weights(
+      Ops tf, Operand<T> q, Operand<T> k, Operand<T> positionScores, Operand<TBool> visible) {
     Operand<T> scores = tf.train.batchMatMul(q, k, q.type(), BatchMatMul.adjY(true)); // [B, H, T, Tk]
     if (positionScores != null) {
       scores = tf.math.add(scores, positionScores);
     }
     Operand<T> masked = tf.select(visible, scores, negativeInfinity(tf, q.type()));
-    Operand<T> weights = tf.nn.softmax(masked);
-    return tf.train.batchMatMul(weights, v, q.type()); // [B, H, T, dv]
+    return tf.nn.softmax(masked);
   }
 
   /**
@@ -74,7 +83,7 @@ public final class Attention {
    * [T, Tk] true where query i may see key j: j <= M + i. A constant: sizes are static, and no op
    * derived from a runtime shape sits between the parameters and the loss.
    */
-  static Operand<TBool> visible(Ops tf, int queries, int memory) {
+  public static Operand<TBool> visible(Ops tf, int queries, int memory) {
     boolean[][] mask = new boolean[queries][queries + memory];
     for (int i = 0; i < queries; i++) {
       for (int j = 0; j <= memory + i; j++) {
