@@ -4,9 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.graph.config.AttentionK;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.PerBlockFeedForwardConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
@@ -27,8 +30,8 @@ import org.tensorflow.types.TInt32;
 
 /**
  * The compiled {@code decode_token} against {@code decode_step} on the same parameters: token by
- * token after a prompt, past the context, for RoPE and XL, SwitchHead and dense attention, sigma-MoE
- * and mixed feed-forwards. XLA fuses differently, so the logits agree to float32 rounding, not bits.
+ * token after a prompt, past the context, for RoPE and XL, SwitchHead (fixed and dynamic k) and dense
+ * attention, sigma-MoE, MH-MoE, PEER and mixed feed-forwards. XLA fuses differently, so the logits agree to float32 rounding, not bits.
  */
 class DecodeTokenTest {
 
@@ -41,7 +44,11 @@ class DecodeTokenTest {
     return List.of(
         new ModelConfig(64, 16, 2, T, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1), moe, 0.1, 0.7),
         new ModelConfig(64, 16, 2, T, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0.1), dense, 0.1, 0.7),
-        new ModelConfig(64, 16, 2, T, new DenseAttentionConfig(2, 8, Positional.XL), new PerBlockFeedForwardConfig(moe, dense, 1, 2), 0.1, 0.7));
+        new ModelConfig(64, 16, 2, T, new DenseAttentionConfig(2, 8, Positional.XL), new PerBlockFeedForwardConfig(moe, dense, 1, 2), 0.1, 0.7),
+        // Dynamic k on the attention's selections, MH-MoE in block 0 and PEER (with its BatchNorm buffers) in block 1.
+        new ModelConfig(64, 16, 2, T, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.1, AttentionK.ceil()),
+            new PerBlockFeedForwardConfig(new PeerConfig(16, 2, 3, 4, PeerConfig.Activation.GELU, 0.9, 1e-3),
+                new MhMoeConfig(4, 2, 2, 6, 0.5, 0.01, false), 1, 2), 0.1, 0.7));
   }
 
   @Test

@@ -58,10 +58,12 @@ public final class CompiledDecodeStep {
           new DecodeGraph.Inputs(tokens, position, keys, values));
       Signature.Builder sig = Signature.builder().key("decode_token")
           .input("tokens", tokens).input("position", position).input("keys", keys).input("values", values);
-      List<ParamStore.Param> params = args.params();
-      for (int i = 0; i < params.size(); i++) {
-        sig.input(paramName(i), params.get(i).value());
-        paths.add(params.get(i).spec().path());
+      // Parameters and buffers (PEER's BatchNorm statistics) alike: the model's state, passed in.
+      List<ParamStore.Param> state = new ArrayList<>(args.params());
+      args.buffers().stream().filter(b -> b.value() != null).forEach(state::add);
+      for (int i = 0; i < state.size(); i++) {
+        sig.input(paramName(i), state.get(i).value());
+        paths.add(state.get(i).spec().path());
       }
       return sig.output("logits", out.logits()).output("position", out.position()).output("keys", out.keys())
           .output("values", out.values()).build();
@@ -70,6 +72,7 @@ public final class CompiledDecodeStep {
     // call, and a decoding call is bound by the number of ops it runs, one read each saved.
     Map<String, Operand<?>> values = new LinkedHashMap<>();
     store.params().forEach(p -> values.put(p.spec().path(), p.variable() != null ? p.variable() : p.value()));
+    store.buffers().forEach(b -> values.put(b.spec().path(), b.variable() != null ? b.variable() : b.value()));
     Map<String, Operand<?>> args = new LinkedHashMap<>();
     args.put("tokens", in.tokens());
     args.put("position", in.position());
@@ -78,7 +81,7 @@ public final class CompiledDecodeStep {
     for (int i = 0; i < paths.size(); i++) {
       Operand<?> value = values.get(paths.get(i));
       if (value == null) {
-        throw new IllegalArgumentException("the compiled decoding step needs parameter '" + paths.get(i) + "', which the store lacks");
+        throw new IllegalArgumentException("the compiled decoding step needs '" + paths.get(i) + "', which the store lacks");
       }
       args.put(paramName(i), value);
     }
