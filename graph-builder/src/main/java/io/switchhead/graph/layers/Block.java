@@ -78,11 +78,11 @@ public final class Block {
     Decoded<T> attended;
     TokenImportance<T> importance;
     if (c.attention() instanceof DenseAttentionConfig dense) {
-      SwitchHeadAttention.DecodedWithImportance<T> da = DenseAttention.decodeWithImportance(dense, c.dims(), attentionScope, ctx, h, cache, span);
+      DecodedWithImportance<T> da = DenseAttention.decodeWithImportance(dense, c.dims(), attentionScope, ctx, h, cache, span);
       attended = da.decoded();
       importance = da.importance();
     } else {
-      SwitchHeadAttention.DecodedWithImportance<T> sh =
+      DecodedWithImportance<T> sh =
           SwitchHeadAttention.decodeWithImportance((SwitchHeadConfig) c.attention(), c.dims(), attentionScope, ctx, h, cache, span);
       attended = sh.decoded();
       importance = sh.importance();

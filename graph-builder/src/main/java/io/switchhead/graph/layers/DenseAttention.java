@@ -89,7 +89,7 @@ public final class DenseAttention {
   }
 
   /** {@link #decode}, with the importance this call's queries give the window's tokens. */
-  static <T extends TFloating> SwitchHeadAttention.DecodedWithImportance<T> decodeWithImportance(DenseAttentionConfig c, ModelDims dims,
+  static <T extends TFloating> DecodedWithImportance<T> decodeWithImportance(DenseAttentionConfig c, ModelDims dims,
       ParamScope p, LayerContext ctx, Operand<T> x, KeyValues<T> cache, DecodeSpan span) {
     Ops tf = p.ops();
     int d = dims.dModel();
@@ -116,7 +116,7 @@ public final class DenseAttention {
     }
     Operand<T> attended = tf.train.batchMatMul(weights, all.values(), type); // [B, H, n, dh]
     Operand<T> merged = tf.reshape(span.perHead(tf, attended, dh), tf.constant(new int[] {-1, h * dh})); // [N, H*dh]
-    return new SwitchHeadAttention.DecodedWithImportance<>(new Decoded<>(span.unflatten(tf, tf.linalg.matMul(merged, wo), d), all),
+    return new DecodedWithImportance<>(new Decoded<>(span.unflatten(tf, tf.linalg.matMul(merged, wo), d), all),
         new TokenImportance<>(tf, weights, span.visible()));
   }
 }
