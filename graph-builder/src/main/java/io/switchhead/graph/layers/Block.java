@@ -1,7 +1,5 @@
 package io.switchhead.graph.layers;
 
-import static com.google.common.base.Preconditions.checkArgument;
-
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
@@ -52,9 +50,11 @@ public final class Block {
     AttentionInputs<T> attentionInputs = new AttentionInputs<>(h, kv, t, m);
     ParamScope attentionScope = p.child("attention");
     Operand<T> attended;
-    TokenImportance<T> importance = null; // the attention's, for a dynamic-k feed-forward
+    TokenImportance<T> importance; // the attention's, for a dynamic-k feed-forward
     if (c.attention() instanceof DenseAttentionConfig dense) {
-      attended = DenseAttention.apply(dense, dims, attentionScope, ctx, attentionInputs);
+      DenseAttention.Output<T> da = DenseAttention.applyWithImportance(dense, dims, attentionScope, ctx, attentionInputs);
+      attended = da.output();
+      importance = da.importance();
     } else {
       SwitchHeadAttention.Output<T> sh = SwitchHeadAttention.apply((SwitchHeadConfig) c.attention(), dims, attentionScope, ctx, attentionInputs);
       attended = sh.output();
@@ -78,11 +78,13 @@ public final class Block {
     Operand<T> h = LayerNorm.apply(p.child("attention_norm"), tf, x, c.dModel());
     ParamScope attentionScope = p.child("attention");
     Decoded<T> attended;
-    TokenImportance<T> importance = null;
+    TokenImportance<T> importance;
     if (c.attention() instanceof DenseAttentionConfig dense) {
-      attended = DenseAttention.decode(dense, c.dims(), attentionScope, ctx, h, cache, span);
+      DecodedWithImportance<T> da = DenseAttention.decodeWithImportance(dense, c.dims(), attentionScope, ctx, h, cache, span);
+      attended = da.decoded();
+      importance = da.importance();
     } else {
-      SwitchHeadAttention.DecodedWithImportance<T> sh =
+      DecodedWithImportance<T> sh =
           SwitchHeadAttention.decodeWithImportance((SwitchHeadConfig) c.attention(), c.dims(), attentionScope, ctx, h, cache, span);
       attended = sh.decoded();
       importance = sh.importance();
@@ -98,7 +100,7 @@ public final class Block {
   /**
    * {@code x + dropout(ff(LN(x)))}, its auxiliary losses and usage added to the builders.
    *
-   * @param importance the block attention's token importance (SwitchHead), or null (dense attention)
+   * @param importance the token importance of the block's attention (read by a dynamic-k feed-forward only)
    */
   private static <T extends TFloating> Operand<T> feedForward(ModelConfig c, int index, ParamScope p, LayerContext ctx, Operand<T> x,
       ImmutableList.Builder<Operand<T>> aux, ImmutableList.Builder<ExpertUsage> usage, TokenImportance<T> importance) {
@@ -123,8 +125,6 @@ public final class Block {
       SigmaMoeConfig sigma = (SigmaMoeConfig) config;
       Operand<T> tokenImportance = null;
       if (sigma.kRule().dynamic()) {
-        checkArgument(importance != null, "block %s: the sigma-MoE's dynamic kRule reads the attention's token importance, "
-            + "which only SwitchHead attention provides (attention: %s)", index, c.attention());
         tokenImportance = importance.queries(); // [B, T]
       }
       SigmaMoeFeedForward.Output<T> moe = SigmaMoeFeedForward.apply(sigma, dims, ffScope, ctx, h2, tokenImportance);

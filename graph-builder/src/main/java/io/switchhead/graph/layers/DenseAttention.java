@@ -11,6 +11,7 @@ import io.switchhead.ops.attention.Rope;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -25,11 +26,20 @@ public final class DenseAttention {
 
   private DenseAttention() {}
 
+  /** The layer's output and the token importance of its attention (for a block's dynamic-k feed-forward). */
+  public record Output<T extends TFloating>(Operand<T> output, TokenImportance<T> importance) {}
+
   /**
    * @param in queries [B, T, D], keys and values [B, Tk, D] (memory then chunk), both normalised
    * @return [B, T, D]
    */
   public static <T extends TFloating> Operand<T> apply(DenseAttentionConfig c, ModelDims dims, ParamScope p, LayerContext ctx,
+      AttentionInputs<T> in) {
+    return applyWithImportance(c, dims, p, ctx, in).output();
+  }
+
+  /** {@link #apply}, with the importance its attention gives each token (computed only if asked). */
+  public static <T extends TFloating> Output<T> applyWithImportance(DenseAttentionConfig c, ModelDims dims, ParamScope p, LayerContext ctx,
       AttentionInputs<T> in) {
     Ops tf = p.ops();
     int d = dims.dModel();
@@ -48,20 +58,22 @@ public final class DenseAttention {
     Operand<T> wo = p.param("o", Shape.of((long) h * dh, d), type, Initializer.normal(initScale / Math.sqrt((double) h * dh)));
     Operand<T> v = Heads.split(tf, Heads.project(tf, xkv, wv, keys), keys, h, dh); // [B, H, Tk, dh]
 
-    Operand<T> attended;
+    Operand<TBool> visible = Attention.visible(tf, steps, memory); // [T, Tk]
+    Operand<T> weights; // [B, H, T, Tk]
     if (c.positional() == Positional.ROPE) {
       Operand<T> qr = Rope.apply(tf, q, dh, tf.constant(memory));
       Operand<T> kr = Rope.apply(tf, k, dh, tf.constant(0));
-      attended = Attention.causal(tf, qr, kr, v, null, memory);
+      weights = Attention.weights(tf, qr, kr, null, visible);
     } else {
       Operand<T> u = tf.reshape(p.param("u_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
       Operand<T> vBias = tf.reshape(p.param("v_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
       Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, keys, initScale, type); // [H, Tk, dh]
       Operand<T> positionScores = RelativePositions.shiftedScores(tf, tf.math.add(q, vBias), positionKeys, steps, memory);
-      attended = Attention.causal(tf, tf.math.add(q, u), k, v, positionScores, memory);
+      weights = Attention.weights(tf, tf.math.add(q, u), k, positionScores, visible);
     }
+    Operand<T> attended = tf.train.batchMatMul(weights, v, type); // [B, H, T, dh]
     Operand<T> merged = Heads.merge(tf, attended, steps, h, dh); // [B, T, H*dh]
-    return Heads.project(tf, merged, wo, steps);
+    return new Output<>(Heads.project(tf, merged, wo, steps), new TokenImportance<>(tf, weights, visible));
   }
 
   /**
@@ -73,6 +85,12 @@ public final class DenseAttention {
    */
   public static <T extends TFloating> Decoded<T> decode(DenseAttentionConfig c, ModelDims dims, ParamScope p, LayerContext ctx,
       Operand<T> x, KeyValues<T> cache, DecodeSpan span) {
+    return decodeWithImportance(c, dims, p, ctx, x, cache, span).decoded();
+  }
+
+  /** {@link #decode}, with the importance this call's queries give the window's tokens. */
+  static <T extends TFloating> DecodedWithImportance<T> decodeWithImportance(DenseAttentionConfig c, ModelDims dims,
+      ParamScope p, LayerContext ctx, Operand<T> x, KeyValues<T> cache, DecodeSpan span) {
     Ops tf = p.ops();
     int d = dims.dModel();
     double initScale = dims.initScale();
@@ -86,17 +104,19 @@ public final class DenseAttention {
     Operand<T> vNew = span.heads(tf, tf.linalg.matMul(flat, wv), h, dh); // [B, H, n, dh]
     Operand<T> q = qk.q(); // [B, H, n, dh]
     KeyValues<T> all = span.append(tf, cache, qk.k(), vNew); // [B, H, L+n, dh]
-    Operand<T> attended;
+    Operand<T> weights; // [B, H, n, L+n]
     if (c.positional() == Positional.ROPE) {
-      attended = Attention.masked(tf, q, all.keys(), all.values(), null, span.visible());
+      weights = Attention.weights(tf, q, all.keys(), null, span.visible());
     } else {
       Operand<T> u = tf.reshape(p.param("u_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
       Operand<T> vBias = tf.reshape(p.param("v_bias", Shape.of(h, dh), type, Initializer.zeros()), tf.constant(new int[] {1, h, 1, dh}));
       Operand<T> positionKeys = Heads.xlPositionKeys(p, tf, d, h, dh, RelativePositions.distances(tf, span.keys()), initScale, type);
       Operand<T> positionScores = RelativePositions.shiftedScores(tf, tf.math.add(q, vBias), positionKeys, span.steps(), span.cached());
-      attended = Attention.masked(tf, tf.math.add(q, u), all.keys(), all.values(), positionScores, span.visible());
+      weights = Attention.weights(tf, tf.math.add(q, u), all.keys(), positionScores, span.visible());
     }
+    Operand<T> attended = tf.train.batchMatMul(weights, all.values(), type); // [B, H, n, dh]
     Operand<T> merged = tf.reshape(span.perHead(tf, attended, dh), tf.constant(new int[] {-1, h * dh})); // [N, H*dh]
-    return new Decoded<>(span.unflatten(tf, tf.linalg.matMul(merged, wo), d), all);
+    return new DecodedWithImportance<>(new Decoded<>(span.unflatten(tf, tf.linalg.matMul(merged, wo), d), all),
+        new TokenImportance<>(tf, weights, span.visible()));
   }
 }

@@ -38,7 +38,9 @@ import org.tensorflow.types.family.TFloating;
  * <p>Evaluation is dropless (our rule, not the paper's): with a capacity a token's output would
  * depend on the other tokens of the call, so cached decoding, which sees one token at a time, could
  * not equal the full forward pass. Training keeps the paper's capacity; evaluation and decoding use
- * the context's dispatch, which computes every choice.
+ * the context's dispatch, which computes every choice. In training the slots fill in the flattened
+ * batch's row order, so whether a sub-token is dropped depends only on the rows before it: no later
+ * position of its own sequence can take its slot, and training stays causal.
  *
  * <p>Shapes: S = B*T tokens, D width, h heads, w = D/h, E experts, G expert size, k chosen.
  */

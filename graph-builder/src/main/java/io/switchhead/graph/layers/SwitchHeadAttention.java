@@ -107,9 +107,7 @@ public final class SwitchHeadAttention {
     return decodeWithImportance(c, dims, p, ctx, x, cache, span).decoded();
   }
 
-  /** {@link #decode}'s result and the importance of its attention (for a dynamic-k feed-forward). */
-  record DecodedWithImportance<T extends TFloating>(Decoded<T> decoded, TokenImportance<T> importance) {}
-
+  /** {@link #decode}, with the importance this call's queries give the window's tokens (for a dynamic-k feed-forward). */
   static <T extends TFloating> DecodedWithImportance<T> decodeWithImportance(SwitchHeadConfig c, ModelDims dims, ParamScope p,
       LayerContext ctx, Operand<T> x, KeyValues<T> cache, DecodeSpan span) {
     Ops tf = p.ops();

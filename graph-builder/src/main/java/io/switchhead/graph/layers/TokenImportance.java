@@ -3,7 +3,9 @@ package io.switchhead.graph.layers;
 import io.switchhead.graph.config.AttentionK;
 import io.switchhead.graph.config.KRule;
 import io.switchhead.ops.moe.DynamicK;
+import java.util.List;
 import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
@@ -44,7 +46,7 @@ public final class TokenImportance<T extends TFloating> {
 
   /** Importance of the query tokens (the last T keys), [B, T]. */
   public Operand<T> queries() {
-    org.tensorflow.ndarray.Shape known = weights.shape();
+    Shape known = weights.shape();
     if (known.numDimensions() == 4 && known.get(2) > 0 && known.get(3) > 0) {
       // Training and evaluation graphs: T and Tk are static, and so is the slice.
       return tf.slice(keys(), tf.constant(new int[] {0, (int) (known.get(3) - known.get(2))}), tf.constant(new int[] {-1, (int) known.get(2)}));
@@ -52,7 +54,7 @@ public final class TokenImportance<T extends TFloating> {
     Operand<TInt32> shape = tf.shape(weights, TInt32.class); // [4]
     Operand<TInt32> t = tf.slice(shape, tf.constant(new int[] {2}), tf.constant(new int[] {1}));
     Operand<TInt32> tk = tf.slice(shape, tf.constant(new int[] {3}), tf.constant(new int[] {1}));
-    Operand<TInt32> begin = tf.concat(java.util.List.of(tf.constant(new int[] {0}), tf.math.sub(tk, t)), tf.constant(0));
+    Operand<TInt32> begin = tf.concat(List.of(tf.constant(new int[] {0}), tf.math.sub(tk, t)), tf.constant(0));
     return tf.slice(keys(), begin, tf.constant(new int[] {-1, -1}));
   }
 

@@ -105,6 +105,31 @@ class MhMoeFeedForwardTest {
   }
 
   @Test
+  void trainingWithDropsStaysCausalWithinASequence() {
+    // Slots fill in row order: a change at the last position of batch row 0 may change batch row 1
+    // (later rows), never the earlier positions of row 0.
+    MhMoeConfig c = topTwo(0.5);
+    ModelDims dims = new ModelDims(D, 1, 0);
+    LayerHarness.Layer probe = (p, ctx, x) -> MhMoeFeedForward.apply(c, dims, p, ctx, x).output();
+    List<ParamSpec> specs = LayerHarness.specs(probe, Shape.of(B, T, D));
+    Map<String, double[]> values = new HashMap<>();
+    for (ParamSpec spec : specs) {
+      values.put(spec.path().substring("layer/".length()), gaussians(Math.toIntExact(spec.shape().size())));
+    }
+    double[] x = gaussians(B * T * D);
+    double[] changed = x.clone();
+    for (int col = 0; col < D; col++) {
+      changed[(T - 1) * D + col] += 3 * random.nextGaussian(); // row 0, last position
+    }
+    double[] before = run(c, dims, specs, values, x, true).y();
+    double[] after = run(c, dims, specs, values, changed, true).y();
+    for (int i = 0; i < (T - 1) * D; i++) {
+      assertEquals(before[i], after[i], 0.0, "row 0, position " + i / D);
+    }
+    assertTrue(reference(c, values, x, c.capacity(B * T)).dropped() > 0, "the case must drop something");
+  }
+
+  @Test
   void gradientsMatchFiniteDifferencesWithDropsInTraining() {
     MhMoeConfig c = topTwo(0.5);
     LayerHarness.Layer layer = (p, ctx, x) -> {

@@ -76,7 +76,9 @@ class LanguageModelTest {
     return Stream.of(
         Arguments.of("dynamic-k switchhead", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0, AttentionK.ceil()), new DenseFeedForwardConfig(24))),
         Arguments.of("dynamic-k switchall xl", small(new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0, AttentionK.budget(1.5)),
-            new SigmaMoeConfig(4, 6, 2, 0, 1e-3, AttentionK.ceil()))));
+            new SigmaMoeConfig(4, 6, 2, 0, 1e-3, AttentionK.ceil()))),
+        Arguments.of("dense attention, dynamic-k sigma-moe", small(new DenseAttentionConfig(3, 8, Positional.ROPE),
+            new SigmaMoeConfig(4, 6, 2, 0, 1e-3, AttentionK.budget(1.5)))));
   }
 
   /** Logits [1, T, V] (flattened) of an EVAL model with the given seed. */
