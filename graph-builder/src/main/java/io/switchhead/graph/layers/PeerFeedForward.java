@@ -89,14 +89,17 @@ public final class PeerFeedForward {
 
     // The tables are read only here, by rows: a training step updates just the rows read (lazy AdamW).
     Operand<T> uRows = p.rows("u", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(d)), ids); // [S, h*k, D]
-    Operand<T> pre = tf.reduceSum(tf.math.mul(uRows, tf.expandDims(flat, tf.constant(1))), tf.constant(2)); // [S, h*k]
+    // Batched matmuls, not a product and a sum: no [S, h*k, D] temporary beside the rows, forward or back.
+    Operand<T> pre = tf.reshape(tf.train.batchMatMul(uRows, tf.expandDims(flat, tf.constant(2)), type),
+        tf.constant(new int[] {-1, h * k})); // [S, h*k]
     Operand<T> weighted = tf.math.mul(activation(tf, c.activation(), pre), gates); // [S, h*k]
     if (ctx.training()) {
       weighted = Dropout.apply(tf, weighted, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }
     // The gates of a head sum to 1, so the output sums h neurons' worth of v rows.
     Operand<T> vRows = p.rows("v", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(h)), ids); // [S, h*k, D]
-    Operand<T> y = tf.reduceSum(tf.math.mul(vRows, tf.expandDims(weighted, tf.constant(2))), tf.constant(1)); // [S, D]
+    Operand<T> y = tf.reshape(tf.train.batchMatMul(tf.expandDims(weighted, tf.constant(1)), vRows, type),
+        tf.constant(new int[] {-1, d})); // [S, D]
     Usage<T> usage = usage(tf, c, ids, gates);
     ExpertUsage expertUsage = new ExpertUsage(p.path() + "/keys", usage.entropy(), usage.headIds(), SelectionConfig.of(h, c.experts(), k));
     return new Output<>(tf.reshape(y, tf.constant(new int[] {-1, steps, d})), expertUsage, usage.share());
