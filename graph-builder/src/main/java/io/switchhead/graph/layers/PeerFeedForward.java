@@ -20,7 +20,7 @@ import org.tensorflow.types.family.TFloating;
  * {@code y = sum over heads and the k retrieved experts i of g_i * act(u_i . x) v_i}.
  *
  * <ol>
- *   <li>Queries {@code Q = BN(x W_q)} [N, h*dk]: BatchNorm over the tokens per feature, with a learnt
+ *   <li>Queries {@code Q = BN(x W_q)} [S, h*dk]: BatchNorm over the tokens per feature, with a learnt
  *       scale and bias. Training normalises with the batch's statistics and asks the training step to
  *       move the moving ones toward them ({@link ParamScope#trackBuffer}); evaluation, decoding and
  *       the export normalise with the moving statistics, so a token's output does not depend on the
@@ -29,18 +29,21 @@ import org.tensorflow.types.family.TFloating;
  *   <li>Each head's query splits into halves that retrieve the exact top-k of the N product keys
  *       ({@link ProductKeys}); the sub-key tables are shared by the heads, as in the paper.
  *   <li>Gates: softmax over each head's k scores.
- *   <li>Experts are single neurons, rows of {@code u} and {@code v} [N, D], shared by the heads.
+ *   <li>Experts are single neurons, rows of {@code u} and {@code v} [N, D], shared by the heads. The
+ *       layer reads them only by rows ({@link ParamScope#rows}), so a training step differentiates
+ *       the rows read and updates just those (lazy AdamW; docs/design/peer.md).
  * </ol>
  *
  * <p>Parameters: {@code query} [D, h*dk], {@code bn_scale}, {@code bn_bias} [h*dk], {@code keys1},
  * {@code keys2} [sqrt N, dk/2], {@code u}, {@code v} [N, D]. Buffers (not parameters, never
  * differentiated): {@code bn_mean}, {@code bn_variance} [h*dk].
  *
- * <p>Memory: the gathered rows are [N_tokens, h*k, D] per table, {@code 4 * N_tokens * h * k * D}
- * bytes in float32 (peer-1m-tiny, 2048 tokens of h 4, k 8, D 128: 32 MiB each); the tables
- * themselves are {@code 4 * N * D} bytes (512 MiB each at N = 1024^2, D = 128).
+ * <p>Memory: the gathered rows are [S, h*k, D] per table, {@code 4 * S * h * k * D} bytes in float32
+ * for the whole batch at once, not chunked (peer-1m-tiny, 2048 tokens of h 4, k 8, D 128: 32 MiB
+ * each, as much again for their gradient); the tables are {@code 4 * N * D} bytes (512 MiB each at
+ * N = 1024^2, D = 128).
  *
- * <p>Shapes: N tokens (B*T), D width, h heads, dk key width, k experts per head.
+ * <p>Shapes: S tokens (B*T), D width, N experts, h heads, dk key width, k experts per head.
  */
 public final class PeerFeedForward {
 
@@ -77,29 +80,32 @@ public final class PeerFeedForward {
     Operand<T> keys1 = p.param("keys1", Shape.of(n, dk / 2), type, Initializer.normal(1 / Math.sqrt(dk / 2.0)));
     Operand<T> keys2 = p.param("keys2", Shape.of(n, dk / 2), type, Initializer.normal(1 / Math.sqrt(dk / 2.0)));
 
-    Operand<T> flat = tf.reshape(x, tf.constant(new int[] {-1, d})); // [N, D]
-    Operand<T> queries = normalise(c, p, ctx, tf.linalg.matMul(flat, wq), scale, bias); // [N, h*dk]
-    Split<T> halves = tf.split(tf.constant(1), tf.reshape(queries, tf.constant(new int[] {-1, dk})), 2L); // 2 x [N*h, dk/2]
+    Operand<T> flat = tf.reshape(x, tf.constant(new int[] {-1, d})); // [S, D]
+    Operand<T> queries = normalise(c, p, ctx, tf.linalg.matMul(flat, wq), scale, bias); // [S, h*dk]
+    Split<T> halves = tf.split(tf.constant(1), tf.reshape(queries, tf.constant(new int[] {-1, dk})), 2L); // 2 x [S*h, dk/2]
     ProductKeys.Retrieval<T> chosen = ProductKeys.topK(tf, halves.output().get(0), halves.output().get(1), keys1, keys2, k);
-    Operand<TInt32> ids = tf.reshape(chosen.ids(), tf.constant(new int[] {-1, h * k})); // [N, h*k] in [0, N_e)
-    Operand<T> gates = tf.reshape(tf.nn.softmax(chosen.scores()), tf.constant(new int[] {-1, h * k})); // [N, h*k]
+    Operand<TInt32> ids = tf.reshape(chosen.ids(), tf.constant(new int[] {-1, h * k})); // [S, h*k] in [0, N)
+    Operand<T> gates = tf.reshape(tf.nn.softmax(chosen.scores()), tf.constant(new int[] {-1, h * k})); // [S, h*k]
 
     // The tables are read only here, by rows: a training step updates just the rows read (lazy AdamW).
-    Operand<T> uRows = p.rows("u", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(d)), ids); // [N, h*k, D]
-    Operand<T> pre = tf.reduceSum(tf.math.mul(uRows, tf.expandDims(flat, tf.constant(1))), tf.constant(2)); // [N, h*k]
-    Operand<T> weighted = tf.math.mul(activation(tf, c.activation(), pre), gates); // [N, h*k]
+    Operand<T> uRows = p.rows("u", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(d)), ids); // [S, h*k, D]
+    // Batched matmuls, not a product and a sum: no [S, h*k, D] temporary beside the rows, forward or back.
+    Operand<T> pre = tf.reshape(tf.train.batchMatMul(uRows, tf.expandDims(flat, tf.constant(2)), type),
+        tf.constant(new int[] {-1, h * k})); // [S, h*k]
+    Operand<T> weighted = tf.math.mul(activation(tf, c.activation(), pre), gates); // [S, h*k]
     if (ctx.training()) {
       weighted = Dropout.apply(tf, weighted, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }
     // The gates of a head sum to 1, so the output sums h neurons' worth of v rows.
-    Operand<T> vRows = p.rows("v", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(h)), ids); // [N, h*k, D]
-    Operand<T> y = tf.reduceSum(tf.math.mul(vRows, tf.expandDims(weighted, tf.constant(2))), tf.constant(1)); // [N, D]
+    Operand<T> vRows = p.rows("v", Shape.of(c.experts(), d), type, Initializer.normal(initScale / Math.sqrt(h)), ids); // [S, h*k, D]
+    Operand<T> y = tf.reshape(tf.train.batchMatMul(tf.expandDims(weighted, tf.constant(1)), vRows, type),
+        tf.constant(new int[] {-1, d})); // [S, D]
     Usage<T> usage = usage(tf, c, ids, gates);
     ExpertUsage expertUsage = new ExpertUsage(p.path() + "/keys", usage.entropy(), usage.headIds(), SelectionConfig.of(h, c.experts(), k));
     return new Output<>(tf.reshape(y, tf.constant(new int[] {-1, steps, d})), expertUsage, usage.share());
   }
 
-  /** BatchNorm of the queries q [N, F] per feature: the batch's statistics in training, the moving ones otherwise. */
+  /** BatchNorm of the queries q [S, F] per feature: the batch's statistics in training, the moving ones otherwise. */
   private static <T extends TFloating> Operand<T> normalise(PeerConfig c, ParamScope p, LayerContext ctx, Operand<T> q,
       Operand<T> scale, Operand<T> bias) {
     Ops tf = p.ops();
@@ -141,7 +147,7 @@ public final class PeerFeedForward {
     Class<T> type = gates.type();
     Operand<T> g = us.stopGradient(gates);
     Operand<T> summed = us.math.unsortedSegmentSum(us.reshape(g, us.constant(new int[] {-1})), us.reshape(ids, us.constant(new int[] {-1})),
-        us.constant(c.experts())); // [N_e]
+        us.constant(c.experts())); // [N]
     Operand<T> z = us.math.div(summed, us.reduceSum(summed, us.constant(0)));
     Operand<T> zero = Layers.scalar(us, 0, type);
     Operand<TBool> used = us.math.greater(z, zero);
