@@ -41,6 +41,12 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>Creating a parameter twice is an error naming the path (no silent renaming, no sharing by
  * name: share a parameter by passing its value).
+ *
+ * <p>Besides parameters the store holds <em>buffers</em> ({@link #buffer}, {@link #trackBuffer}):
+ * model state such as BatchNorm moving statistics, bound and saved like parameters but never
+ * differentiated, counted or updated by AdamW (a training step moves them toward the targets the
+ * forward recorded); and it records each <em>row read</em> of a table parameter ({@link #rows}), so a
+ * training step can differentiate the rows read and update only those.
  */
 public final class ParamStore implements ParamSource {
 

@@ -11,10 +11,15 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
+import io.switchhead.graph.data.Corpus;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.tensorflow.Result;
@@ -43,6 +48,34 @@ class PeerTrainingTest {
       }
     }
     return values;
+  }
+
+  @TempDir Path dir;
+
+  /**
+   * The moving statistics travel in checkpoints: a resumed run evaluates (with them) as the run did
+   * before it stopped; with the statistics at their initial zeros and ones it would not.
+   */
+  @Test
+  void aResumedRunEvaluatesWithTheMovingStatisticsItSaved() throws Exception {
+    StringBuilder text = new StringBuilder();
+    for (int i = 0; i < 3000; i++) {
+      text.append((char) ('a' + random.nextInt(5)));
+    }
+    Corpus corpus = Corpus.load(Files.writeString(dir.resolve("corpus.txt"), text));
+    ModelConfig model = new ModelConfig(256, 16, 1, 4, new DenseAttentionConfig(2, 8, Positional.ROPE), PEER, 0, 0.7);
+    Path run = dir.resolve("run");
+    double before;
+    try (Trainer trainer = Trainer.start(model, TrainerTest.config(8, XlaMode.OFF), corpus, run)) {
+      for (int i = 0; i < 4; i++) {
+        trainer.step();
+      }
+      trainer.checkpoint();
+      before = trainer.evaluate();
+    }
+    try (Trainer trainer = Trainer.resume(run, corpus, warning -> {})) {
+      assertEquals(before, trainer.evaluate(), 1e-6);
+    }
   }
 
   @ParameterizedTest(name = "{0}")
