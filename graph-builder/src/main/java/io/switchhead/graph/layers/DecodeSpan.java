@@ -42,11 +42,7 @@ public final class DecodeSpan {
     this.cached = cached;
     this.position = position;
     this.window = window;
-    // Key j holds the token at absolute position position - cached + j: rows before position 0 are the
-    // zeros of a cache not yet full, which no query sees.
-    Operand<TInt32> key = tf.expandDims(tf.range(tf.constant(0), tf.math.add(cached, steps), tf.constant(1)), tf.constant(0)); // [1, L+n]
-    Operand<TBool> written = tf.math.greaterEqual(tf.math.add(key, position), cached);
-    this.visible = tf.math.logicalAnd(Attention.slidingWindow(tf, steps, cached, window), written);
+    this.visible = Attention.slidingWindow(tf, steps, cached, position, window);
     this.keys = tf.math.add(cached, steps);
   }
 

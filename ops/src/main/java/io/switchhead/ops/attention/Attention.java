@@ -64,19 +64,25 @@ public final class Attention {
   /**
    * The mask of cached decoding, sizes known only when the graph runs: T new queries after M cached
    * keys, query i (at position M + i of the keys) sees key j when {@code M + i - window < j <= M + i},
-   * that is itself and the {@code window - 1} keys before it. With {@code window} at least M + T
-   * this is {@link #visible}'s causal mask.
+   * that is itself and the {@code window - 1} keys before it, and when key j holds a token: it sits at
+   * absolute position {@code position - M + j}, so the rows before absolute position 0 (the padding of
+   * a cache not yet full) are seen by none. With {@code window} at least M + T and no padding this is
+   * {@link #visible}'s causal mask.
    *
    * @param queries T, int32 scalar
    * @param memory M, int32 scalar
+   * @param position int32 scalar, the absolute position of the first query
    * @return [T, M + T]
    */
-  public static Operand<TBool> slidingWindow(Ops tf, Operand<TInt32> queries, Operand<TInt32> memory, int window) {
+  public static Operand<TBool> slidingWindow(Ops tf, Operand<TInt32> queries, Operand<TInt32> memory, Operand<TInt32> position,
+      int window) {
     checkArgument(window >= 1, "the attention window (%s) must be >= 1", window);
     Operand<TInt32> i = tf.expandDims(tf.range(tf.constant(0), queries, tf.constant(1)), tf.constant(1)); // [T, 1]
     Operand<TInt32> j = tf.expandDims(tf.range(tf.constant(0), tf.math.add(memory, queries), tf.constant(1)), tf.constant(0)); // [1, M+T]
     Operand<TInt32> offset = tf.math.sub(tf.math.sub(j, memory), i); // key position - query position, [T, M+T]
-    return tf.math.logicalAnd(tf.math.lessEqual(offset, tf.constant(0)), tf.math.greater(offset, tf.constant(-window)));
+    Operand<TBool> written = tf.math.greaterEqual(tf.math.add(j, position), memory); // [1, M+T]
+    Operand<TBool> inWindow = tf.math.logicalAnd(tf.math.lessEqual(offset, tf.constant(0)), tf.math.greater(offset, tf.constant(-window)));
+    return tf.math.logicalAnd(inWindow, written);
   }
 
   /**
