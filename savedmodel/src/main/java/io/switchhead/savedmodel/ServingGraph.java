@@ -59,21 +59,20 @@ record ServingGraph(FullWindow fullWindow, DecodeStep decode, Optional<DecodeSte
             .input(ServingSignatures.TOKENS, fullWindow.tokens()).output(ServingSignatures.LOGITS, fullWindow.logits()).build(),
         Signature.builder().key(ServingSignatures.NEXT_TOKEN_LOGPROBS).methodName(ServingSignatures.PREDICT)
             .input(ServingSignatures.TOKENS, fullWindow.tokens()).output(ServingSignatures.LOGPROBS, fullWindow.logprobs()).build(),
-        decoding(ServingSignatures.DECODE_STEP, decode),
-        Signature.builder().key(ServingSignatures.DECODE_START).methodName(ServingSignatures.PREDICT)
-            .input(ServingSignatures.TOKENS, decode.tokens())
-            .output(ServingSignatures.LOGITS, decode.output().logits()).output(ServingSignatures.POSITION, decode.output().position())
-            .output(ServingSignatures.CACHE_KEYS, decode.output().keys()).output(ServingSignatures.CACHE_VALUES, decode.output().values())
-            .build()));
-    decodeToken.ifPresent(token -> all.add(decoding(ServingSignatures.DECODE_TOKEN, token)));
+        decoding(ServingSignatures.DECODE_STEP, decode, true),
+        decoding(ServingSignatures.DECODE_START, decode, false)));
+    decodeToken.ifPresent(token -> all.add(decoding(ServingSignatures.DECODE_TOKEN, token, true)));
     return List.copyOf(all);
   }
 
-  private static Signature decoding(String key, DecodeStep step) {
-    return Signature.builder().key(key).methodName(ServingSignatures.PREDICT)
-        .input(ServingSignatures.TOKENS, step.tokens()).input(ServingSignatures.POSITION, step.position())
-        .input(ServingSignatures.CACHE_KEYS, step.keys()).input(ServingSignatures.CACHE_VALUES, step.values())
-        .output(ServingSignatures.LOGITS, step.output().logits()).output(ServingSignatures.POSITION, step.output().position())
+  /** A decoding signature; without {@code cacheIn} it takes the tokens alone (position and cache at their defaults). */
+  private static Signature decoding(String key, DecodeStep step, boolean cacheIn) {
+    Signature.Builder b = Signature.builder().key(key).methodName(ServingSignatures.PREDICT).input(ServingSignatures.TOKENS, step.tokens());
+    if (cacheIn) {
+      b.input(ServingSignatures.POSITION, step.position()).input(ServingSignatures.CACHE_KEYS, step.keys())
+          .input(ServingSignatures.CACHE_VALUES, step.values());
+    }
+    return b.output(ServingSignatures.LOGITS, step.output().logits()).output(ServingSignatures.POSITION, step.output().position())
         .output(ServingSignatures.CACHE_KEYS, step.output().keys()).output(ServingSignatures.CACHE_VALUES, step.output().values())
         .build();
   }
