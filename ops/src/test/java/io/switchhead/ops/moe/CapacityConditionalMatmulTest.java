@@ -128,7 +128,7 @@ class CapacityConditionalMatmulTest {
     assertEquals(2, two.capacity(new MatmulShapes(40, 4, 3, 5, 1)));
     assertEquals(22 - 2, check(s, allTo(4), two, "all to the last, twice, C = 2"));
     assertTrue(check(new MatmulShapes(23, 4, 3, 6, 2), UNIFORM, two, "uniform, C = 2") > 0);
-    assertEquals(0, check(new MatmulShapes(7, 4, 3, 3, 2), UNIFORM, CapacityConditionalMatmul.withCapacity(7), "C = N"));
+    assertEquals(0, check(new MatmulShapes(7, 4, 3, 3, 2), DISTINCT, CapacityConditionalMatmul.withCapacity(7), "C = N, distinct experts per row"));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CapacityConditionalMatmul.withCapacity(0));
     assertTrue(e.getMessage().contains("capacity must be >= 1, got 0"), e.getMessage());
   }
