@@ -21,8 +21,10 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -33,6 +35,8 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
@@ -233,6 +237,22 @@ public final class TrainingGraph implements AutoCloseable {
    */
   public StepMetrics step(int[] batchTokens, long step, long seed, double lr, boolean apply) {
     TrainStep path = steps.get(kind);
+    return run(batchTokens, step, seed, lr, apply, Optional.empty(), path::read);
+  }
+
+  /**
+   * One optimisation step, as {@link #step} with {@code apply}, traced by TensorFlow ({@code
+   * FULL_TRACE}): the step stats give each executed node's output shapes and its allocator's bytes
+   * in use, which the benchmarks count FLOPs and memory from. Slower than an untraced step.
+   */
+  public RunMetadata tracedStep(int[] batchTokens, long step, long seed, double lr) {
+    RunOptions trace = RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build();
+    return run(batchTokens, step, seed, lr, true, Optional.of(trace), r -> r.getMetadata().orElseThrow(
+        () -> new IllegalStateException("TensorFlow returned no run metadata for a traced step")));
+  }
+
+  private <R> R run(int[] batchTokens, long step, long seed, double lr, boolean apply, Optional<RunOptions> options, Function<Result, R> read) {
+    TrainStep path = steps.get(kind);
     double b1 = Math.pow(optimizer.beta1(), step + 1);
     double b2 = Math.pow(optimizer.beta2(), step + 1);
     try (TInt32 tokenTensor = Tensors.ints(Shape.of(batch, config.context() + 1), batchTokens);
@@ -242,13 +262,15 @@ public final class TrainingGraph implements AutoCloseable {
         TInt64 seedTensor = TInt64.vectorOf(seed, step)) {
       Session.Runner runner = path.fetch(session.runner().feed(feeds.tokens(), tokenTensor).feed(feeds.learningRate(), lrTensor)
           .feed(feeds.beta1Power(), b1Tensor).feed(feeds.beta2Power(), b2Tensor).feed(feeds.stepSeed(), seedTensor));
+      options.ifPresent(runner::setOptions);
       if (!apply) {
         try (Result r = runner.run()) {
-          return path.read(r);
+          return read.apply(r);
         }
       }
-      try (Result r = runner.addTarget(path.train()).run()) {
-        return path.read(r);
+      runner.addTarget(path.train());
+      try (Result r = options.isPresent() ? runner.runAndFetchMetadata() : runner.run()) {
+        return read.apply(r);
       } catch (TFInvalidArgumentException e) {
         throw explain(e, batchTokens, step, seed, lr);
       }
