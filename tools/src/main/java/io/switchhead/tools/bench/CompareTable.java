@@ -1,0 +1,59 @@
+package io.switchhead.tools.bench;
+
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.Locale;
+import java.util.Map;
+
+/** {@link CompareBenchmark.Figures} as Markdown: the step table, then the quality table if trained. */
+public final class CompareTable {
+
+  private static final double MB = 1e6;
+
+  private CompareTable() {}
+
+  public static String markdown(CompareBenchmark.Figures f) {
+    StringBuilder out = new StringBuilder();
+    CompareBenchmark.Settings s = f.settings();
+    out.append(String.format(Locale.ROOT, "%s, %s UTC. Batch %d; %d repetitions of %d steps, interleaved; matmul limit %.0f GFLOP/s "
+            + "(%d^3 float32, %.0f before and %.0f after the steps). Ratios are to %s.%n%n",
+        CpuName.describe(), LocalDate.now(ZoneOffset.UTC), s.batch(), s.repeats(), s.steps(), f.limit(), CompareBenchmark.LIMIT_MATMUL_SIZE,
+        f.matmulGflops()[0], f.matmulGflops()[1], f.reference()));
+    out.append("| model | step | parameters | ms/step (min-max) | time / ref | tokens/s | GFLOP/s | of limit | weights + Adam | step memory | memory / ref | RSS growth |\n");
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (CompareBenchmark.Row r : f.rows()) {
+      CompareBenchmark.Row ref = f.referenceRow(r.kind());
+      String memory = r.memory().map(m -> mb(m.stepBytes())).orElse(r.kind().compiled() ? "in XLA" : "not traced");
+      String memoryRatio = r.memory().flatMap(m -> ref.memory().map(rm -> ratio((double) m.stepBytes() / rm.stepBytes()))).orElse("-");
+      out.append(String.format(Locale.ROOT, "| %s | %s | %,d | %.1f (%.1f-%.1f) | %s | %,.0f | %.1f | %.1f%% | %s | %s | %s | %s |%n",
+          r.entry().name(), r.kind().label(), r.parameters(), r.millis().median(), r.millis().min(), r.millis().max(),
+          ratio(r.millis().median() / ref.millis().median()), r.tokensPerSecond(), r.gflops(), 100 * r.gflops() / f.limit(),
+          mb(r.weightAndOptimizerBytes()), memory, memoryRatio, mb(r.rssGrowthBytes())));
+    }
+    out.append(String.format(Locale.ROOT, "%nGFLOP/s: 2 x the MACs of the matmuls the plain step executed (TensorFlow's trace), over the median "
+        + "time. Step memory: the most bytes TensorFlow's allocator held during a plain step above what it held before it "
+        + "(activations, gradients, temporaries; on CPU, of the allocations of 256 KiB and up, the ones oneDNN's allocator counts); \"in XLA\": the compiled step's buffers are allocated inside its one node, "
+        + "out of the trace's sight. RSS growth: the process's resident memory gained while the model was built and first "
+        + "stepped (both steps). Peak RSS of the process: %s.%n", mb(f.peakRssBytes())));
+    if (!f.quality().isEmpty()) {
+      QualityRun.Quality ref = f.quality().get(f.reference());
+      out.append(String.format(Locale.ROOT, "%n| model | validation bpc after %d steps | bpc / ref | training tokens/s | run time |%n", s.qualitySteps()));
+      out.append("|---|---|---|---|---|\n");
+      for (Map.Entry<String, QualityRun.Quality> q : f.quality().entrySet()) {
+        out.append(String.format(Locale.ROOT, "| %s | %.4f | %s | %,.0f | %.0f s |%n", q.getKey(), q.getValue().validationBpc(),
+            ratio(q.getValue().validationBpc() / ref.validationBpc()), q.getValue().tokensPerSecond(), q.getValue().seconds()));
+      }
+      out.append(String.format(Locale.ROOT, "%nEach model trained as `train --steps %d --batch %d --xla off` would (same data windows, "
+          + "seed and validation batches); tokens/s of the whole run, evaluation and checkpoint included.%n", s.qualitySteps(), s.batch()));
+    }
+    return out.toString();
+  }
+
+  private static String ratio(double x) {
+    return String.format(Locale.ROOT, "%.2f", x);
+  }
+
+  private static String mb(long bytes) {
+    return String.format(Locale.ROOT, "%,.1f MB", bytes / MB);
+  }
+}

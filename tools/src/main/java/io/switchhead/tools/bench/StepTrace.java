@@ -1,0 +1,134 @@
+package io.switchhead.tools.bench;
+
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Output;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.proto.AllocatorMemoryUsed;
+import org.tensorflow.proto.NodeExecStats;
+import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.TensorShapeProto;
+
+/**
+ * What TensorFlow's step stats of one traced training step say about it: the multiply-accumulates
+ * its matmul nodes executed (each node's traced output shape times its contraction length), and the
+ * bytes its allocators held.
+ *
+ * <p>Memory is sampled where TensorFlow records it, at the end of each node: the bytes in use then,
+ * less what the node still holds, plus the node's own peak, bound the bytes in use while it ran. An
+ * XLA cluster is one node, so its temporary buffers count through that node's peak. On CPU the
+ * allocator is oneDNN's, whose bytes in use count allocations of 256 KiB and up: smaller tensors
+ * come from a pool it does not report, so the figures are a lower bound, close for models whose
+ * activations are large and loose for tiny ones.
+ *
+ * @param matmulMacs MACs of the executed MatMul and BatchMatMul nodes; 0 for a step XLA compiled
+ *     whole (its matmuls are inside the cluster)
+ * @param matmulNodes how many matmul executions were counted (loop bodies count per trip)
+ * @param memory empty where the trace recorded no allocator memory (TensorFlow leaves it out in
+ *     some processes; the tables then say so rather than show a zero)
+ */
+public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memory) {
+
+  /**
+   * What the allocators held. The counts are allocator-wide: what other sessions of the process
+   * hold is resident too, and only what rose above it belongs to this step.
+   *
+   * @param residentBytes the fewest bytes in use before any node: the variables (weights, optimizer
+   *     slots, buffers, XL memory) and the fed inputs, which outlive the step
+   * @param peakBytes the most bytes in use while any node ran
+   */
+  public record Memory(long residentBytes, long peakBytes) {
+    /** Bytes the step itself needed above what was resident: activations, gradients, temporaries. */
+    public long stepBytes() {
+      return peakBytes - residentBytes;
+    }
+  }
+
+  /** Reads the step stats of {@code metadata}, looking the matmul nodes up in {@code graph}. */
+  public static StepTrace of(RunMetadata metadata, Graph graph) {
+    List<NodeExecStats> nodes = metadata.getStepStats().getDevStatsList().stream()
+        .flatMap(d -> d.getNodeStatsList().stream())
+        .sorted(Comparator.comparingLong(NodeExecStats::getAllStartMicros))
+        .toList();
+    Map<String, NodeExecStats> byName = new HashMap<>();
+    nodes.forEach(n -> byName.put(n.getNodeName(), n));
+    long macs = 0;
+    int matmuls = 0;
+    long resident = -1;
+    long peak = 0;
+    for (NodeExecStats node : nodes) {
+      long nodeMacs = executedMacs(node, graph, byName);
+      if (nodeMacs > 0) {
+        macs += nodeMacs;
+        matmuls++;
+      }
+      for (AllocatorMemoryUsed m : node.getMemoryList()) {
+        long before = m.getAllocatorBytesInUse() - m.getLiveBytes();
+        resident = resident < 0 ? before : Math.min(resident, before);
+        peak = Math.max(peak, before + m.getPeakBytes());
+        peak = Math.max(peak, m.getAllocatorBytesInUse());
+      }
+    }
+    Optional<Memory> memory = resident < 0 ? Optional.empty() : Optional.of(new Memory(resident, peak));
+    return new StepTrace(macs, matmuls, memory);
+  }
+
+  /** MACs of one executed node: 0 unless it is a matmul of the graph. */
+  private static long executedMacs(NodeExecStats node, Graph graph, Map<String, NodeExecStats> byName) {
+    GraphOperation op = graph.operation(node.getNodeName());
+    if (op == null || node.getOutputCount() == 0) {
+      return 0;
+    }
+    String type = op.type();
+    boolean matMul = type.equals("MatMul");
+    if (!matMul && !type.equals("BatchMatMulV2") && !type.equals("BatchMatMulV3")) {
+      return 0;
+    }
+    TensorShapeProto out = node.getOutput(0).getTensorDescription().getShape();
+    long product = 1;
+    for (TensorShapeProto.Dim d : out.getDimList()) {
+      product *= d.getSize();
+    }
+    long inner = contraction(op, matMul, byName);
+    if (inner < 0) {
+      throw new IllegalStateException("matmul " + op.name() + " contracts over a length neither its build nor the trace knows");
+    }
+    return product * inner;
+  }
+
+  /**
+   * The length a matmul contracts over: from either operand's static shape, or where the build did
+   * not know it (an expert's rows in a weight gradient, sized by the routing), from the traced
+   * output of the node that produced an operand.
+   */
+  private static long contraction(GraphOperation op, boolean matMul, Map<String, NodeExecStats> byName) {
+    Output<?> left = op.input(0);
+    Output<?> right = op.input(1);
+    boolean transposeLeft = matMul ? op.attributes().getAttrBool("transpose_a") : op.attributes().getAttrBool("adj_x");
+    boolean transposeRight = matMul ? op.attributes().getAttrBool("transpose_b") : op.attributes().getAttrBool("adj_y");
+    int leftAxis = left.shape().numDimensions() - (transposeLeft ? 2 : 1);
+    int rightAxis = right.shape().numDimensions() - (transposeRight ? 1 : 2);
+    if (left.shape().get(leftAxis) >= 0) {
+      return left.shape().get(leftAxis);
+    }
+    if (right.shape().get(rightAxis) >= 0) {
+      return right.shape().get(rightAxis);
+    }
+    long traced = tracedSize(left, leftAxis, byName);
+    return traced >= 0 ? traced : tracedSize(right, rightAxis, byName);
+  }
+
+  /** The traced size of an operand's axis, or -1 where its producer left no trace (a fed placeholder). */
+  private static long tracedSize(Output<?> operand, int axis, Map<String, NodeExecStats> byName) {
+    NodeExecStats producer = byName.get(operand.op().name());
+    if (producer == null || producer.getOutputCount() <= operand.index()) {
+      return -1;
+    }
+    return producer.getOutput(operand.index()).getTensorDescription().getShape().getDim(axis).getSize();
+  }
+}

@@ -1,0 +1,83 @@
+package io.switchhead.tools.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.switchhead.ops.xla.SessionOptions;
+import io.switchhead.testing.Seeded;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.RunOptions;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt64;
+
+/** The traced FLOPs and memory against what the graph's shapes and sizes say, worked out by hand. */
+class StepTraceTest {
+
+  @Seeded private Random random;
+
+  @Test
+  void countsEachExecutedMatmulFromItsTracedShapeEvenWhereTheBuildDidNotKnowIt() {
+    int m = 2 + random.nextInt(20);
+    int k = 2 + random.nextInt(20);
+    int n = 2 + random.nextInt(20);
+    int rows = 2 + random.nextInt(40); // known only when fed: an expert's rows in a weight gradient
+    int batch = 2 + random.nextInt(4);
+    try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
+      Ops tf = Ops.create(g);
+      var a = tf.random.randomStandardNormal(tf.constant(new long[] {m, k}), TFloat32.class);
+      var b = tf.random.randomStandardNormal(tf.constant(new long[] {k, n}), TFloat32.class);
+      var product = tf.linalg.matMul(a, b);
+      // Operands whose rows the build does not know: computed from fed shapes, as an expert's rows
+      // in a weight gradient are computed from the routing.
+      Placeholder<TInt64> xShape = tf.placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+      Placeholder<TInt64> gradShape = tf.placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+      var x = tf.random.randomStandardNormal(xShape, TFloat32.class);
+      var grad = tf.random.randomStandardNormal(gradShape, TFloat32.class);
+      var weightGradient = tf.linalg.matMul(x, grad, org.tensorflow.op.linalg.MatMul.transposeA(true));
+      var batched = tf.train.batchMatMul(tf.random.randomStandardNormal(tf.constant(new long[] {batch, m, k}), TFloat32.class),
+          tf.random.randomStandardNormal(tf.constant(new long[] {batch, k, n}), TFloat32.class), TFloat32.class);
+      try (TInt64 xs = TInt64.vectorOf(rows, k); TInt64 gs = TInt64.vectorOf(rows, n)) {
+        StepTrace trace = StepTrace.of(traced(s.runner().feed(xShape, xs).feed(gradShape, gs).fetch(product).fetch(weightGradient).fetch(batched)), g);
+        assertEquals((long) m * k * n + (long) k * rows * n + (long) batch * m * k * n, trace.matmulMacs(),
+            "m " + m + ", k " + k + ", n " + n + ", rows " + rows + ", batch " + batch);
+        assertEquals(3, trace.matmulNodes());
+      }
+    }
+  }
+
+  @Test
+  void thePeakHoldsTheLargestIntermediateAboveWhatWasResident() {
+    int rows = 256 + random.nextInt(256);
+    int cols = 256 + random.nextInt(256);
+    long intermediate = 4L * rows * cols;
+    try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
+      Ops tf = Ops.create(g);
+      var weights = tf.variable(tf.random.randomStandardNormal(tf.constant(new long[] {rows, cols}), TFloat32.class));
+      s.initialize();
+      // Intermediates of the weights' size, reduced to a scalar.
+      var doubled = tf.math.mul(weights, tf.constant(2f));
+      var squared = tf.math.square(weights);
+      var total = tf.reduceSum(tf.math.add(doubled, squared), tf.constant(new int[] {0, 1}));
+      StepTrace trace = StepTrace.of(traced(s.runner().fetch(total)), g);
+      StepTrace.Memory memory = trace.memory().orElseThrow(() -> new AssertionError("no allocator memory traced: " + trace));
+      assertTrue(memory.residentBytes() >= intermediate, "the variable is resident: " + trace);
+      assertTrue(memory.stepBytes() >= intermediate, "an intermediate of " + intermediate + " bytes above it: " + trace);
+      assertTrue(memory.stepBytes() < 8 * intermediate, "nothing like that much more: " + trace);
+      assertEquals(0, trace.matmulMacs());
+    }
+  }
+
+  private static RunMetadata traced(Session.Runner runner) {
+    try (Result r = runner.setOptions(RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build()).runAndFetchMetadata()) {
+      return r.getMetadata().orElseThrow();
+    }
+  }
+}
