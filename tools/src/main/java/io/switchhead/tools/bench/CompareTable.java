@@ -19,22 +19,37 @@ public final class CompareTable {
             + "(%d^3 float32, %.0f before and %.0f after the steps). Ratios are to %s.%n%n",
         CpuName.describe(), LocalDate.now(ZoneOffset.UTC), s.batch(), s.repeats(), s.steps(), f.limit(), CompareBenchmark.LIMIT_MATMUL_SIZE,
         f.matmulGflops()[0], f.matmulGflops()[1], f.reference()));
-    out.append("| model | step | parameters | ms/step (min-max) | time / ref | tokens/s | GFLOP/s | of limit | weights + Adam | step memory | memory / ref | RSS growth |\n");
+    out.append("| model | step | parameters | ms/step (min-max) | time / ref | tokens/s | GFLOP/s | of limit | variables | step memory | memory / ref | RSS growth |\n");
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (CompareBenchmark.Row r : f.rows()) {
       CompareBenchmark.Row ref = f.referenceRow(r.kind());
-      String memory = r.memory().map(m -> mb(m.stepBytes())).orElse(r.kind().compiled() ? "in XLA" : "not traced");
-      String memoryRatio = r.memory().flatMap(m -> ref.memory().map(rm -> ratio((double) m.stepBytes() / rm.stepBytes()))).orElse("-");
+      String memory = r.stepBytes().map(CompareTable::mb).orElse(r.kind().compiled() ? "in XLA" : "not traced");
+      String memoryRatio = r.stepBytes().flatMap(m -> ref.stepBytes().map(rm -> ratio((double) m / rm))).orElse("-");
       out.append(String.format(Locale.ROOT, "| %s | %s | %,d | %.1f (%.1f-%.1f) | %s | %,.0f | %.1f | %.1f%% | %s | %s | %s | %s |%n",
           r.entry().name(), r.kind().label(), r.parameters(), r.millis().median(), r.millis().min(), r.millis().max(),
           ratio(r.millis().median() / ref.millis().median()), r.tokensPerSecond(), r.gflops(), 100 * r.gflops() / f.limit(),
-          mb(r.weightAndOptimizerBytes()), memory, memoryRatio, mb(r.rssGrowthBytes())));
+          mb(r.variableBytes()), memory, memoryRatio, mb(r.rssGrowthBytes())));
     }
     out.append(String.format(Locale.ROOT, "%nGFLOP/s: 2 x the MACs of the matmuls the plain step executed (TensorFlow's trace), over the median "
-        + "time. Step memory: the most bytes TensorFlow's allocator held during a plain step above what it held before it "
-        + "(activations, gradients, temporaries; on CPU, of the allocations of 256 KiB and up, the ones oneDNN's allocator counts); \"in XLA\": the compiled step's buffers are allocated inside its one node, "
+        + "time. Variables: parameters, AdamW slots, buffers and XL memory. Step memory: the most bytes TensorFlow's allocator "
+        + "held during a plain step beyond the variables (activations, gradients, temporaries, and what oneDNN keeps between steps; "
+        + "on CPU only allocations of 256 KiB and up, the ones oneDNN's allocator counts); \"in XLA\": the compiled step's buffers are allocated inside its one node, "
         + "out of the trace's sight. RSS growth: the process's resident memory gained while the model was built and first "
-        + "stepped (both steps). Peak RSS of the process: %s.%n", mb(f.peakRssBytes())));
+        + "stepped (every step kind). Peak RSS of the process: %s.%n", mb(f.peakRssBytes())));
+    if (!f.inference().isEmpty()) {
+      GenerationBenchmark.Figures ref = f.inference().get(f.reference());
+      out.append("\n| model | generation, batch 1: decode_token (XLA) | decode_step | serving_default 1 x T | 32 x T | decode_token / ref |\n");
+      out.append("|---|---|---|---|---|---|\n");
+      for (Map.Entry<String, GenerationBenchmark.Figures> g : f.inference().entrySet()) {
+        GenerationBenchmark.Figures x = g.getValue();
+        out.append(String.format(Locale.ROOT, "| %s | %,.1f tok/s | %,.1f tok/s | %,.0f tok/s | %,.0f tok/s | %s |%n", g.getKey(),
+            x.cachedTokensPerSecond(), x.uncompiledCachedTokensPerSecond(), x.windowBatch1TokensPerSecond(), x.windowBatch32TokensPerSecond(),
+            ratio(x.cachedTokensPerSecond() / ref.cachedTokensPerSecond())));
+      }
+      out.append(String.format(Locale.ROOT, "%nThe serving graph an export writes, in process with fresh parameters: %d tokens generated per "
+          + "repetition with the cache after a one-token prompt (medians of %d), and whole windows of T tokens through serving_default.%n",
+          s.inferenceTokens(), s.repeats()));
+    }
     if (!f.quality().isEmpty()) {
       QualityRun.Quality ref = f.quality().get(f.reference());
       out.append(String.format(Locale.ROOT, "%n| model | validation bpc after %d steps | bpc / ref | training tokens/s | run time |%n", s.qualitySteps()));

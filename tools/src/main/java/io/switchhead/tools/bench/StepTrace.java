@@ -42,12 +42,7 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
    *     slots, buffers, XL memory) and the fed inputs, which outlive the step
    * @param peakBytes the most bytes in use while any node ran
    */
-  public record Memory(long residentBytes, long peakBytes) {
-    /** Bytes the step itself needed above what was resident: activations, gradients, temporaries. */
-    public long stepBytes() {
-      return peakBytes - residentBytes;
-    }
-  }
+  public record Memory(long residentBytes, long peakBytes) {}
 
   /** Reads the step stats of {@code metadata}, looking the matmul nodes up in {@code graph}. */
   public static StepTrace of(RunMetadata metadata, Graph graph) {
