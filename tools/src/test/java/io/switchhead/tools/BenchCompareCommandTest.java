@@ -40,7 +40,7 @@ class BenchCompareCommandTest {
     Path out = dir.resolve("figures");
 
     CliRun run = CliRun.of("bench", "compare", "--models", moeFile + "," + denseFile, "--reference", "dense", "--batch", "2", "--steps", "1",
-        "--repeats", "2", "--no-xla", "--inference", "2", "--quality", "3", "--data", corpus.toString(), "--out", out.toString());
+        "--repeats", "2", "--no-xla", "--profile", "--inference", "2", "--quality", "3", "--data", corpus.toString(), "--out", out.toString());
 
     assertEquals(0, run.code(), run.out() + run.err());
     String table = Files.readString(out.resolve("compare.md"));
@@ -57,6 +57,7 @@ class BenchCompareCommandTest {
     }
     assertTrue(table.contains("| dense | plain | ") && table.matches("(?s).*\\| dense \\| plain \\| [0-9,]+ \\| [0-9.]+ \\([0-9.]+-[0-9.]+\\) \\| 1\\.00 \\|.*"),
         "the reference's own ratio is 1: " + table);
+    assertTrue(table.contains("moe, plain step traced: ") && table.contains("| MatMul | "), "the profile: " + table);
     for (String chart : List.of("compare-time", "compare-memory", "compare-bpc")) {
       assertTrue(Files.size(out.resolve(chart + ".png")) > 1000, chart);
       assertTrue(Files.readString(out.resolve(chart + ".svg")).contains("<svg"), chart);

@@ -70,9 +70,11 @@ public final class CompareBenchmark {
    *     XLA allocates inside its one node, out of TensorFlow's sight, and where none was traced
    * @param rssGrowthBytes how much the process's resident memory grew while the model's graph was
    *     built, its session started and its first steps ran
+   * @param profile the plain step's node time by op type ({@link StepTrace#microsByOpType}); empty
+   *     for the compiled step, one node to TensorFlow's trace
    */
   public record Row(Entry entry, StepKind kind, long parameters, Timing millis, long tokensPerStep, long stepMacs, long variableBytes,
-      Optional<StepTrace.Memory> memory, long rssGrowthBytes) {
+      Optional<StepTrace.Memory> memory, long rssGrowthBytes, ImmutableMap<String, Long> profile) {
 
     public double tokensPerSecond() {
       return tokensPerStep / (millis.median() / 1e3);
@@ -249,8 +251,10 @@ public final class CompareBenchmark {
     Row row(StepKind kind) {
       double[] ms = millis.get(kind).stream().mapToDouble(Double::doubleValue).sorted().toArray();
       Timing timing = new Timing(ms[ms.length / 2], ms[0], ms[ms.length - 1]);
+      boolean plain = kind == StepKind.PLAIN;
       return new Row(entry, kind, ParameterCount.of(entry.config()).total(), timing, (long) batch * entry.config().context(),
-          trace.matmulMacs(), variableBytes, kind == StepKind.PLAIN ? trace.memory() : Optional.empty(), rssGrowth);
+          trace.matmulMacs(), variableBytes, plain ? trace.memory() : Optional.empty(), rssGrowth,
+          plain ? trace.microsByOpType() : ImmutableMap.of());
     }
 
     @Override

@@ -12,6 +12,9 @@ public final class CompareTable {
 
   private CompareTable() {}
 
+  /** Op types listed per model by {@link #profile}. */
+  static final int PROFILE_OP_TYPES = 10;
+
   public static String markdown(CompareBenchmark.Figures f) {
     StringBuilder out = new StringBuilder();
     CompareBenchmark.Settings s = f.settings();
@@ -60,6 +63,25 @@ public final class CompareTable {
       }
       out.append(String.format(Locale.ROOT, "%nEach model trained as `train --steps %d --batch %d --xla off` would (same data windows, "
           + "seed and validation batches); tokens/s of the whole run, evaluation and checkpoint included.%n", s.qualitySteps(), s.batch()));
+    }
+    return out.toString();
+  }
+
+  /**
+   * Where each plain step's time goes: its op types by the time their nodes ran in the traced step,
+   * the first {@link #PROFILE_OP_TYPES}, as a share of all nodes' time.
+   */
+  public static String profile(CompareBenchmark.Figures f) {
+    StringBuilder out = new StringBuilder();
+    for (CompareBenchmark.Row r : f.rows()) {
+      if (r.profile().isEmpty()) {
+        continue;
+      }
+      long total = r.profile().values().stream().mapToLong(Long::longValue).sum();
+      out.append(String.format(Locale.ROOT, "%n%s, plain step traced: %.0f ms of node time on %d cores%n%n| op type | ms | share |%n|---|---|---|%n",
+          r.entry().name(), total / 1e3, Runtime.getRuntime().availableProcessors()));
+      r.profile().entrySet().stream().limit(PROFILE_OP_TYPES).forEach(e -> out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f%% |%n",
+          e.getKey(), e.getValue() / 1e3, 100.0 * e.getValue() / total)));
     }
     return out.toString();
   }

@@ -1,5 +1,6 @@
 package io.switchhead.tools.bench;
 
+import com.google.common.collect.ImmutableMap;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -31,8 +32,11 @@ import org.tensorflow.proto.TensorShapeProto;
  * @param matmulNodes how many matmul executions were counted (loop bodies count per trip)
  * @param memory empty where the trace recorded no allocator memory (TensorFlow leaves it out in
  *     some processes; the tables then say so rather than show a zero)
+ * @param microsByOpType the time the step's nodes ran, summed by the graph's op type (a rewritten
+ *     node, oneDNN's {@code _MklMatMul} say, counts as the op it rewrote), most first: where a
+ *     step's time goes. Nodes run side by side on the cores, so the sum exceeds the step's time.
  */
-public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memory) {
+public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memory, ImmutableMap<String, Long> microsByOpType) {
 
   /**
    * What the allocators held. The counts are allocator-wide: what other sessions of the process
@@ -56,7 +60,9 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
     int matmuls = 0;
     long resident = -1;
     long peak = 0;
+    Map<String, Long> micros = new HashMap<>();
     for (NodeExecStats node : nodes) {
+      micros.merge(opType(node, graph), node.getOpEndRelMicros() - node.getOpStartRelMicros(), Long::sum);
       long nodeMacs = executedMacs(node, graph, byName);
       if (nodeMacs > 0) {
         macs += nodeMacs;
@@ -70,7 +76,21 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
       }
     }
     Optional<Memory> memory = resident < 0 ? Optional.empty() : Optional.of(new Memory(resident, peak));
-    return new StepTrace(macs, matmuls, memory);
+    ImmutableMap.Builder<String, Long> byType = ImmutableMap.builder();
+    micros.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).forEach(e -> byType.put(e.getKey(), e.getValue()));
+    return new StepTrace(macs, matmuls, memory, byType.buildOrThrow());
+  }
+
+  /** The graph's type of the node's op, else the type in its timeline label ("name = Type(inputs)"). */
+  private static String opType(NodeExecStats node, Graph graph) {
+    GraphOperation op = graph.operation(node.getNodeName());
+    if (op != null) {
+      return op.type();
+    }
+    String label = node.getTimelineLabel();
+    int eq = label.indexOf(" = ");
+    int paren = label.indexOf('(', Math.max(eq, 0));
+    return eq >= 0 && paren > eq ? label.substring(eq + 3, paren) : node.getNodeName();
   }
 
   /** MACs of one executed node: 0 unless it is a matmul of the graph. */

@@ -49,6 +49,8 @@ class StepTraceTest {
         assertEquals((long) m * k * n + (long) k * rows * n + (long) batch * m * k * n, trace.matmulMacs(),
             "m " + m + ", k " + k + ", n " + n + ", rows " + rows + ", batch " + batch);
         assertEquals(3, trace.matmulNodes());
+        assertTrue(trace.microsByOpType().containsKey("MatMul") && trace.microsByOpType().containsKey("RandomStandardNormal"),
+            "node time by op type: " + trace.microsByOpType());
       }
     }
   }
