@@ -66,15 +66,18 @@ public final class CompareBenchmark {
    * @param stepMacs matmul MACs of one step, counted in the plain graph's trace (the compiled step
    *     computes the same products)
    * @param variableBytes bytes of the graph's variables: parameters, AdamW slots, buffers, XL memory
-   * @param memory the plain step's allocator accounting; empty for the compiled step, whose buffers
-   *     XLA allocates inside its one node, out of TensorFlow's sight, and where none was traced
+   * @param stepBytes how far the allocator's bytes in use rose during the plain step above what
+   *     it held just before (every model's variables, what oneDNN keeps between steps): the
+   *     activations kept for the backward pass, gradients, temporaries. Empty for the compiled
+   *     step, whose buffers XLA allocates inside its one node, out of TensorFlow's sight, and where
+   *     none was traced
    * @param rssGrowthBytes how much the process's resident memory grew while the model's graph was
    *     built, its session started and its first steps ran
    * @param profile the plain step's node time by op type ({@link StepTrace#microsByOpType}); empty
    *     for the compiled step, one node to TensorFlow's trace
    */
   public record Row(Entry entry, StepKind kind, long parameters, Timing millis, long tokensPerStep, long stepMacs, long variableBytes,
-      Optional<StepTrace.Memory> memory, long rssGrowthBytes, ImmutableMap<String, Long> profile) {
+      Optional<Long> stepBytes, long rssGrowthBytes, ImmutableMap<String, Long> profile) {
 
     public double tokensPerSecond() {
       return tokensPerStep / (millis.median() / 1e3);
@@ -84,14 +87,6 @@ public final class CompareBenchmark {
       return 2.0 * stepMacs / (millis.median() / 1e3) / 1e9;
     }
 
-    /**
-     * The most bytes the allocator held during the step beyond the variables: activations kept for
-     * the backward pass, gradients, temporaries, and what oneDNN keeps between steps (reordered
-     * weights), which a step needs as much.
-     */
-    public Optional<Long> stepBytes() {
-      return memory.map(m -> m.peakBytes() - variableBytes);
-    }
   }
 
   /**
@@ -132,9 +127,9 @@ public final class CompareBenchmark {
     double limitBefore = MatmulLimit.gflops(LIMIT_MATMUL_SIZE, 5);
     log.printf(Locale.ROOT, "matmul limit (%d^3, float32): %.0f GFLOP/s%n", LIMIT_MATMUL_SIZE, limitBefore);
     List<Timed> timed = new ArrayList<>();
-    try {
+    try (AllocatorProbe probe = new AllocatorProbe()) {
       for (Entry e : entries) {
-        timed.add(Timed.build(e, kinds, settings, log));
+        timed.add(Timed.build(e, kinds, settings, probe, log));
       }
       for (int r = 0; r < settings.repeats(); r++) {
         for (Timed t : timed) {
@@ -188,12 +183,14 @@ public final class CompareBenchmark {
     private final int[] tokens;
     private final int batch;
     private final StepTrace trace;
+    private final Optional<Long> stepBytes;
     private final long variableBytes;
     private final long rssGrowth;
     private final java.util.Map<StepKind, List<Double>> millis = new java.util.EnumMap<>(StepKind.class);
     private long step;
 
-    private Timed(Entry entry, TrainingGraph graph, int[] tokens, int batch, StepTrace trace, long rssGrowth) {
+    private Timed(Entry entry, TrainingGraph graph, int[] tokens, int batch, StepTrace trace, Optional<Long> stepBytes, long rssGrowth) {
+      this.stepBytes = stepBytes;
       this.variableBytes = graph.variables().values().stream()
           .mapToLong(v -> v.shape().size() * bytesPerElement(v.dtype())).sum();
       this.entry = entry;
@@ -204,7 +201,7 @@ public final class CompareBenchmark {
       this.rssGrowth = rssGrowth;
     }
 
-    static Timed build(Entry e, List<StepKind> kinds, Settings settings, PrintWriter log) {
+    static Timed build(Entry e, List<StepKind> kinds, Settings settings, AllocatorProbe probe, PrintWriter log) {
       log.printf("building %s ...%n", e.name());
       log.flush();
       long before = ProcessMemory.residentBytes();
@@ -220,8 +217,10 @@ public final class CompareBenchmark {
           }
         }
         graph.use(StepKind.PLAIN);
+        Optional<Long> floor = probe.bytesInUse();
         StepTrace trace = StepTrace.of(graph.tracedStep(tokens, step++, 1, 1e-4), graph.graph());
-        Timed t = new Timed(e, graph, tokens, settings.batch(), trace, ProcessMemory.residentBytes() - before);
+        Optional<Long> stepBytes = floor.flatMap(f -> trace.memory().map(m -> m.peakBytes() - f));
+        Timed t = new Timed(e, graph, tokens, settings.batch(), trace, stepBytes, ProcessMemory.residentBytes() - before);
         t.step = step;
         return t;
       } catch (RuntimeException failure) {
@@ -253,7 +252,7 @@ public final class CompareBenchmark {
       Timing timing = new Timing(ms[ms.length / 2], ms[0], ms[ms.length - 1]);
       boolean plain = kind == StepKind.PLAIN;
       return new Row(entry, kind, ParameterCount.of(entry.config()).total(), timing, (long) batch * entry.config().context(),
-          trace.matmulMacs(), variableBytes, plain ? trace.memory() : Optional.empty(), rssGrowth,
+          trace.matmulMacs(), variableBytes, plain ? stepBytes : Optional.empty(), rssGrowth,
           plain ? trace.microsByOpType() : ImmutableMap.of());
     }
 

@@ -34,9 +34,9 @@ public final class CompareTable {
           mb(r.variableBytes()), memory, memoryRatio, mb(r.rssGrowthBytes())));
     }
     out.append(String.format(Locale.ROOT, "%nGFLOP/s: 2 x the MACs of the matmuls the plain step executed (TensorFlow's trace), over the median "
-        + "time. Variables: parameters, AdamW slots, buffers and XL memory. Step memory: the most bytes TensorFlow's allocator "
-        + "held during a plain step beyond the variables (activations, gradients, temporaries, and what oneDNN keeps between steps; "
-        + "on CPU only allocations of 256 KiB and up, the ones oneDNN's allocator counts); \"in XLA\": the compiled step's buffers are allocated inside its one node, "
+        + "time. Variables: parameters, AdamW slots, buffers and XL memory. Step memory: how far the bytes TensorFlow's allocator "
+        + "held rose during a plain step above what it held just before (activations, gradients, temporaries; on CPU only "
+        + "allocations of 256 KiB and up, the ones oneDNN's allocator counts); \"in XLA\": the compiled step's buffers are allocated inside its one node, "
         + "out of the trace's sight. RSS growth: the process's resident memory gained while the model was built and first "
         + "stepped (every step kind). Peak RSS of the process: %s.%n", mb(f.peakRssBytes())));
     if (!f.inference().isEmpty()) {
