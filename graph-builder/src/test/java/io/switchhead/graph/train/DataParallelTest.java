@@ -1,0 +1,172 @@
+package io.switchhead.graph.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.switchhead.graph.config.DenseFeedForwardConfig;
+import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.Positional;
+import io.switchhead.graph.config.SigmaMoeConfig;
+import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.ops.Tensors;
+import io.switchhead.testing.Seeded;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+
+/**
+ * A step replicated over N virtual CPU devices is the one-device step on the same global batch, to
+ * float32 rounding: the loss, the gradient norm (clipping on the global norm) and every variable
+ * after the update (parameters, Adam moments, XL memories).
+ */
+class DataParallelTest {
+
+  /** Batch 6 splits over 2 and 3 devices; no dropout, so a replica's rows see the one-device arithmetic. */
+  private static final int BATCH = 6;
+  private static final ModelConfig ROPE = new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
+      new DenseFeedForwardConfig(8), 0, 0.7);
+  private static final ModelConfig XL = new ModelConfig(32, 16, 2, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0),
+      new DenseFeedForwardConfig(8), 0, 0.7);
+  /** A sigma-MoE feed-forward with a heavy entropy regulariser (a statistic of the batch). */
+  private static final ModelConfig SIGMA_MOE = new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
+      new SigmaMoeConfig(4, 6, 2, 0, 0.5, false), 0, 0.7);
+  /** A clip below the first steps' gradient norms, so the update is scaled by the global norm. */
+  private static final StepSettings SETTINGS = new StepSettings(BATCH, 3, AdamW.paper(0.01), 0.3);
+
+  private static final double LEARNING_RATE = 1e-2;
+
+  @Seeded private Random random;
+
+  @Test
+  void stepsOnTwoAndThreeDevicesAreTheOneDeviceSteps() {
+    List<int[]> batches = batches(ROPE, 2);
+    Run one = run(ROPE, StepKind.PLAIN, Replicas.one(), batches);
+    for (int devices : new int[] {2, 3}) {
+      assertSame(one, run(ROPE, StepKind.PLAIN, Replicas.cpu(devices), batches), devices + " devices");
+    }
+    assertTrue(one.norms[0] > SETTINGS.gradientClip(), "the clip must act for the test to check it: norm " + one.norms[0]);
+  }
+
+  /** Each replica keeps the memory of its own rows, so the memory variables are the one-device ones. */
+  @Test
+  void xlMemoriesFollowEachRowOnTwoDevices() {
+    List<int[]> batches = batches(XL, 2);
+    Run one = run(XL, StepKind.PLAIN, Replicas.one(), batches);
+    Run two = run(XL, StepKind.PLAIN, Replicas.cpu(2), batches);
+    assertTrue(one.variables.keySet().stream().anyMatch(n -> n.startsWith("memory/train/")), one.variables.keySet().toString());
+    assertSame(one, two, "2 devices, XL");
+  }
+
+  /** With XLA each replica's step is compiled on its device; the collective stays outside the clusters. */
+  @Test
+  void xlaCompiledReplicasAreTheOneDeviceCompiledStep() {
+    List<int[]> batches = batches(ROPE, 1);
+    assertSame(run(ROPE, StepKind.XLA, Replicas.one(), batches), run(ROPE, StepKind.XLA, Replicas.cpu(2), batches), "2 devices, XLA");
+  }
+
+  /**
+   * The sigma-MoE entropy regulariser is a function of the batch's mean expert usage, so a replica
+   * takes it over its own rows: the replicated loss is the LM loss of the global batch plus the
+   * replicas' mean of their shards' regularisers, which is the mean of the one-device losses of the
+   * shards, and not the one-device loss of the whole batch.
+   */
+  @Test
+  void batchWideRegularisersAreTakenPerReplica() {
+    int[] tokens = batches(SIGMA_MOE, 1).get(0);
+    int half = tokens.length / 2;
+    StepSettings shard = new StepSettings(BATCH / 2, SETTINGS.seed(), SETTINGS.optimizer(), SETTINGS.gradientClip());
+    double[] shardLoss = new double[2];
+    for (int r = 0; r < 2; r++) {
+      try (TrainingGraph graph = new TrainingGraph(SIGMA_MOE, shard, EnumSet.of(StepKind.PLAIN))) {
+        shardLoss[r] = graph.step(Arrays.copyOfRange(tokens, r * half, (r + 1) * half), 0, 11, LEARNING_RATE, false).loss();
+      }
+    }
+    StepMetrics whole;
+    try (TrainingGraph graph = new TrainingGraph(SIGMA_MOE, SETTINGS, EnumSet.of(StepKind.PLAIN))) {
+      whole = graph.step(tokens, 0, 11, LEARNING_RATE, false);
+    }
+    StepMetrics two;
+    try (TrainingGraph graph = new TrainingGraph(SIGMA_MOE, SETTINGS, EnumSet.of(StepKind.PLAIN), Replicas.cpu(2))) {
+      two = graph.step(tokens, 0, 11, LEARNING_RATE, false);
+    }
+    assertEquals(whole.lmLoss(), two.lmLoss(), 1e-5, "the LM loss is the global per-token mean");
+    assertEquals((shardLoss[0] + shardLoss[1]) / 2, two.loss(), 1e-5, "the regulariser is the replicas' mean of theirs");
+    assertTrue(Math.abs(whole.loss() - two.loss()) > 1e-4, "the whole batch's regulariser differs: " + whole.loss() + " vs " + two.loss());
+  }
+
+  @Test
+  void anUnevenSplitAndNoDevicesAreRefused() {
+    IllegalArgumentException uneven = assertThrows(IllegalArgumentException.class,
+        () -> new TrainingGraph(ROPE, new StepSettings(5, 1, AdamW.paper(0), 1), EnumSet.of(StepKind.PLAIN), Replicas.cpu(2)));
+    assertTrue(uneven.getMessage().contains("--batch (5) must be divisible by --devices (2)"), uneven.getMessage());
+    IllegalArgumentException none = assertThrows(IllegalArgumentException.class, () -> Replicas.cpu(0));
+    assertTrue(none.getMessage().contains("--devices (0) must be >= 1"), none.getMessage());
+  }
+
+  /** The losses and norms of each step, and every variable after the last. */
+  private record Run(double[] losses, double[] lmLosses, double[] norms, Map<String, float[]> variables) {}
+
+  private Run run(ModelConfig c, StepKind kind, Replicas replicas, List<int[]> batches) {
+    int n = batches.size();
+    Run r = new Run(new double[n], new double[n], new double[n], new LinkedHashMap<>());
+    try (TrainingGraph graph = new TrainingGraph(c, SETTINGS, EnumSet.of(kind), replicas)) {
+      for (int step = 0; step < n; step++) {
+        StepMetrics m = graph.step(batches.get(step), step, 11, LEARNING_RATE, true);
+        r.losses[step] = m.loss();
+        r.lmLosses[step] = m.lmLoss();
+        r.norms[step] = m.gradientNorm();
+      }
+      Session.Runner fetch = graph.session().runner();
+      List<String> names = List.copyOf(graph.variables().keySet());
+      names.forEach(fetch::fetch);
+      try (Result values = fetch.run()) {
+        for (int i = 0; i < names.size(); i++) {
+          r.variables.put(names.get(i), Tensors.toFloats(values.get(i)));
+        }
+      }
+    }
+    return r;
+  }
+
+  private static void assertSame(Run expected, Run actual, String what) {
+    for (int step = 0; step < expected.losses.length; step++) {
+      assertEquals(expected.losses[step], actual.losses[step], 1e-5, what + ": loss of step " + step);
+      assertEquals(expected.lmLosses[step], actual.lmLosses[step], 1e-5, what + ": LM loss of step " + step);
+      assertEquals(expected.norms[step], actual.norms[step], 1e-5 * expected.norms[step], what + ": gradient norm of step " + step);
+    }
+    assertEquals(expected.variables.keySet(), actual.variables.keySet(), what);
+    int steps = expected.losses.length;
+    expected.variables.forEach((name, want) -> {
+      float[] got = actual.variables.get(name);
+      double largest = 0;
+      for (float v : want) {
+        largest = Math.max(largest, Math.abs(v));
+      }
+      // Moments and memories are linear in the pass: rounding of their largest element. A parameter
+      // moves by lr * m / (sqrt(v) + eps), which divides the rounding of a tiny gradient by that
+      // gradient's own size; a wrong gradient moves elements by a whole step (about lr), so a
+      // hundredth of a step per step bounds rounding and still fails on an error.
+      boolean parameter = !name.endsWith("/adam_m") && !name.endsWith("/adam_v") && !name.startsWith("memory/");
+      double tolerance = 1e-5 * largest + 1e-12 + (parameter ? 1e-2 * LEARNING_RATE * steps : 0);
+      for (int i = 0; i < want.length; i++) {
+        assertEquals(want[i], got[i], tolerance, what + ": " + name + "[" + i + "]");
+      }
+    });
+  }
+
+  private List<int[]> batches(ModelConfig c, int count) {
+    List<int[]> batches = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      batches.add(random.ints(BATCH * (c.context() + 1), 0, c.vocabSize()).toArray());
+    }
+    return batches;
+  }
+}
