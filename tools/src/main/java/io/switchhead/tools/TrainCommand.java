@@ -8,6 +8,7 @@ import io.switchhead.graph.config.Presets;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.NonFiniteException;
+import io.switchhead.graph.train.Replicas;
 import io.switchhead.graph.train.RunState;
 import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
@@ -47,7 +48,7 @@ final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--resume", description = {
       "Continue the run in --out from its newest intact checkpoint, with its model, settings and data. It may change --steps "
-          + "(to extend the run), --lr, --clip, --xla, --eval-every, --checkpoint-every, --keep, --no-progress, and --data with "
+          + "(to extend the run), --lr, --clip, --xla, --eval-every, --checkpoint-every, --keep, --no-progress, --devices, and --data with "
           + "--allow-data-change; the other options may repeat the run's values, not change them. The learning rate then "
           + "follows the schedule of a run started with the new --lr and --steps: a lower --lr scales every later step's rate, "
           + "more --steps stretch the cosine (the rate of the next steps rises)."})
@@ -56,6 +57,11 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--allow-data-change", description = "With --resume and --data: train on other data than the run's from here on "
       + "(said, and recorded in its checkpoints).")
   boolean allowDataChange;
+
+  @Option(names = "--devices", description = {"Replicate each step over N devices of this machine (default: ${DEFAULT-VALUE}): "
+      + "its GPUs, or N virtual CPU devices sharing the CPU's threads. Each takes --batch / N sequences; the gradients are "
+      + "all-reduced (TensorFlow's CollectiveReduceV2) before one update. A resume may change it."}, defaultValue = "1")
+  int devices;
 
   @Option(names = "--no-progress", description = "Print a line per evaluation instead of a progress bar.")
   boolean noProgress;
@@ -73,7 +79,7 @@ final class TrainCommand implements Callable<Integer> {
     TrainConfig train = training.trainConfig();
     Corpus corpus = training.newRunCorpus();
     printData(corpus, "");
-    try (Trainer trainer = Trainer.start(model, train, corpus, runDir)) {
+    try (Trainer trainer = Trainer.start(model, train, Replicas.ofMachine(devices), corpus, runDir)) {
       return run(trainer, runDir, "training");
     }
   }
@@ -98,7 +104,7 @@ final class TrainCommand implements Callable<Integer> {
     printData(corpus, training.data() == null ? "as the run recorded; "
         : state.trainsOn(corpus.source()) ? ""
         : "instead of " + state.data() + " from step " + state.nextStep() + " on (--allow-data-change; recorded in the checkpoints); ");
-    try (Trainer trainer = Trainer.resume(runDir, from, corpus, train, allowDataChange)) {
+    try (Trainer trainer = Trainer.resume(runDir, from, corpus, train, Replicas.ofMachine(devices), allowDataChange)) {
       List<String> changes = ResumeOptions.changes(state.train(), train);
       if (!changes.isEmpty()) {
         spec.commandLine().getOut().printf("changed on resume: %s (the learning rate follows the schedule of a run started "

@@ -5,6 +5,7 @@ import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.exceptions.TFInvalidArgumentException;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.op.Ops;
 import org.tensorflow.proto.ConfigProto;
@@ -36,7 +37,7 @@ final class GpuCount {
       try (Session session = new Session(graph, ConfigProto.newBuilder().setAllowSoftPlacement(false).build());
           Result r = session.runner().fetch(probe).run()) {
         return true;
-      } catch (TensorFlowException e) {
+      } catch (TFInvalidArgumentException | TensorFlowException e) { // a device that cannot be assigned
         return false;
       }
     }
