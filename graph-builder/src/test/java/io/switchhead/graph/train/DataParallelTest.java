@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.graph.config.DenseAttentionConfig;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
 import io.switchhead.graph.config.ModelConfig;
+import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
@@ -18,6 +20,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
@@ -33,11 +37,15 @@ class DataParallelTest {
   private static final int BATCH = 6;
   private static final ModelConfig ROPE = new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
       new DenseFeedForwardConfig(8), 0, 0.7);
-  private static final ModelConfig XL = new ModelConfig(32, 16, 2, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0),
+  private static final ModelConfig XL = new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0),
       new DenseFeedForwardConfig(8), 0, 0.7);
   /** A sigma-MoE feed-forward with a heavy entropy regulariser (a statistic of the batch). */
   private static final ModelConfig SIGMA_MOE = new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0),
       new SigmaMoeConfig(4, 6, 2, 0, 0.5, false), 0, 0.7);
+  /** PEER (product keys, BatchNorm'd queries, expert tables read by rows) of 64 experts. */
+  private static final ModelConfig PEER = new ModelConfig(32, 16, 1, 4, new DenseAttentionConfig(2, 8, Positional.ROPE),
+      new PeerConfig(64, 1, 2, 4, PeerConfig.Activation.GELU, 0.9, 1e-3), 0, 0.7);
+  private static final String PEER_TABLE = "layers/0/ff/u";
   /** A clip below the first steps' gradient norms, so the update is scaled by the global norm. */
   private static final StepSettings SETTINGS = new StepSettings(BATCH, 3, AdamW.paper(0.01), 0.3);
 
@@ -45,13 +53,18 @@ class DataParallelTest {
 
   @Seeded private Random random;
 
+  /**
+   * With XLA each replica's step is compiled on its device (the collective stays outside the
+   * clusters); its static-shape expert layouts give the plain graph's values to rounding.
+   */
   @Test
-  void stepsOnTwoAndThreeDevicesAreTheOneDeviceSteps() {
+  void stepsOnTwoAndThreeDevicesWithAndWithoutXlaAreTheOneDeviceSteps() {
     List<int[]> batches = batches(ROPE, 2);
     Run one = run(ROPE, StepKind.PLAIN, Replicas.one(), batches);
     for (int devices : new int[] {2, 3}) {
       assertSame(one, run(ROPE, StepKind.PLAIN, Replicas.cpu(devices), batches), devices + " devices");
     }
+    assertSame(one, run(ROPE, StepKind.XLA, Replicas.cpu(2), batches), "2 devices, XLA");
     assertTrue(one.norms[0] > SETTINGS.gradientClip(), "the clip must act for the test to check it: norm " + one.norms[0]);
   }
 
@@ -63,13 +76,6 @@ class DataParallelTest {
     Run two = run(XL, StepKind.PLAIN, Replicas.cpu(2), batches);
     assertTrue(one.variables.keySet().stream().anyMatch(n -> n.startsWith("memory/train/")), one.variables.keySet().toString());
     assertSame(one, two, "2 devices, XL");
-  }
-
-  /** With XLA each replica's step is compiled on its device; the collective stays outside the clusters. */
-  @Test
-  void xlaCompiledReplicasAreTheOneDeviceCompiledStep() {
-    List<int[]> batches = batches(ROPE, 1);
-    assertSame(run(ROPE, StepKind.XLA, Replicas.one(), batches), run(ROPE, StepKind.XLA, Replicas.cpu(2), batches), "2 devices, XLA");
   }
 
   /**
@@ -100,6 +106,49 @@ class DataParallelTest {
     assertEquals(whole.lmLoss(), two.lmLoss(), 1e-5, "the LM loss is the global per-token mean");
     assertEquals((shardLoss[0] + shardLoss[1]) / 2, two.loss(), 1e-5, "the regulariser is the replicas' mean of theirs");
     assertTrue(Math.abs(whole.loss() - two.loss()) > 1e-4, "the whole batch's regulariser differs: " + whole.loss() + " vs " + two.loss());
+  }
+
+  /**
+   * PEER's BatchNorm normalises each replica's rows by their own statistics, so the replicated step
+   * is the one-device step of each shard, averaged: its loss is the shards' mean, and the expert
+   * rows it updates (lazily, at the rows read) are the union of the rows each shard's step updates.
+   */
+  @Test
+  void aPeerStepUpdatesTheRowsAnyReplicaRead() {
+    int[] tokens = batches(PEER, 1).get(0);
+    int half = tokens.length / 2;
+    StepSettings shard = new StepSettings(BATCH / 2, SETTINGS.seed(), SETTINGS.optimizer(), SETTINGS.gradientClip());
+    Set<Integer> shardRows = new TreeSet<>();
+    double shardLoss = 0;
+    for (int r = 0; r < 2; r++) {
+      try (TrainingGraph graph = new TrainingGraph(PEER, shard, EnumSet.of(StepKind.PLAIN))) {
+        float[] before = value(graph, PEER_TABLE);
+        shardLoss += graph.step(Arrays.copyOfRange(tokens, r * half, (r + 1) * half), 0, 11, LEARNING_RATE, true).loss() / 2;
+        shardRows.addAll(changedRows(before, value(graph, PEER_TABLE)));
+      }
+    }
+    try (TrainingGraph graph = new TrainingGraph(PEER, SETTINGS, EnumSet.of(StepKind.PLAIN), Replicas.cpu(2))) {
+      float[] before = value(graph, PEER_TABLE);
+      assertEquals(shardLoss, graph.step(tokens, 0, 11, LEARNING_RATE, true).loss(), 1e-5, "the shards' mean loss");
+      assertEquals(shardRows, changedRows(before, value(graph, PEER_TABLE)), "the rows updated");
+    }
+  }
+
+  private static float[] value(TrainingGraph graph, String variable) {
+    try (Result r = graph.session().runner().fetch(variable).run()) {
+      return Tensors.toFloats(r.get(0));
+    }
+  }
+
+  /** The rows of a [rows, D] table that differ. */
+  private static Set<Integer> changedRows(float[] before, float[] after) {
+    Set<Integer> rows = new TreeSet<>();
+    for (int i = 0; i < before.length; i++) {
+      if (before[i] != after[i]) {
+        rows.add(i / PEER.dModel());
+      }
+    }
+    return rows;
   }
 
   @Test
