@@ -12,6 +12,7 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.ops.Tensors;
+import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,8 +24,13 @@ import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
 
 /**
  * A step replicated over N virtual CPU devices is the one-device step on the same global batch, to
@@ -149,6 +155,33 @@ class DataParallelTest {
       }
     }
     return rows;
+  }
+
+  /**
+   * The trap the function calls avoid: gradients built through the C API carry no device, so a
+   * replica's backward built in the main graph would run on the default device whatever the
+   * forward's device. Each replica is a function call on its own device instead.
+   */
+  @Test
+  void gradientOpsCarryNoDeviceSoEachReplicaIsAFunctionCallOnItsDevice() {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Ops second = tf.withDevice(Replicas.cpu(2).device(1));
+      Operand<TFloat32> x = second.constant(new float[] {1, 2});
+      Operand<TFloat32> y = second.reduceSum(second.math.mul(x, x), second.constant(0));
+      Operand<?> dx = Gradients.of(second, y, List.of(x)).get(0);
+      assertEquals("/device:CPU:1", ((GraphOperation) y.op()).device());
+      assertEquals("", ((GraphOperation) dx.op()).device(), "TensorFlow gives gradient ops a device now: simplify ReplicatedPass");
+    }
+    try (TrainingGraph graph = new TrainingGraph(ROPE, SETTINGS, EnumSet.of(StepKind.PLAIN), Replicas.cpu(2))) {
+      Set<String> callDevices = new TreeSet<>();
+      graph.graph().operations().forEachRemaining(op -> {
+        if (op.type().endsWith("PartitionedCall")) {
+          callDevices.add(((GraphOperation) op).device());
+        }
+      });
+      assertEquals(Set.of("/device:CPU:0", "/device:CPU:1"), callDevices);
+    }
   }
 
   @Test
