@@ -15,9 +15,11 @@ import org.tensorflow.types.TFloat32;
  * the group size).
  *
  * <p>Why this op: it is TensorFlow's device-independent all-reduce, the one {@code tf.distribute}'s
- * {@code MirroredStrategy} emits. It runs on CPU devices (a ring over the devices' memory) and on
- * GPUs, where its {@code communication_hint} "auto" picks NCCL when the build has it, so one graph
- * serves both; {@code NcclAllReduce} has GPU kernels only and would need a second CPU path.
+ * {@code MirroredStrategy} emits. It runs on CPU devices (TensorFlow's ring reducer over the
+ * devices' memory) and on GPUs, where the {@code communication_hint} "nccl" makes it NCCL's
+ * all-reduce ("auto" would keep the ring, as TensorFlow uses NCCL only when asked, by the hint or
+ * the session's {@code collective_nccl}), so one graph serves both; {@code NcclAllReduce} has GPU
+ * kernels only and would need a second CPU path.
  * TensorFlow Java 1.1.0 generates no wrapper for the V2 op (its {@code collective.CollectiveReduce}
  * is the V3 op, which needs a communicator), so it is built with {@code opBuilder}.
  *
@@ -39,9 +41,10 @@ final class AllReduce {
    * @param replicas one {@code Ops} per replica, with its device set
    * @param values one tensor per replica, all of one shape
    * @param instanceKey this reduction's key among the group's
+   * @param gpus whether the replicas are GPUs (NCCL) or CPU devices (the ring)
    * @return per replica, the mean over the replicas
    */
-  static ImmutableList<Operand<TFloat32>> mean(List<Ops> replicas, List<Operand<TFloat32>> values, int instanceKey) {
+  static ImmutableList<Operand<TFloat32>> mean(List<Ops> replicas, List<Operand<TFloat32>> values, int instanceKey, boolean gpus) {
     checkArgument(replicas.size() == values.size(), "%s replicas but %s values", replicas.size(), values.size());
     ImmutableList.Builder<Operand<TFloat32>> reduced = ImmutableList.builder();
     for (int r = 0; r < replicas.size(); r++) {
@@ -54,7 +57,7 @@ final class AllReduce {
           .addInputList(new Output<?>[0]) // ordering_token: none, the step's data dependencies order it
           .setAttr("merge_op", "Add")
           .setAttr("final_op", "Div")
-          .setAttr("communication_hint", "auto")
+          .setAttr("communication_hint", gpus ? "nccl" : "auto")
           .build()
           .output(0);
       reduced.add(out);

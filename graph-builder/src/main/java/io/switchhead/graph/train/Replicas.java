@@ -72,8 +72,12 @@ public record Replicas(int count, DeviceSpec.DeviceType type) {
    * @throws IllegalArgumentException if {@code batch} is not a multiple of the count
    */
   public int share(int batch) {
-    checkArgument(batch % count == 0, "--batch (%s) must be divisible by --devices (%s): each device takes an equal share "
-        + "of the batch; give --batch %s or %s", batch, count, Math.max(count, batch / count * count), (batch / count + 1) * count);
+    if (batch % count != 0) {
+      int below = batch / count * count;
+      int above = below + count;
+      throw new IllegalArgumentException(String.format("--batch (%s) must be divisible by --devices (%s): each device takes an "
+          + "equal share of the batch; give --batch %s", batch, count, below == 0 ? above : below + " or " + above));
+    }
     return batch / count;
   }
 

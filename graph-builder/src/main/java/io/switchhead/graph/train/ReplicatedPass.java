@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.tensorflow.ConcreteFunction;
+import org.tensorflow.DeviceSpec;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
 import org.tensorflow.ndarray.Shape;
@@ -70,7 +71,7 @@ final class ReplicatedPass {
       passes.add(pass);
       flats.add(layout.flatten(d, pass));
     }
-    ImmutableList<Operand<TFloat32>> reduced = AllReduce.mean(devices, flats, instanceKey);
+    ImmutableList<Operand<TFloat32>> reduced = AllReduce.mean(devices, flats, instanceKey, replicas.type() == DeviceSpec.DeviceType.GPU);
     // Only replica 0's result is read; the others' reductions must run too, or replica 0's waits for them forever.
     List<Operation> all = new ArrayList<>();
     reduced.forEach(o -> all.add(o.op()));

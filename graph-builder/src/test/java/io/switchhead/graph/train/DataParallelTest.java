@@ -96,8 +96,8 @@ class DataParallelTest {
     int half = tokens.length / 2;
     StepSettings shard = new StepSettings(BATCH / 2, SETTINGS.seed(), SETTINGS.optimizer(), SETTINGS.gradientClip());
     double[] shardLoss = new double[2];
-    for (int r = 0; r < 2; r++) {
-      try (TrainingGraph graph = new TrainingGraph(SIGMA_MOE, shard, EnumSet.of(StepKind.PLAIN))) {
+    try (TrainingGraph graph = new TrainingGraph(SIGMA_MOE, shard, EnumSet.of(StepKind.PLAIN))) {
+      for (int r = 0; r < 2; r++) { // without the update: both shards see the initial parameters
         shardLoss[r] = graph.step(Arrays.copyOfRange(tokens, r * half, (r + 1) * half), 0, 11, LEARNING_RATE, false).loss();
       }
     }
@@ -232,12 +232,13 @@ class DataParallelTest {
       for (float v : want) {
         largest = Math.max(largest, Math.abs(v));
       }
-      // Moments and memories are linear in the pass: rounding of their largest element. A parameter
+      // Moments and memories are linear in the pass: to 1e-4 of their largest element (XLA's fused
+      // arithmetic rounds otherwise than the plain graph, on small sums of large terms). A parameter
       // moves by lr * m / (sqrt(v) + eps), which divides the rounding of a tiny gradient by that
       // gradient's own size; a wrong gradient moves elements by a whole step (about lr), so a
       // hundredth of a step per step bounds rounding and still fails on an error.
       boolean parameter = !name.endsWith("/adam_m") && !name.endsWith("/adam_v") && !name.startsWith("memory/");
-      double tolerance = 1e-5 * largest + 1e-12 + (parameter ? 1e-2 * LEARNING_RATE * steps : 0);
+      double tolerance = 1e-4 * largest + 1e-12 + (parameter ? 1e-2 * LEARNING_RATE * steps : 0);
       for (int i = 0; i < want.length; i++) {
         assertEquals(want[i], got[i], tolerance, what + ": " + name + "[" + i + "]");
       }
