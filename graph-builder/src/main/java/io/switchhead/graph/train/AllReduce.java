@@ -15,7 +15,7 @@ import org.tensorflow.types.TFloat32;
  * the group size).
  *
  * <p>Why this op: it is TensorFlow's device-independent all-reduce, the one {@code tf.distribute}'s
- * {@code MirroredStrategy} emits. It runs on CPU devices (TensorFlow's ring reducer over the
+ * {@code CollectiveAllReduce} (of {@code MultiWorkerMirroredStrategy}) emits. It runs on CPU devices (TensorFlow's ring reducer over the
  * devices' memory) and on GPUs, where the {@code communication_hint} "nccl" makes it NCCL's
  * all-reduce ("auto" would keep the ring, as TensorFlow uses NCCL only when asked, by the hint or
  * the session's {@code collective_nccl}), so one graph serves both; {@code NcclAllReduce} has GPU
