@@ -77,9 +77,10 @@ final class TrainCommand implements Callable<Integer> {
     // once rather than after a download.
     ModelConfig model = model();
     TrainConfig train = training.trainConfig();
+    Replicas replicas = replicas(train);
     Corpus corpus = training.newRunCorpus();
     printData(corpus, "");
-    try (Trainer trainer = Trainer.start(model, train, Replicas.ofMachine(devices), corpus, runDir)) {
+    try (Trainer trainer = Trainer.start(model, train, replicas, corpus, runDir)) {
       return run(trainer, runDir, "training");
     }
   }
@@ -100,11 +101,12 @@ final class TrainCommand implements Callable<Integer> {
           state.nextStep());
       return 0;
     }
+    Replicas replicas = replicas(train);
     Corpus corpus = Corpus.load(TrainingOptions.absolute(options.data(training.data(), allowDataChange)));
     printData(corpus, training.data() == null ? "as the run recorded; "
         : state.trainsOn(corpus.source()) ? ""
         : "instead of " + state.data() + " from step " + state.nextStep() + " on (--allow-data-change; recorded in the checkpoints); ");
-    try (Trainer trainer = Trainer.resume(runDir, from, corpus, train, Replicas.ofMachine(devices), allowDataChange)) {
+    try (Trainer trainer = Trainer.resume(runDir, from, corpus, train, replicas, allowDataChange)) {
       List<String> changes = ResumeOptions.changes(state.train(), train);
       if (!changes.isEmpty()) {
         spec.commandLine().getOut().printf("changed on resume: %s (the learning rate follows the schedule of a run started "
@@ -112,6 +114,13 @@ final class TrainCommand implements Callable<Integer> {
       }
       return run(trainer, runDir, "resuming");
     }
+  }
+
+  /** The devices --devices names, checked against the batch before any data is read. */
+  private Replicas replicas(TrainConfig train) {
+    Replicas replicas = Replicas.ofMachine(devices);
+    replicas.share(train.batch());
+    return replicas;
   }
 
   /** Trains to the end with progress; exit code 0, or 3 if the loss diverged. */
