@@ -47,7 +47,8 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>Feeds per step: {@code tokens} [B, T+1] (inputs are the first T, targets the last T), the
  * learning rate, Adam's bias corrections and the step seed. A guard fails the step before any
- * variable changes if the loss or the gradient norm is not finite.
+ * variable changes if the loss or the gradient norm is not finite. On several devices ({@link
+ * Replicas}) each step's forward and backward is replicated over them ({@link ReplicatedPass}).
  */
 public final class TrainingGraph implements AutoCloseable {
 
@@ -115,7 +116,8 @@ public final class TrainingGraph implements AutoCloseable {
     MemoryState trainMemory = MemoryState.create(store, config, "train", batch);
     MemoryState evalMemory = MemoryState.create(store, config, "eval", batch);
 
-    // The plain forward creates the variables; the compiled step and the evaluation read them by path.
+    // The plain forward creates the variables; the compiled step, the replicas and the evaluation read
+    // them by path. Replicated, it is built for that and for the names of what a step reports only.
     LayerContext plainContext = LayerContext.train(tf, feeds.stepSeed());
     if (kinds.contains(StepKind.PLAIN_STATIC_SHAPES)) {
       plainContext = plainContext.withStaticShapes();
