@@ -13,6 +13,7 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
+import io.switchhead.ops.xla.SessionOptions;
 import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -182,6 +183,17 @@ class DataParallelTest {
       });
       assertEquals(Set.of("/device:CPU:0", "/device:CPU:1"), callDevices);
     }
+  }
+
+  /** One device is the step as it was: built in the graph itself, no function call, no collective, one CPU device. */
+  @Test
+  void oneDeviceBuildsNoReplicas() {
+    try (TrainingGraph graph = new TrainingGraph(ROPE, SETTINGS, EnumSet.of(StepKind.PLAIN), Replicas.one())) {
+      Set<String> types = new TreeSet<>();
+      graph.graph().operations().forEachRemaining(op -> types.add(op.type()));
+      assertTrue(types.stream().noneMatch(t -> t.startsWith("Collective") || t.endsWith("PartitionedCall")), types.toString());
+    }
+    assertEquals(SessionOptions.plain(), Replicas.one().session(SessionOptions.plain()));
   }
 
   @Test
