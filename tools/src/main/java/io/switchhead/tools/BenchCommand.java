@@ -4,7 +4,7 @@ import com.google.common.base.Stopwatch;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Presets;
 import io.switchhead.graph.train.AdamW;
-import io.switchhead.graph.train.TrainingGraph;
+import io.switchhead.graph.train.Replicas;
 import io.switchhead.graph.train.StepKind;
 import io.switchhead.graph.train.StepSettings;
 import io.switchhead.graph.config.ConfigJson;
@@ -13,6 +13,7 @@ import io.switchhead.graph.data.DefaultCorpus;
 import io.switchhead.tools.bench.CompareBenchmark;
 import io.switchhead.tools.bench.CompareChart;
 import io.switchhead.tools.bench.CompareTable;
+import io.switchhead.graph.train.TrainingGraph;
 import io.switchhead.tools.bench.GenerationBenchmark;
 import io.switchhead.tools.inspect.MatchedBaseline;
 import java.io.IOException;
@@ -279,7 +280,8 @@ final class BenchCommand implements Runnable {
   }
 
   @Command(name = "train", mixinStandardHelpOptions = true,
-      description = "Median ms per training step and tokens/s of presets, XLA off and on, interleaved.")
+      description = {"Median ms per training step and tokens/s of presets, XLA off and on, interleaved.",
+          "With --devices 1,2: each step kind also replicated over 2 devices, the device counts' steps interleaved."})
   static final class Train implements Callable<Integer> {
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -297,44 +299,70 @@ final class BenchCommand implements Runnable {
     @Option(names = "--blocked", description = "Also time the plain graph with the static-shape expert layouts XLA steps use.")
     boolean blocked;
 
+    @Option(names = "--devices", split = ",", defaultValue = "1",
+        description = "Device counts each step is replicated over, as train --devices (default: ${DEFAULT-VALUE}).")
+    List<Integer> devices;
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
-      out.printf("%-28s %-14s %12s %12s %14s%n", "preset", "step", "ms/step", "tokens/s", "vs first row");
+      out.printf("%-28s %-14s %8s %12s %12s %14s %16s%n", "preset", "step", "devices", "ms/step", "tokens/s", "vs first row",
+          "all-reduce/step");
       double first = Double.NaN;
       for (String preset : presets) {
         ModelConfig model = Presets.get(preset);
         List<StepKind> kinds = blocked ? List.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES, StepKind.XLA) : List.of(StepKind.PLAIN, StepKind.XLA);
         for (StepKind kind : kinds) {
-          double ms = medianStepMillis(model, kind);
-          double tokensPerSecond = batch * model.context() / (ms / 1000);
-          if (Double.isNaN(first)) {
-            first = ms;
+          StepTimes times = medianStepMillis(model, kind);
+          for (int d = 0; d < devices.size(); d++) {
+            double ms = times.millis()[d];
+            double tokensPerSecond = batch * model.context() / (ms / 1000);
+            if (Double.isNaN(first)) {
+              first = ms;
+            }
+            String reduced = devices.get(d) == 1 ? "-" : String.format(Locale.ROOT, "%.2f MB", times.allReducedBytes() / 1e6);
+            out.printf(Locale.ROOT, "%-28s %-14s %8d %12.1f %12.0f %13.2fx %16s%n", preset, kind.label(), devices.get(d), ms,
+                tokensPerSecond, first / ms, reduced);
+            out.flush();
           }
-          out.printf(Locale.ROOT, "%-28s %-14s %12.1f %12.0f %13.2fx%n", preset, kind.label(), ms, tokensPerSecond, first / ms);
-          out.flush();
         }
       }
       out.println("plain: the plain graph (segmented experts); plain-static: the plain graph with XLA's static-shape");
       out.println("expert layouts; xla: one must-compile XLA step. vs first row: the first row's time over this row's.");
+      out.println("all-reduce/step: the float32 buffer each replica all-reduces (parameters' gradients and a few scalars).");
       return 0;
     }
 
-    private double medianStepMillis(ModelConfig model, StepKind kind) {
+    /** Per device count, the median step; the bytes one replica all-reduces per step. */
+    private record StepTimes(double[] millis, long allReducedBytes) {}
+
+    /** The steps of every device count, interleaved: one step of each in turn, so drifts of a shared machine hit all alike. */
+    private StepTimes medianStepMillis(ModelConfig model, StepKind kind) {
       SplittableRandom random = new SplittableRandom(7);
       int[] tokens = random.ints((long) batch * (model.context() + 1), 0, model.vocabSize()).toArray();
-      try (TrainingGraph graph = new TrainingGraph(model, new StepSettings(batch, 1, AdamW.paper(0), 0.25), EnumSet.of(kind))) {
-        for (int i = 0; i < 3; i++) {
-          graph.step(tokens, i, 1, 1e-4, true); // compile and warm up
+      List<TrainingGraph> graphs = new java.util.ArrayList<>();
+      try {
+        for (int d : devices) {
+          graphs.add(new TrainingGraph(model, new StepSettings(batch, 1, AdamW.paper(0), 0.25), EnumSet.of(kind), Replicas.ofMachine(d)));
         }
-        double[] times = new double[steps];
-        for (int i = 0; i < steps; i++) {
-          Stopwatch watch = Stopwatch.createStarted();
-          graph.step(tokens, 3 + i, 1, 1e-4, true);
-          times[i] = watch.elapsed(TimeUnit.MICROSECONDS) / 1000.0;
+        double[][] times = new double[graphs.size()][steps];
+        for (int i = 0; i < 3 + steps; i++) {
+          for (int g = 0; g < graphs.size(); g++) {
+            Stopwatch watch = Stopwatch.createStarted();
+            graphs.get(g).step(tokens, i, 1, 1e-4, true); // the first 3: compile and warm up
+            if (i >= 3) {
+              times[g][i - 3] = watch.elapsed(TimeUnit.MICROSECONDS) / 1000.0;
+            }
+          }
         }
-        Arrays.sort(times);
-        return times[steps / 2];
+        double[] medians = new double[graphs.size()];
+        for (int g = 0; g < graphs.size(); g++) {
+          Arrays.sort(times[g]);
+          medians[g] = times[g][steps / 2];
+        }
+        return new StepTimes(medians, graphs.get(0).allReducedFloats() * Float.BYTES);
+      } finally {
+        graphs.forEach(TrainingGraph::close);
       }
     }
   }

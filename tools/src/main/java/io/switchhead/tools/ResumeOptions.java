@@ -40,7 +40,7 @@ final class ResumeOptions {
       new Changeable("--keep", TrainConfig::keepCheckpoints));
 
   private static final String MAY_CHANGE = "a resume may change only --steps (to extend the run), --lr, --clip, --xla, "
-      + "--eval-every, --checkpoint-every, --keep, --no-progress, and --data with --allow-data-change";
+      + "--eval-every, --checkpoint-every, --keep, --no-progress, --devices, and --data with --allow-data-change";
 
   private final ParseResult given;
   private final VerifiedCheckpoint checkpoint;

@@ -8,6 +8,7 @@ import io.switchhead.graph.config.Presets;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.NonFiniteException;
+import io.switchhead.graph.train.Replicas;
 import io.switchhead.graph.train.RunState;
 import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
@@ -47,7 +48,7 @@ final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--resume", description = {
       "Continue the run in --out from its newest intact checkpoint, with its model, settings and data. It may change --steps "
-          + "(to extend the run), --lr, --clip, --xla, --eval-every, --checkpoint-every, --keep, --no-progress, and --data with "
+          + "(to extend the run), --lr, --clip, --xla, --eval-every, --checkpoint-every, --keep, --no-progress, --devices, and --data with "
           + "--allow-data-change; the other options may repeat the run's values, not change them. The learning rate then "
           + "follows the schedule of a run started with the new --lr and --steps: a lower --lr scales every later step's rate, "
           + "more --steps stretch the cosine (the rate of the next steps rises)."})
@@ -56,6 +57,11 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--allow-data-change", description = "With --resume and --data: train on other data than the run's from here on "
       + "(said, and recorded in its checkpoints).")
   boolean allowDataChange;
+
+  @Option(names = "--devices", description = {"Replicate each step over N devices of this machine (default: ${DEFAULT-VALUE}): "
+      + "its GPUs, or N virtual CPU devices sharing the CPU's threads. Each takes --batch / N sequences; the gradients are "
+      + "all-reduced (TensorFlow's CollectiveReduceV2) before one update. A resume may change it."}, defaultValue = "1")
+  int devices;
 
   @Option(names = "--no-progress", description = "Print a line per evaluation instead of a progress bar.")
   boolean noProgress;
@@ -71,9 +77,10 @@ final class TrainCommand implements Callable<Integer> {
     // once rather than after a download.
     ModelConfig model = model();
     TrainConfig train = training.trainConfig();
+    Replicas replicas = replicas(train);
     Corpus corpus = training.newRunCorpus();
     printData(corpus, "");
-    try (Trainer trainer = Trainer.start(model, train, corpus, runDir)) {
+    try (Trainer trainer = Trainer.start(model, train, replicas, corpus, runDir)) {
       return run(trainer, runDir, "training");
     }
   }
@@ -94,11 +101,12 @@ final class TrainCommand implements Callable<Integer> {
           state.nextStep());
       return 0;
     }
+    Replicas replicas = replicas(train);
     Corpus corpus = Corpus.load(TrainingOptions.absolute(options.data(training.data(), allowDataChange)));
     printData(corpus, training.data() == null ? "as the run recorded; "
         : state.trainsOn(corpus.source()) ? ""
         : "instead of " + state.data() + " from step " + state.nextStep() + " on (--allow-data-change; recorded in the checkpoints); ");
-    try (Trainer trainer = Trainer.resume(runDir, from, corpus, train, allowDataChange)) {
+    try (Trainer trainer = Trainer.resume(runDir, from, corpus, train, replicas, allowDataChange)) {
       List<String> changes = ResumeOptions.changes(state.train(), train);
       if (!changes.isEmpty()) {
         spec.commandLine().getOut().printf("changed on resume: %s (the learning rate follows the schedule of a run started "
@@ -106,6 +114,13 @@ final class TrainCommand implements Callable<Integer> {
       }
       return run(trainer, runDir, "resuming");
     }
+  }
+
+  /** The devices --devices names, checked against the batch before any data is read. */
+  private Replicas replicas(TrainConfig train) {
+    Replicas replicas = Replicas.ofMachine(devices);
+    replicas.share(train.batch());
+    return replicas;
   }
 
   /** Trains to the end with progress; exit code 0, or 3 if the loss diverged. */

@@ -48,6 +48,17 @@ class TrainInputTest {
   }
 
   @Test
+  void aBatchThatDoesNotSplitOverTheDevicesIsRefusedBeforeTheData() {
+    int code = train("--devices", "3", "--batch", "16", "--data", dir.resolve("absent.txt").toString(), "--out", dir.resolve("run").toString());
+    assertEquals(2, code, err.toString());
+    assertEquals("switchhead train: --batch (16) must be divisible by --devices (3): each device takes an equal share of the "
+        + "batch; give --batch 15 or 18", err.toString().strip());
+    err.getBuffer().setLength(0);
+    assertEquals(2, train("--devices", "0", "--out", dir.resolve("run").toString()), err.toString());
+    assertEquals("switchhead train: --devices (0) must be >= 1", err.toString().strip());
+  }
+
+  @Test
   void skippedDataFilesAreNamedOnStderr() throws Exception {
     Path data = Files.createDirectory(dir.resolve("data"));
     Files.writeString(data.resolve("book.txt"), "It was a dark and stormy night. ".repeat(100));

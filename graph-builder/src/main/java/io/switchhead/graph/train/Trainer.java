@@ -77,8 +77,8 @@ public final class Trainer implements AutoCloseable {
   private List<ExpertCounts> lastExpertCounts = List.of();
   private String xlaChoice = "";
 
-  private Trainer(ModelConfig model, TrainConfig train, Corpus corpus, Path out, long nextStep, List<RunState.DataChange> dataChanges,
-      double lastBpc, RunLock lock) {
+  private Trainer(ModelConfig model, TrainConfig train, Replicas replicas, Corpus corpus, Path out, long nextStep,
+      List<RunState.DataChange> dataChanges, double lastBpc, RunLock lock) {
     checkArgument(corpus.vocabulary() <= model.vocabSize(),
         "%s has token ids up to %s but the model's vocabSize is %s", corpus.source(), corpus.vocabulary() - 1, model.vocabSize());
     this.model = model;
@@ -99,7 +99,7 @@ public final class Trainer implements AutoCloseable {
     this.checkpoints = new Checkpoints(out, train.keepCheckpoints());
     checkpoints.sweepLeftovers(); // what a killed save left behind, before this run saves anything
     this.schedule = train.schedule();
-    this.graph = new TrainingGraph(model, train);
+    this.graph = new TrainingGraph(model, train, replicas);
   }
 
   /**
@@ -107,13 +107,18 @@ public final class Trainer implements AutoCloseable {
    * that already holds a run's checkpoints is refused: starting over would overwrite them.
    */
   public static Trainer start(ModelConfig model, TrainConfig train, Corpus corpus, Path out) {
+    return start(model, train, Replicas.one(), corpus, out);
+  }
+
+  /** The same, each step replicated over {@code replicas} (data parallelism, see {@link ReplicatedPass}). */
+  public static Trainer start(ModelConfig model, TrainConfig train, Replicas replicas, Corpus corpus, Path out) {
     return RunLock.holding(out, lock -> {
       Checkpoints existing = new Checkpoints(out, 1);
       existing.manifest().ifPresent(m -> {
         throw new IllegalArgumentException(String.format("%s already holds a run (latest checkpoint %s); a new run would "
             + "overwrite its checkpoints: resume it (train --resume), or train into another directory", out, m.latest()));
       });
-      Trainer trainer = new Trainer(model, train, corpus, out, 0, List.of(), Double.NaN, lock);
+      Trainer trainer = new Trainer(model, train, replicas, corpus, out, 0, List.of(), Double.NaN, lock);
       trainer.settleXla();
       return trainer;
     });
@@ -143,11 +148,20 @@ public final class Trainer implements AutoCloseable {
    *     without {@code allowDataChange}, or the checkpoint does not hold the model's variables
    */
   public static Trainer resume(Path out, VerifiedCheckpoint from, Corpus corpus, TrainConfig train, boolean allowDataChange) {
-    return RunLock.holding(out, lock -> resumeLocked(out, from, corpus, train, allowDataChange, lock));
+    return resume(out, from, corpus, train, Replicas.one(), allowDataChange);
   }
 
-  private static Trainer resumeLocked(Path out, VerifiedCheckpoint from, Corpus corpus, TrainConfig train, boolean allowDataChange,
-      RunLock lock) {
+  /**
+   * The same, each step replicated over {@code replicas}: any number of devices resumes any run, as
+   * the variables (the XL memories included) keep the one-device layout.
+   */
+  public static Trainer resume(Path out, VerifiedCheckpoint from, Corpus corpus, TrainConfig train, Replicas replicas,
+      boolean allowDataChange) {
+    return RunLock.holding(out, lock -> resumeLocked(out, from, corpus, train, replicas, allowDataChange, lock));
+  }
+
+  private static Trainer resumeLocked(Path out, VerifiedCheckpoint from, Corpus corpus, TrainConfig train, Replicas replicas,
+      boolean allowDataChange, RunLock lock) {
     RunState state = from.state();
     train.checkContinues(state.train(), state.nextStep());
     List<RunState.DataChange> changes = new ArrayList<>(state.dataChanges());
@@ -157,7 +171,7 @@ public final class Trainer implements AutoCloseable {
       changes.add(new RunState.DataChange(state.nextStep(), state.data(), corpus.source()));
     }
     double bpc = state.validationBpc() == null ? Double.NaN : state.validationBpc();
-    Trainer trainer = new Trainer(state.model(), train, corpus, out, state.nextStep(), changes, bpc, lock);
+    Trainer trainer = new Trainer(state.model(), train, replicas, corpus, out, state.nextStep(), changes, bpc, lock);
     try {
       from.restoreAll(trainer.graph.session(), trainer.graph.variables());
       trainer.settleXla();

@@ -19,6 +19,7 @@ import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.ops.xla.SessionOptions;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -26,6 +27,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -49,7 +51,8 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>Feeds per step: {@code tokens} [B, T+1] (inputs are the first T, targets the last T), the
  * learning rate, Adam's bias corrections and the step seed. A guard fails the step before any
- * variable changes if the loss or the gradient norm is not finite.
+ * variable changes if the loss or the gradient norm is not finite. On several devices ({@link
+ * Replicas}) each step's forward and backward is replicated over them ({@link ReplicatedPass}).
  */
 public final class TrainingGraph implements AutoCloseable {
 
@@ -70,21 +73,35 @@ public final class TrainingGraph implements AutoCloseable {
   private final ImmutableList<String> usageNames;
   private final ImmutableList<String> droppedNames;
   private final ImmutableList<MeanKSite> meanKSites;
+  private final long allReducedFloats;
   private StepKind kind;
 
   /** The steps a run in {@code train.xla()} mode needs (see {@link StepKind#forMode}). */
   public TrainingGraph(ModelConfig config, TrainConfig train) {
-    this(config, StepSettings.of(train), StepKind.forMode(train.xla()));
+    this(config, train, Replicas.one());
+  }
+
+  /** The same, each step replicated over {@code replicas}. */
+  public TrainingGraph(ModelConfig config, TrainConfig train, Replicas replicas) {
+    this(config, StepSettings.of(train), StepKind.forMode(train.xla()), replicas);
+  }
+
+  /** The steps of {@code kinds} on one device. */
+  public TrainingGraph(ModelConfig config, StepSettings settings, Set<StepKind> kinds) {
+    this(config, settings, kinds, Replicas.one());
   }
 
   /**
    * @param kinds the steps to build, at most one of them a plain-graph one; the first in
    *     {@link StepKind} order runs until {@link #use} chooses another
+   * @param replicas the devices each step is replicated over (data parallelism, {@link
+   *     ReplicatedPass}); with one, the step is built in the graph itself, without collective ops
    */
-  public TrainingGraph(ModelConfig config, StepSettings settings, Set<StepKind> kinds) {
+  public TrainingGraph(ModelConfig config, StepSettings settings, Set<StepKind> kinds, Replicas replicas) {
     checkArgument(!kinds.isEmpty(), "build at least one step kind");
     checkArgument(!(kinds.contains(StepKind.PLAIN) && kinds.contains(StepKind.PLAIN_STATIC_SHAPES)),
         "one graph holds one plain step: %s", kinds);
+    replicas.share(settings.batch()); // an uneven split is refused before anything is built
     this.config = config;
     this.batch = settings.batch();
     this.optimizer = settings.optimizer();
@@ -103,7 +120,8 @@ public final class TrainingGraph implements AutoCloseable {
     MemoryState trainMemory = MemoryState.create(store, config, "train", batch);
     MemoryState evalMemory = MemoryState.create(store, config, "eval", batch);
 
-    // The plain forward creates the variables; the compiled step and the evaluation read them by path.
+    // The plain forward creates the variables; the compiled step, the replicas and the evaluation read
+    // them by path. Replicated, it is built for that and for the names of what a step reports only.
     LayerContext plainContext = LayerContext.train(tf, feeds.stepSeed());
     if (kinds.contains(StepKind.PLAIN_STATIC_SHAPES)) {
       plainContext = plainContext.withStaticShapes();
@@ -116,29 +134,40 @@ public final class TrainingGraph implements AutoCloseable {
         .map(u -> new MeanKSite(u.name(), u.selection().k())).toList());
     GuardedUpdate update = new GuardedUpdate(store, AdamW.slots(store), optimizer,
         new AdamW.StepInputs(feeds.learningRate(), feeds.beta1Power(), feeds.beta2Power()), settings.gradientClip(), trainMemory);
-    for (StepKind k : List.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES)) {
-      if (kinds.contains(k)) {
-        ForwardGraph.Losses losses = plain.requireLosses();
-        ImmutableList<Operand<TFloat32>> grads = floats(Gradients.of(tf, losses.total(), differentiated(store)));
-        ImmutableList<Operand<TFloat32>> bufferTargets = ImmutableList.copyOf(store.bufferUpdates().stream()
-            .map(u -> (Operand<TFloat32>) u.target()).toList());
-        steps.put(k, update.build(tf, "plain", new Backward(losses.total(), losses.lm(), grads, entropies(plain),
-            floats(new ArrayList<>(droppedShares(plain))), plain.nextMemories(), bufferTargets, sparseRows(store), meanKs(tf, plain))));
+    StepFunction.Outputs outputs = new StepFunction.Outputs(usageNames.size(), droppedNames.size(), store.bufferUpdates().size(),
+        sparseRows(store).keySet(), meanKSites.size());
+    StepFunction.Arguments whole = new StepFunction.Arguments(inputs, targets, feeds.stepSeed(), store.values(), trainMemory.reads(tf));
+    allReducedFloats = FusedBuffer.of(store).size(outputs);
+    for (StepKind k : EnumSet.copyOf(kinds)) {
+      Backward pass;
+      if (replicas.replicated()) {
+        ConcreteFunction replica = StepFunction.define(config, replicas.share(batch), whole.memories().size(), outputs.sparse(), k);
+        pass = ReplicatedPass.build(tf, replica, k, replicas, store, whole, outputs, k.ordinal() + 1);
+      } else if (k.compiled()) {
+        pass = StepFunction.call(tf, StepFunction.define(config, batch, whole.memories().size(), outputs.sparse(), k), k, whole, outputs);
+      } else {
+        pass = plainPass(plain, store, tf);
       }
-    }
-    if (kinds.contains(StepKind.XLA)) {
-      Backward compiled = CompiledStep.call(tf, config, batch, inputs, targets, feeds.stepSeed(), store.values(),
-          trainMemory.reads(tf), usageNames.size(), droppedNames.size(), store.bufferUpdates().size(), sparseRows(store).keySet(),
-          meanKSites.size());
-      steps.put(StepKind.XLA, update.build(tf, "xla", compiled));
+      steps.put(k, update.build(tf, k.compiled() ? "xla" : "plain", pass));
     }
     kind = steps.keySet().iterator().next();
 
     evaluation = EvaluationStep.build(tf, config, batch, store, inputs, targets, evalMemory);
     store.freeze();
 
-    session = new Session(graph, SessionOptions.plain());
+    session = new Session(graph, replicas.session(SessionOptions.plain()));
     session.initialize();
+  }
+
+  /** The one-device pass: the gradients of the plain forward, built in the graph itself. */
+  @SuppressWarnings("unchecked")
+  private static Backward plainPass(ForwardGraph.Output plain, ParamStore store, Ops tf) {
+    ForwardGraph.Losses losses = plain.requireLosses();
+    ImmutableList<Operand<TFloat32>> grads = floats(Gradients.of(tf, losses.total(), differentiated(store)));
+    ImmutableList<Operand<TFloat32>> bufferTargets = ImmutableList.copyOf(store.bufferUpdates().stream()
+        .map(u -> (Operand<TFloat32>) u.target()).toList());
+    return new Backward(losses.total(), losses.lm(), grads, entropies(plain), floats(new ArrayList<>(droppedShares(plain))),
+        plain.nextMemories(), bufferTargets, sparseRows(store), meanKs(tf, plain));
   }
 
   /**
@@ -186,6 +215,14 @@ public final class TrainingGraph implements AutoCloseable {
   @SuppressWarnings("unchecked")
   private static ImmutableList<Operand<TFloat32>> floats(List<Operand<?>> list) {
     return ImmutableList.copyOf(list.stream().map(o -> (Operand<TFloat32>) o).toList());
+  }
+
+  /**
+   * The floats each replica all-reduces per step when the step is replicated (whether or not this
+   * graph's is): every parameter's gradient and a few scalars (see {@link FusedBuffer}).
+   */
+  public long allReducedFloats() {
+    return allReducedFloats;
   }
 
   /** Chooses which built step {@link #step} runs (AUTO builds two to time them). */

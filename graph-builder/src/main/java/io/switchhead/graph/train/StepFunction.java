@@ -2,6 +2,7 @@ package io.switchhead.graph.train;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import com.google.common.collect.ImmutableSet;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
@@ -26,49 +27,89 @@ import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
 /**
- * The forward and backward pass as one must-compile XLA function: the model is built inside the
- * function over parameter values passed in as arguments (with the static-shape expert layouts XLA
- * needs), and the function returns the losses, one gradient per parameter, the usage entropies, the
- * dropped shares of the selections with a capacity, (XL) the next memories and the tracked buffers'
- * targets. Its signature's names are private to this class.
+ * The forward and backward pass as one graph function: the model is built inside the function over
+ * parameter values passed in as arguments, and the function returns the losses, one gradient per
+ * parameter, the usage entropies, the dropped shares of the selections with a capacity, (XL) the
+ * next memories and the tracked buffers' targets. Its signature's names are private to this class.
+ *
+ * <p>An {@link StepKind#XLA} step calls it must-compile, with the static-shape expert layouts XLA
+ * needs; a replica of a data-parallel step ({@link ReplicatedPass}) calls it on the replica's device,
+ * compiled or op by op as its kind says: a function call puts the ops of the forward pass and of its
+ * gradient on the call's device, where gradients built in the main graph would carry no device.
  */
-final class CompiledStep {
-
-  private CompiledStep() {}
+final class StepFunction {
 
   /**
-   * Calls the compiled step on the graph's values.
+   * How many outputs of each kind the model's pass has, read off the plain forward of the same model.
    *
-   * @param params the graph's parameter values, in the store's order
-   * @param memories the current XL memories (empty without memory)
+   * @param usages the selections (usage entropies)
+   * @param capacities the selections with a capacity (dropped shares)
+   * @param bufferUpdates the tracked buffers (targets)
+   * @param sparse the indices of the parameters read by rows
+   * @param meanKs the dynamic-k selections
    */
-  @SuppressWarnings("unchecked")
-  static Backward call(Ops tf, ModelConfig config, int batch, Operand<TInt32> inputs, Operand<TInt32> targets,
-      Operand<TInt64> stepSeed, List<Operand<? extends TFloating>> params,
-      List<Operand<TFloat32>> memories, int usages, int capacities, int bufferUpdates, Set<Integer> sparse, int meanKs) {
-    ConcreteFunction step = define(config, batch, memories.size(), sparse);
-    Map<String, Operand<?>> args = new LinkedHashMap<>();
-    args.put("inputs", inputs);
-    args.put("targets", targets);
-    args.put("seed", stepSeed);
-    for (int i = 0; i < params.size(); i++) {
-      args.put(paramName(i), params.get(i));
+  record Outputs(int usages, int capacities, int bufferUpdates, ImmutableSet<Integer> sparse, int meanKs) {
+
+    Outputs {
+      sparse = ImmutableSet.copyOf(sparse);
     }
-    for (int i = 0; i < memories.size(); i++) {
-      args.put("memory_" + i, memories.get(i));
-    }
-    Map<String, Operand<?>> out = XlaCompiledCall.call(tf, step, args);
-    ImmutableMap.Builder<Integer, Operand<TInt32>> rows = ImmutableMap.builder();
-    for (int i : sparse) {
-      rows.put(i, (Operand<TInt32>) (Operand<?>) out.get("rows_" + i));
-    }
-    return new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", params.size()),
-        numbered(out, "usage_", usages), numbered(out, "dropped_", capacities), numbered(out, "next_memory_", memories.size()),
-        numbered(out, "buffer_target_", bufferUpdates), rows.buildOrThrow(), numbered(out, "mean_k_", meanKs));
   }
 
-  /** @param sparse the indices of the tables read by rows: their gradients are of the rows, returned with the rows' ids */
-  private static ConcreteFunction define(ModelConfig config, int batch, int memoryLayers, Set<Integer> sparse) {
+  /**
+   * The arguments of one call.
+   *
+   * @param inputs [b, T] tokens
+   * @param targets [b, T] the next tokens
+   * @param seed int64 [2], the step's seed
+   * @param params the parameter values, in the store's order
+   * @param memories the current XL memories [b, T, D] (empty without memory)
+   */
+  record Arguments(Operand<TInt32> inputs, Operand<TInt32> targets, Operand<TInt64> seed, List<Operand<? extends TFloating>> params,
+      List<Operand<TFloat32>> memories) {
+
+    Arguments {
+      params = List.copyOf(params);
+      memories = List.copyOf(memories);
+    }
+  }
+
+  private StepFunction() {}
+
+  /**
+   * Calls {@code step} with {@code args}: must-compile for an XLA step, else op by op, on the device
+   * of {@code tf} (if it has one).
+   */
+  @SuppressWarnings("unchecked")
+  static Backward call(Ops tf, ConcreteFunction step, StepKind kind, Arguments args, Outputs outputs) {
+    Map<String, Operand<?>> named = new LinkedHashMap<>();
+    named.put("inputs", args.inputs());
+    named.put("targets", args.targets());
+    named.put("seed", args.seed());
+    for (int i = 0; i < args.params().size(); i++) {
+      named.put(paramName(i), args.params().get(i));
+    }
+    for (int i = 0; i < args.memories().size(); i++) {
+      named.put("memory_" + i, args.memories().get(i));
+    }
+    Map<String, Operand<?>> out = kind.compiled() ? XlaCompiledCall.call(tf, step, named) : step.call(tf, named);
+    ImmutableMap.Builder<Integer, Operand<TInt32>> rows = ImmutableMap.builder();
+    for (int i : outputs.sparse()) {
+      rows.put(i, (Operand<TInt32>) (Operand<?>) out.get("rows_" + i));
+    }
+    return new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", args.params().size()),
+        numbered(out, "usage_", outputs.usages()), numbered(out, "dropped_", outputs.capacities()),
+        numbered(out, "next_memory_", args.memories().size()), numbered(out, "buffer_target_", outputs.bufferUpdates()),
+        rows.buildOrThrow(), numbered(out, "mean_k_", outputs.meanKs()));
+  }
+
+  /**
+   * The function of {@code kind}'s forward and backward for batches of {@code batch} sequences:
+   * segmented experts for {@link StepKind#PLAIN}, the static-shape layouts otherwise.
+   *
+   * @param sparse the indices of the tables read by rows: their gradients are of the rows, returned with the rows' ids
+   */
+  static ConcreteFunction define(ModelConfig config, int batch, int memoryLayers, Set<Integer> sparse, StepKind kind) {
+    boolean staticShapes = kind != StepKind.PLAIN;
     Shape window = Shape.of(batch, config.context());
     return ConcreteFunction.create(ftf -> {
       Placeholder<TInt32> fInputs = ftf.placeholder(TInt32.class, Placeholder.shape(window));
@@ -79,13 +120,14 @@ final class CompiledStep {
         fMemory.add(ftf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(batch, config.context(), config.dModel()))));
       }
       ParamStore args = ParamStore.arguments(ftf);
-      ForwardGraph.Output f = ForwardGraph.build(config, args, LayerContext.train(ftf, fSeed).withStaticShapes(),
+      LayerContext context = staticShapes ? LayerContext.train(ftf, fSeed).withStaticShapes() : LayerContext.train(ftf, fSeed);
+      ForwardGraph.Output f = ForwardGraph.build(config, args, context,
           ForwardGraph.Inputs.tokens(fInputs).withTargets(fTargets).withMemories(fMemory));
       ForwardGraph.Losses losses = f.requireLosses();
       List<Operand<?>> grads = Gradients.of(ftf, losses.total(), TrainingGraph.differentiated(args));
       ImmutableMap<Integer, Operand<TInt32>> rows = TrainingGraph.sparseRows(args);
       if (!rows.keySet().equals(sparse)) {
-        throw new IllegalStateException("the compiled step reads tables by rows at " + rows.keySet() + ", the graph at " + sparse);
+        throw new IllegalStateException("the step function reads tables by rows at " + rows.keySet() + ", the graph at " + sparse);
       }
       Signature.Builder sig = Signature.builder().key("train_step").input("inputs", fInputs).input("targets", fTargets).input("seed", fSeed);
       List<ParamStore.Param> params = args.params();
@@ -137,7 +179,7 @@ final class CompiledStep {
   private static Operand<TFloat32> output(Map<String, Operand<?>> out, String name) {
     Operand<?> o = out.get(name);
     if (o == null) {
-      throw new IllegalStateException("the compiled step has no output '" + name + "'");
+      throw new IllegalStateException("the step function has no output '" + name + "'");
     }
     return (Operand<TFloat32>) o;
   }
