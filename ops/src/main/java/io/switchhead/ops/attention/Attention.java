@@ -4,7 +4,6 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
@@ -43,7 +42,7 @@ public final class Attention {
    */
   public static <T extends TFloating> Operand<T> masked(
       Ops tf, Operand<T> q, Operand<T> k, Operand<T> v, Operand<T> positionScores, Operand<TBool> visible) {
-    return tf.train.batchMatMul(weights(tf, q, k, positionScores, visible), v, q.type()); // [B, H, T, dv]
+    return AttentionMatmul.of(tf, weights(tf, q, k, positionScores, visible), v, false); // [B, H, T, dv]
   }
 
   /**
@@ -53,7 +52,7 @@ public final class Attention {
    */
   public static <T extends TFloating> Operand<T> weights(
       Ops tf, Operand<T> q, Operand<T> k, Operand<T> positionScores, Operand<TBool> visible) {
-    Operand<T> scores = tf.train.batchMatMul(q, k, q.type(), BatchMatMul.adjY(true)); // [B, H, T, Tk]
+    Operand<T> scores = AttentionMatmul.of(tf, q, k, true); // [B, H, T, Tk]
     if (positionScores != null) {
       scores = tf.math.add(scores, positionScores);
     }

@@ -1,5 +1,6 @@
 package io.switchhead.ops.moe;
 
+import io.switchhead.ops.BatchMatmulV2;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt32;

@@ -1,5 +1,6 @@
 package io.switchhead.ops.moe;
 
+import io.switchhead.ops.BatchMatmulV2;
 import static com.google.common.base.Preconditions.checkArgument;
 
 import io.switchhead.ops.control.CountedLoop;

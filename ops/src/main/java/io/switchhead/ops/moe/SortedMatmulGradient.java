@@ -1,5 +1,6 @@
 package io.switchhead.ops.moe;
 
+import io.switchhead.ops.BatchMatmulV2;
 import io.switchhead.ops.AttrRecord;
 import io.switchhead.ops.control.CountedLoop;
 import io.switchhead.ops.control.CountedLoop.Spec;
