@@ -82,8 +82,8 @@ final class CompiledStep {
       ForwardGraph.Output f = ForwardGraph.build(config, args, LayerContext.train(ftf, fSeed).withStaticShapes(),
           ForwardGraph.Inputs.tokens(fInputs).withTargets(fTargets).withMemories(fMemory));
       ForwardGraph.Losses losses = f.requireLosses();
-      List<Operand<?>> grads = Gradients.of(ftf, losses.total(), TrainingGraph.differentiated(args));
-      ImmutableMap<Integer, Operand<TInt32>> rows = TrainingGraph.sparseRows(args);
+      List<Operand<?>> grads = ParamGradients.of(ftf, losses.total(), args);
+      ImmutableMap<Integer, Operand<TInt32>> rows = ParamGradients.sparseRows(args);
       if (!rows.keySet().equals(sparse)) {
         throw new IllegalStateException("the compiled step reads tables by rows at " + rows.keySet() + ", the graph at " + sparse);
       }
