@@ -1,9 +1,13 @@
 package io.switchhead.tools.inspect;
 
 import java.awt.Color;
+import java.text.DecimalFormat;
+import java.text.DecimalFormatSymbols;
+import java.util.Locale;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
+import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.renderer.category.BarRenderer;
@@ -39,6 +43,9 @@ final class TimesChosenChart {
     LogAxis experts = new LogAxis(EXPERTS_AXIS);
     experts.setBase(10);
     experts.setSmallestValue(0.5);
+    // One tick per power of ten, written out (1, 10, 100, ...), not as 10^2.5.
+    experts.setTickUnit(new NumberTickUnit(1));
+    experts.setNumberFormatOverride(new DecimalFormat("#,##0", DecimalFormatSymbols.getInstance(Locale.ROOT)));
     plot.setRangeAxis(experts);
     BarRenderer bars = (BarRenderer) plot.getRenderer();
     bars.setBarPainter(new StandardBarPainter());
