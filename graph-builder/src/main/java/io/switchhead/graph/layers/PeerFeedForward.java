@@ -176,8 +176,11 @@ public final class PeerFeedForward {
 
   /**
    * The tokens of each chunk of an input x [B, T, D]: as many as keep a chunk's gathered rows of one
-   * table within {@code maxChunkBytes} (at least one), the last chunk ragged. A batch whose size is not static (the SavedModel's
-   * signatures, decoding) is one chunk: the graph cannot split an unknown count statically.
+   * table within {@code maxChunkBytes} (at least one), the last chunk ragged. A batch whose size is
+   * not static (the SavedModel's signatures, decoding) is one chunk of unknown size, {@code [-1]}:
+   * the graph cannot split an unknown count statically.
+   *
+   * @throws IllegalArgumentException if {@code maxChunkBytes} is not positive
    */
   static List<Integer> chunkSizes(PeerConfig c, Shape x, int elementBytes, long maxChunkBytes) {
     checkArgument(maxChunkBytes > 0, "the PEER chunk bound (%s bytes) must be positive", maxChunkBytes);

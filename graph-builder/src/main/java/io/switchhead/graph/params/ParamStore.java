@@ -89,8 +89,9 @@ public final class ParamStore implements ParamSource {
   private final Map<String, Param> buffers = new LinkedHashMap<>();
   private final List<BufferUpdate> bufferUpdates = new ArrayList<>();
   private final Map<String, RowRead> rowReads = new LinkedHashMap<>();
-  /** The value of each table parameter, by path, and each piece's ids [M_c] so far. */
+  /** The value of each table parameter, by path. */
   private final Map<String, Operand<? extends TFloating>> tables = new LinkedHashMap<>();
+  /** Each table's pieces' ids [M_c] so far, by path. */
   private final Map<String, List<Operand<TInt32>>> tableIds = new HashMap<>();
   private boolean frozen;
 
@@ -189,10 +190,12 @@ public final class ParamStore implements ParamSource {
    * read, recorded ({@link #rowReads}).
    *
    * @throws IllegalArgumentException if {@code spec} is not a table created by {@link #table}
+   * @throws IllegalStateException if the store is frozen (the training step has taken the reads)
    */
   @SuppressWarnings("unchecked")
   @Override
   public <T extends TFloating> Operand<T> rows(ParamSpec spec, Operand<TInt32> ids) {
+    checkState(!frozen, "table '%s' read after the model was built (the store is frozen)", spec.path());
     Operand<T> table = (Operand<T>) tables.get(spec.path());
     checkArgument(table != null && params.get(spec.path()).spec().equals(spec), "'%s' is not a table created as %s", spec.path(), spec);
     Ops ops = scopeOf(parentOf(spec.path()));
