@@ -55,7 +55,18 @@ public final class ParamScope {
    * update just those (a sparse update of a large table) instead of the whole table.
    */
   public <T extends TFloating> Operand<T> rows(String name, Shape shape, Class<T> type, Initializer initializer, Operand<TInt32> ids) {
-    return store.rows(new ParamSpec(pathOf(name), shape, type, initializer), ids);
+    return table(name, shape, type, initializer).rows(ids);
+  }
+
+  /**
+   * Creates the table parameter {@code name} [rows, width], read only by rows, in as many pieces as
+   * the layer likes ({@link RowTable#rows}): a layer can bound the rows that exist at once, and a
+   * training step still sees one read (the pieces' ids and rows in order).
+   */
+  public <T extends TFloating> RowTable<T> table(String name, Shape shape, Class<T> type, Initializer initializer) {
+    ParamSpec spec = new ParamSpec(pathOf(name), shape, type, initializer);
+    store.table(spec);
+    return new RowTable<>(store, spec);
   }
 
   /**

@@ -16,9 +16,14 @@ interface ParamSource {
   <T extends TFloating> Operand<T> get(ParamSpec spec);
 
   /**
-   * Creates the table parameter {@code spec} [rows, width] and returns its rows at {@code ids}
-   * [..., width]; a training step may differentiate those rows instead of the table (see
-   * {@link ParamStore#rowReads}).
+   * Creates the table parameter {@code spec} [rows, width], to be read only by {@link #rows}.
+   */
+  void table(ParamSpec spec);
+
+  /**
+   * The rows at {@code ids} [..., width] of the table {@code spec}, one piece of its read; a
+   * training step may differentiate the rows read instead of the table (see {@link
+   * ParamStore#rowReads}).
    */
   <T extends TFloating> Operand<T> rows(ParamSpec spec, Operand<TInt32> ids);
 

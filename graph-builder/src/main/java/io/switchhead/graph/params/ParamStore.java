@@ -54,12 +54,14 @@ public final class ParamStore implements ParamSource {
   public record Param(ParamSpec spec, Operand<? extends TFloating> value, Variable<? extends TFloating> variable) {}
 
   /**
-   * The one read of a table parameter by rows: {@code rows = table[ids]}.
+   * The read of a table parameter by rows: {@code rows = table[ids]}, gathered in one or more
+   * pieces (a layer that bounds its gathers' memory reads a batch chunk by chunk).
    *
-   * @param ids [M] the rows read, in [0, table rows), repeats allowed
-   * @param rows [M, width], what the model computes with: the tensor a sparse gradient is taken of
+   * @param ids [M] the rows read, in [0, table rows), repeats allowed: the pieces' ids in order
+   * @param rows the pieces [M_c, width] (M = sum of M_c), in the order of {@code ids}: what the model
+   *     computes with, the tensors a sparse gradient is taken of
    */
-  public record RowRead(ParamSpec spec, Operand<TInt32> ids, Operand<? extends TFloating> rows) {}
+  public record RowRead(ParamSpec spec, Operand<TInt32> ids, ImmutableList<Operand<? extends TFloating>> rows) {}
 
   /**
    * A training step's update of a buffer: {@code buffer -= rate * (buffer - target)}.
@@ -87,6 +89,10 @@ public final class ParamStore implements ParamSource {
   private final Map<String, Param> buffers = new LinkedHashMap<>();
   private final List<BufferUpdate> bufferUpdates = new ArrayList<>();
   private final Map<String, RowRead> rowReads = new LinkedHashMap<>();
+  /** The value of each table parameter, by path. */
+  private final Map<String, Operand<? extends TFloating>> tables = new LinkedHashMap<>();
+  /** Each table's pieces' ids [M_c] so far, by path. */
+  private final Map<String, List<Operand<TInt32>>> tableIds = new HashMap<>();
   private boolean frozen;
 
   private ParamStore(Ops tf, long seed, Binding binding, Map<String, Operand<? extends TFloating>> boundValues) {
@@ -168,17 +174,43 @@ public final class ParamStore implements ParamSource {
   }
 
   /**
-   * Creates a table parameter [rows, width] and returns its rows at {@code ids} [..., width],
-   * recording the read ({@link #rowReads}).
+   * Creates a table parameter [rows, width] that the model reads only by rows ({@link #rows}).
+   *
+   * @throws IllegalArgumentException if the spec is not [rows, width], or the path exists already
    */
   @Override
-  public <T extends TFloating> Operand<T> rows(ParamSpec spec, Operand<TInt32> ids) {
+  public void table(ParamSpec spec) {
     checkArgument(spec.shape().numDimensions() == 2, "table parameter '%s' must be [rows, width], got %s", spec.path(), spec.shape());
-    Operand<T> table = get(spec);
+    tables.put(spec.path(), get(spec));
+    tableIds.put(spec.path(), new ArrayList<>());
+  }
+
+  /**
+   * Returns the rows at {@code ids} [..., width] of the table {@code spec}: one more piece of its
+   * read, recorded ({@link #rowReads}).
+   *
+   * @throws IllegalArgumentException if {@code spec} is not a table created by {@link #table}
+   * @throws IllegalStateException if the store is frozen (the training step has taken the reads)
+   */
+  @SuppressWarnings("unchecked")
+  @Override
+  public <T extends TFloating> Operand<T> rows(ParamSpec spec, Operand<TInt32> ids) {
+    checkState(!frozen, "table '%s' read after the model was built (the store is frozen)", spec.path());
+    Operand<T> table = (Operand<T>) tables.get(spec.path());
+    checkArgument(table != null && params.get(spec.path()).spec().equals(spec), "'%s' is not a table created as %s", spec.path(), spec);
     Ops ops = scopeOf(parentOf(spec.path()));
-    Operand<TInt32> flatIds = ops.reshape(ids, ops.constant(new int[] {-1})); // [M]
-    Operand<T> rows = ops.gather(table, flatIds, ops.constant(0)); // [M, width]
-    rowReads.put(spec.path(), new RowRead(spec, flatIds, rows));
+    Operand<TInt32> flatIds = ops.reshape(ids, ops.constant(new int[] {-1})); // [M_c]
+    Operand<T> rows = ops.gather(table, flatIds, ops.constant(0)); // [M_c, width]
+    List<Operand<TInt32>> pieceIds = tableIds.get(spec.path());
+    pieceIds.add(flatIds);
+    RowRead before = rowReads.get(spec.path());
+    ImmutableList.Builder<Operand<? extends TFloating>> pieces = ImmutableList.builder();
+    if (before != null) {
+      pieces.addAll(before.rows());
+    }
+    // A concat of all the ids so far per piece: the earlier ones stay in the graph, never run.
+    Operand<TInt32> allIds = pieceIds.size() == 1 ? flatIds : ops.concat(pieceIds, ops.constant(0)); // [M]
+    rowReads.put(spec.path(), new RowRead(spec, allIds, pieces.add(rows).build()));
     Operand<TInt32> shape = ops.concat(List.of(ops.shape(ids), ops.constant(new int[] {(int) spec.shape().get(1)})), ops.constant(0));
     return ops.reshape(rows, shape);
   }

@@ -31,7 +31,7 @@ record FusedBuffer(ImmutableList<ParamStore.Param> params, ImmutableList<ParamSt
 
   /** The layout of the passes over {@code store}. */
   static FusedBuffer of(ParamStore store) {
-    return new FusedBuffer(store.params(), store.bufferUpdates(), TrainingGraph.sparseRows(store).keySet().asList());
+    return new FusedBuffer(store.params(), store.bufferUpdates(), ParamGradients.sparseRows(store).keySet().asList());
   }
 
   /** The floats of the buffer of a pass with {@code outputs}. */

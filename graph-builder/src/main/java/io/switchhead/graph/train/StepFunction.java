@@ -124,8 +124,8 @@ final class StepFunction {
       ForwardGraph.Output f = ForwardGraph.build(config, args, context,
           ForwardGraph.Inputs.tokens(fInputs).withTargets(fTargets).withMemories(fMemory));
       ForwardGraph.Losses losses = f.requireLosses();
-      List<Operand<?>> grads = Gradients.of(ftf, losses.total(), TrainingGraph.differentiated(args));
-      ImmutableMap<Integer, Operand<TInt32>> rows = TrainingGraph.sparseRows(args);
+      List<Operand<?>> grads = ParamGradients.of(ftf, losses.total(), args);
+      ImmutableMap<Integer, Operand<TInt32>> rows = ParamGradients.sparseRows(args);
       if (!rows.keySet().equals(sparse)) {
         throw new IllegalStateException("the step function reads tables by rows at " + rows.keySet() + ", the graph at " + sparse);
       }

@@ -15,7 +15,6 @@ import io.switchhead.graph.model.MemoryState;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.ops.Tensors;
-import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.ops.xla.SessionOptions;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -135,7 +134,7 @@ public final class TrainingGraph implements AutoCloseable {
     GuardedUpdate update = new GuardedUpdate(store, AdamW.slots(store), optimizer,
         new AdamW.StepInputs(feeds.learningRate(), feeds.beta1Power(), feeds.beta2Power()), settings.gradientClip(), trainMemory);
     StepFunction.Outputs outputs = new StepFunction.Outputs(usageNames.size(), droppedNames.size(), store.bufferUpdates().size(),
-        sparseRows(store).keySet(), meanKSites.size());
+        ParamGradients.sparseRows(store).keySet(), meanKSites.size());
     StepFunction.Arguments whole = new StepFunction.Arguments(inputs, targets, feeds.stepSeed(), store.values(), trainMemory.reads(tf));
     allReducedFloats = FusedBuffer.of(store).size(outputs);
     for (StepKind k : EnumSet.copyOf(kinds)) {
@@ -163,38 +162,11 @@ public final class TrainingGraph implements AutoCloseable {
   @SuppressWarnings("unchecked")
   private static Backward plainPass(ForwardGraph.Output plain, ParamStore store, Ops tf) {
     ForwardGraph.Losses losses = plain.requireLosses();
-    ImmutableList<Operand<TFloat32>> grads = floats(Gradients.of(tf, losses.total(), differentiated(store)));
+    ImmutableList<Operand<TFloat32>> grads = floats(ParamGradients.of(tf, losses.total(), store));
     ImmutableList<Operand<TFloat32>> bufferTargets = ImmutableList.copyOf(store.bufferUpdates().stream()
         .map(u -> (Operand<TFloat32>) u.target()).toList());
     return new Backward(losses.total(), losses.lm(), grads, entropies(plain), floats(new ArrayList<>(droppedShares(plain))),
-        plain.nextMemories(), bufferTargets, sparseRows(store), meanKs(tf, plain));
-  }
-
-  /**
-   * What each parameter's gradient is taken of: its value, or for a table read by rows the rows
-   * read, so the table's gradient is never the dense [rows, width] scatter that GatherV2's gradient
-   * builds (see {@link AdamW} for the lazy update it gets instead).
-   */
-  static List<Operand<?>> differentiated(ParamStore store) {
-    List<Operand<?>> xs = new ArrayList<>();
-    for (ParamStore.Param p : store.params()) {
-      ParamStore.RowRead read = store.rowReads().get(p.spec().path());
-      xs.add(read == null ? p.value() : read.rows());
-    }
-    return xs;
-  }
-
-  /** By parameter index, the rows read of each table read by rows. */
-  static ImmutableMap<Integer, Operand<TInt32>> sparseRows(ParamStore store) {
-    ImmutableMap.Builder<Integer, Operand<TInt32>> rows = ImmutableMap.builder();
-    ImmutableList<ParamStore.Param> params = store.params();
-    for (int i = 0; i < params.size(); i++) {
-      ParamStore.RowRead read = store.rowReads().get(params.get(i).spec().path());
-      if (read != null) {
-        rows.put(i, read.ids());
-      }
-    }
-    return rows.buildOrThrow();
+        plain.nextMemories(), bufferTargets, ParamGradients.sparseRows(store), meanKs(tf, plain));
   }
 
   @SuppressWarnings("unchecked")

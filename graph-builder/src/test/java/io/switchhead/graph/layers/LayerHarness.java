@@ -39,6 +39,13 @@ final class LayerHarness {
     return built(layer, inputShape).buffers().stream().map(ParamStore.Param::spec).toList();
   }
 
+  /** A store binding each path to a float64 constant of its values and shape: a layer over fixed parameters and buffers. */
+  static ParamStore constants(Ops tf, Map<String, double[]> values, Map<String, Shape> shapes) {
+    Map<String, Operand<TFloat64>> bound = new HashMap<>();
+    values.forEach((path, v) -> bound.put(path, tf.constant(shapes.get(path), DataBuffers.of(v))));
+    return ParamStore.bound(tf, bound);
+  }
+
   private static ParamStore built(Layer layer, Shape inputShape) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);

@@ -49,16 +49,14 @@ class PeerFeedForwardTest {
     return values;
   }
 
-  private static Run run(PeerConfig c, boolean training, double[] x, Map<String, double[]> values, Map<String, Shape> shapes) {
+  private static Run run(PeerConfig c, boolean training, long chunkBytes, double[] x, Map<String, double[]> values, Map<String, Shape> shapes) {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
       Ops tf = Ops.create(g);
-      Map<String, Operand<TFloat64>> bound = new HashMap<>();
-      values.forEach((path, v) -> bound.put(path, tf.constant(shapes.get(path), DataBuffers.of(v))));
-      ParamStore store = ParamStore.bound(tf, bound);
+      ParamStore store = LayerHarness.constants(tf, values, shapes);
       LayerContext ctx = training ? LayerContext.train(tf, tf.constant(new long[] {1, 2})) : LayerContext.eval(tf);
       PeerFeedForward.Output<TFloat64> out =
-          PeerFeedForward.apply(c, DIMS, store.root().child("layer"), ctx, tf.constant(Shape.of(B, T, D), DataBuffers.of(x)));
+          PeerFeedForward.apply(c, DIMS, store.root().child("layer"), ctx, tf.constant(Shape.of(B, T, D), DataBuffers.of(x)), chunkBytes);
       Session.Runner runner = s.runner().fetch(out.output()).fetch(out.usage().entropy()).fetch(out.usageShare());
       List<ParamStore.BufferUpdate> updates = store.bufferUpdates();
       updates.forEach(u -> runner.fetch(u.target()));
@@ -183,9 +181,16 @@ class PeerFeedForwardTest {
       values.putAll(randomValues(buffers));
     }
     double[] x = random.doubles(B * T * D).map(u -> 2 * u - 1).toArray();
-    Run actual = run(c, training, x, values, shapes);
     Run expected = reference(c, training, x, values);
-    String what = c + (training ? " in training" : " in evaluation");
+    // One chunk, a chunk per token, and chunks of 4 tokens (the last ragged: 6 = 4 + 2).
+    long bytesPerToken = (long) c.heads() * c.k() * D * Double.BYTES;
+    for (long chunkBytes : new long[] {Long.MAX_VALUE, bytesPerToken, 4 * bytesPerToken}) {
+      matches(expected, run(c, training, chunkBytes, x, values, shapes), c + (training ? " in training" : " in evaluation")
+          + ", chunks of " + PeerFeedForward.chunkSizes(c, Shape.of(B, T, D), Double.BYTES, chunkBytes));
+    }
+  }
+
+  private static void matches(Run expected, Run actual, String what) {
     for (int i = 0; i < expected.y().length; i++) {
       assertEquals(expected.y()[i], actual.y()[i], 1e-9, what + ": output " + i);
     }
@@ -214,9 +219,13 @@ class PeerFeedForwardTest {
 
   @Test
   void gradientsMatchFiniteDifferencesOnBatchStatistics() {
-    GradientChecker.Report report = LayerHarness.check(layer(new PeerConfig(16, 2, 3, 4, Activation.GELU, 0.9, 1e-3)),
-        Shape.of(B, T, D), random, tf -> LayerContext.train(tf, tf.constant(new long[] {7, 11})));
-    assertTrue(report.maxRelativeError() < 1e-5, report.toString());
+    PeerConfig c = new PeerConfig(16, 2, 3, 4, Activation.GELU, 0.9, 1e-3);
+    // Whole, and in chunks of 4 tokens (4 + 2): the tables' gradients flow through every chunk's gather.
+    for (long chunkBytes : new long[] {Long.MAX_VALUE, 4L * c.heads() * c.k() * D * Double.BYTES}) {
+      GradientChecker.Report report = LayerHarness.check((p, ctx, x) -> PeerFeedForward.apply(c, DIMS, p, ctx, x, chunkBytes).output(),
+          Shape.of(B, T, D), random, tf -> LayerContext.train(tf, tf.constant(new long[] {7, 11})));
+      assertTrue(report.maxRelativeError() < 1e-5, "chunks of at most " + chunkBytes + " bytes: " + report);
+    }
   }
 
   @Test

@@ -164,26 +164,39 @@ class DecodeGraphTest {
 
     /** Logits [BATCH, T, V] of the full forward pass over [BATCH, T] tokens. */
     float[] forward(int[][] rows) {
-      int[] flat = new int[BATCH * T];
-      for (int b = 0; b < BATCH; b++) {
-        System.arraycopy(rows[b], 0, flat, b * T, T);
-      }
-      try (TInt32 x = Tensors.ints(Shape.of(BATCH, T), flat);
+      try (TInt32 x = Tensors.ints(Shape.of(BATCH, T), flat(rows));
           Result r = s.runner().feed(window, x).fetch(forward).run()) {
         return Tensors.toFloats(r.get(0));
       }
     }
 
+    /** How clearly the full forward over [BATCH, T] tokens routes ({@link RoutingMargin}). */
+    double forwardMargin(int[][] rows) {
+      try (TInt32 x = Tensors.ints(Shape.of(BATCH, T), flat(rows))) {
+        return RoutingMargin.of(g, name -> !name.startsWith("decode/") && !name.startsWith("with_memory/"), s.runner().feed(window, x));
+      }
+    }
+
+    /** How clearly the one-layer XL forward over a chunk after its memory routes. */
+    double memoryMargin(int[][] chunkRows, int[][] memoryRows) {
+      try (TInt32 xt = Tensors.ints(Shape.of(BATCH, T), flat(chunkRows));
+          TInt32 mt = Tensors.ints(Shape.of(BATCH, T), flat(memoryRows))) {
+        return RoutingMargin.of(g, name -> name.startsWith("with_memory/"), s.runner().feed(chunk, xt).feed(memoryTokens, mt));
+      }
+    }
+
+    private static int[] flat(int[][] rows) {
+      int[] flat = new int[BATCH * T];
+      for (int b = 0; b < BATCH; b++) {
+        System.arraycopy(rows[b], 0, flat, b * T, T);
+      }
+      return flat;
+    }
+
     /** Logits [BATCH, T, V] of a one-layer XL model over a chunk after the memory of the chunk before it. */
     float[] forwardWithMemory(int[][] chunkRows, int[][] memoryRows) {
-      int[] x = new int[BATCH * T];
-      int[] mem = new int[BATCH * T];
-      for (int b = 0; b < BATCH; b++) {
-        System.arraycopy(chunkRows[b], 0, x, b * T, T);
-        System.arraycopy(memoryRows[b], 0, mem, b * T, T);
-      }
-      try (TInt32 xt = Tensors.ints(Shape.of(BATCH, T), x);
-          TInt32 mt = Tensors.ints(Shape.of(BATCH, T), mem);
+      try (TInt32 xt = Tensors.ints(Shape.of(BATCH, T), flat(chunkRows));
+          TInt32 mt = Tensors.ints(Shape.of(BATCH, T), flat(memoryRows));
           Result r = s.runner().feed(chunk, xt).feed(memoryTokens, mt).fetch(forwardWithMemory).run()) {
         return Tensors.toFloats(r.get(0));
       }
@@ -237,6 +250,36 @@ class DecodeGraphTest {
     }
   }
 
+  /**
+   * The full forward's smallest routing margin that a test accepts: 1000 times the float32
+   * difference between it and the cached computation ({@link RoutingMargin}).
+   */
+  private static final double MARGIN = 1e-4;
+
+  private static final int DRAWS = 20;
+
+  /**
+   * Random tokens [BATCH, length] whose every window of T tokens (after its T before, with {@code
+   * withMemory}) the full forward routes by more than {@link #MARGIN}: redrawn until they are, so a
+   * near-tie that the two computations' float orders would break differently is not taken for a
+   * decoding bug. Decoding must then choose exactly as the full forward does.
+   */
+  private int[][] clearlyRouted(Harness h, int length, boolean withMemory) {
+    double worst = Double.POSITIVE_INFINITY;
+    for (int draw = 0; draw < DRAWS; draw++) {
+      int[][] text = randomTokens(length);
+      worst = Double.POSITIVE_INFINITY;
+      for (int end = withMemory ? 2 * T : T; end <= length; end++) {
+        worst = Math.min(worst, withMemory ? h.memoryMargin(columns(text, end - T, end), columns(text, end - 2 * T, end - T))
+            : h.forwardMargin(columns(text, end - T, end)));
+      }
+      if (worst > MARGIN) {
+        return text;
+      }
+    }
+    throw new AssertionError(h.c + ": no draw of " + DRAWS + " routes by more than " + MARGIN + " (the last by " + worst + ")");
+  }
+
   private int[][] randomTokens(int length) {
     int[][] rows = new int[BATCH][];
     for (int b = 0; b < BATCH; b++) {
@@ -277,7 +320,7 @@ class DecodeGraphTest {
 
   private void tokenByToken(ModelConfig c, boolean decodingDispatch) {
     try (Harness h = new Harness(c, random.nextLong(), decodingDispatch)) {
-      int[][] text = randomTokens(T);
+      int[][] text = clearlyRouted(h, T, false);
       float[] full = h.forward(text);
       for (int t = 0; t < T; t++) {
         float[] step = h.decode(columns(text, t, t + 1));
@@ -293,7 +336,7 @@ class DecodeGraphTest {
   void aPromptInOneCallThenTokenByTokenGivesTheFullForward() {
     for (ModelConfig c : models(2)) {
       try (Harness h = new Harness(c, random.nextLong())) {
-        int[][] text = randomTokens(T);
+        int[][] text = clearlyRouted(h, T, false);
         float[] full = h.forward(text);
         int prompt = 1 + random.nextInt(T - 1);
         float[] first = h.decode(columns(text, 0, prompt));
@@ -317,7 +360,7 @@ class DecodeGraphTest {
     for (List<ModelConfig> pair : dynamicKModels(2)) {
       ModelConfig c = pair.get(0);
       try (Harness h = new Harness(c, random.nextLong())) {
-        int[][] text = randomTokens(T);
+        int[][] text = clearlyRouted(h, T, false);
         float[] full = h.forward(text);
         float[] prompt = h.decode(text);
         for (int t = 0; t < T; t++) {
@@ -337,9 +380,10 @@ class DecodeGraphTest {
         continue; // the budget variant gives one token round(kAvg), not K_max
       }
       long seed = random.nextLong();
-      int[][] text = randomTokens(T);
+      int[][] text;
       float[] fixedFull;
       try (Harness fixed = new Harness(pair.get(1), seed)) {
+        text = clearlyRouted(fixed, T, false);
         fixedFull = fixed.forward(text);
       }
       try (Harness h = new Harness(dynamic, seed)) {
@@ -367,7 +411,7 @@ class DecodeGraphTest {
       }
       try (Harness h = new Harness(c, random.nextLong())) {
         int length = 3 * T;
-        int[][] text = randomTokens(length);
+        int[][] text = clearlyRouted(h, length, false);
         for (int p = 0; p < length; p++) {
           float[] step = h.decode(columns(text, p, p + 1));
           if (p >= T - 1) {
@@ -392,7 +436,8 @@ class DecodeGraphTest {
   void theCacheComesBackAtCapacityAndItsPaddingIsNeverSeen() {
     for (ModelConfig c : models(2)) {
       try (Harness padded = new Harness(c, 5); Harness trimmed = new Harness(c, 5)) {
-        int[][] text = randomTokens(T);
+        // The two caches differ in length, so their attention sums in other orders: as the full forward's.
+        int[][] text = clearlyRouted(padded, T, false);
         int prompt = 2;
         padded.decode(columns(text, 0, prompt));
         trimmed.decode(columns(text, 0, prompt));
@@ -415,7 +460,7 @@ class DecodeGraphTest {
       }
       try (Harness h = new Harness(c, random.nextLong())) {
         int length = 4 * T;
-        int[][] text = randomTokens(length);
+        int[][] text = clearlyRouted(h, length, true);
         for (int p = 0; p < length; p++) {
           float[] step = h.decode(columns(text, p, p + 1));
           if (p >= 2 * T - 1) {

@@ -89,6 +89,33 @@ class ParamStoreTest {
     }
   }
 
+  /** A table read in pieces is one read: its ids in order, one rows tensor per piece; misuse names the table. */
+  @Test
+  void aTableReadInPiecesIsOneReadInOrder() {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      ParamStore store = ParamStore.variables(tf, seed);
+      RowTable<TFloat32> table = store.root().table("t", Shape.of(5, 2), TFloat32.class, Initializer.normal(1));
+      assertEquals(Shape.of(1, 2, 2), table.rows(tf.constant(new int[][] {{4, 0}})).shape(), "a piece keeps its ids' shape");
+      Operand<TFloat32> second = table.rows(tf.constant(new int[] {2}));
+      ParamStore.RowRead read = store.rowReads().get("t");
+      assertEquals(2, read.rows().size(), "one rows tensor per piece");
+      try (Session s = new Session(g)) {
+        s.initialize();
+        try (Result r = s.runner().fetch(read.ids()).fetch(store.params().get(0).value()).fetch(second).run()) {
+          assertArrayEquals(new int[] {4, 0, 2}, Tensors.toInts(r.get(0)));
+          float[] values = Tensors.toFloats(r.get(1));
+          assertArrayEquals(new float[] {values[4], values[5]}, Tensors.toFloats(r.get(2)), "the second piece is row 2");
+        }
+      }
+      var twice = assertThrows(IllegalArgumentException.class, () -> store.root().table("t", Shape.of(5, 2), TFloat32.class, Initializer.zeros()));
+      assertTrue(twice.getMessage().contains("'t'"), twice.getMessage());
+      store.freeze();
+      var late = assertThrows(IllegalStateException.class, () -> table.rows(tf.constant(new int[] {1})));
+      assertTrue(late.getMessage().contains("table 't' read after the model was built"), late.getMessage());
+    }
+  }
+
   @Test
   void theSameSeedGivesTheSameParametersWhateverTheBuildOrder() {
     List<float[]> ab = initialValues(seed, List.of("a/w", "b/w"));

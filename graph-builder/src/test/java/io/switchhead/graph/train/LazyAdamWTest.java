@@ -12,6 +12,7 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.model.MemoryState;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.graph.params.RowTable;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.testing.Seeded;
@@ -59,7 +60,7 @@ class LazyAdamWTest {
       Output<?> dense = (Output<?>) Gradients.of(tf, loss, List.of(store.params().get(0).value())).get(0);
       assertEquals(Shape.of(N, W), dense.shape());
       assertEquals(1, denseTableSums(g, Shape.of(N, W)).size(), "GatherV2's gradient sums into the whole table");
-      Output<?> sparse = (Output<?>) Gradients.of(tf, loss, TrainingGraph.differentiated(store)).get(0);
+      Output<?> sparse = (Output<?>) ParamGradients.of(tf, loss, store).get(0);
       assertEquals(Shape.of(2, W), sparse.shape(), "the gradient of the rows read is [M, width]");
     }
   }
@@ -85,17 +86,33 @@ class LazyAdamWTest {
    */
   @Test
   void aStepEqualsDenseAdamWAtTheRowsReadAndLeavesTheOthers() {
+    stepsEqualDenseAdamW(new int[] {5});
+  }
+
+  /** The same with the table read in pieces (a PEER layer reads one per chunk of tokens): one read to the update. */
+  @Test
+  void aTableReadInPiecesUpdatesAsOneRead() {
+    stepsEqualDenseAdamW(new int[] {2, 1, 2});
+  }
+
+  /** @param pieces the sizes of the pieces the 5 rows are read in */
+  private void stepsEqualDenseAdamW(int[] pieces) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       ParamStore store = ParamStore.variables(tf, random.nextLong());
       Placeholder<TInt32> ids = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(5)));
       Placeholder<TFloat32> weights = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(5, W)));
-      Operand<TFloat32> rows = store.root().rows("t", Shape.of(N, W), TFloat32.class, Initializer.normal(1), ids); // [5, W]
+      RowTable<TFloat32> tableRows = store.root().table("t", Shape.of(N, W), TFloat32.class, Initializer.normal(1));
+      List<Operand<TFloat32>> read = new java.util.ArrayList<>();
+      for (int i = 0, start = 0; i < pieces.length; start += pieces[i++]) {
+        read.add(tableRows.rows(tf.slice(ids, tf.constant(new int[] {start}), tf.constant(new int[] {pieces[i]}))));
+      }
+      Operand<TFloat32> rows = read.size() == 1 ? read.get(0) : tf.concat(read, tf.constant(0)); // [5, W]
       Operand<TFloat32> dense = store.root().param("b", Shape.of(W), Initializer.normal(1));
       // loss = sum(weights * rows^2) + sum(b^2): gradient 2 * weights * rows at each read (summed over repeats).
       Operand<TFloat32> loss = tf.math.add(tf.reduceSum(tf.math.mul(weights, tf.math.square(rows)), tf.constant(new int[] {0, 1})),
           tf.reduceSum(tf.math.square(dense), tf.constant(0)));
-      ImmutableList<Operand<TFloat32>> grads = ImmutableList.copyOf(Gradients.of(tf, loss, TrainingGraph.differentiated(store)).stream()
+      ImmutableList<Operand<TFloat32>> grads = ImmutableList.copyOf(ParamGradients.of(tf, loss, store).stream()
           .map(o -> (Operand<TFloat32>) o.asOutput().expect(TFloat32.class)).toList());
       AdamW.Slots slots = AdamW.slots(store);
       Placeholder<TFloat32> b1p = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
@@ -103,7 +120,9 @@ class LazyAdamWTest {
       GuardedUpdate update = new GuardedUpdate(store, slots, ADAM, new AdamW.StepInputs(tf.constant((float) LR), b1p, b2p), 1e9,
           MemoryState.create(store, NO_MEMORY, "train", 1));
       TrainStep step = update.build(tf, "t", new Backward(loss, loss, grads, ImmutableList.of(), ImmutableList.of(), ImmutableList.of(), ImmutableList.of(),
-          TrainingGraph.sparseRows(store), ImmutableList.of()));
+          ParamGradients.sparseRows(store), ImmutableList.of()));
+      assertEquals(List.of(), denseTableSums(g, Shape.of(N, W)).stream().filter(ancestors((GraphOperation) step.train().op())::contains).toList(),
+          "dense [N, W] table gradients the step runs");
       Variable<?> table = store.params().get(0).variable();
       try (Session s = new Session(g)) {
         s.initialize();

@@ -75,4 +75,12 @@ public final class MoeTuning {
    * switchhead-tiny's.
    */
   public static final long GATHERED_WEIGHTS_MAX_BYTES = 16L << 20;
+
+  /**
+   * PEER: a chunk of tokens gathers at most this many bytes of expert rows per table ([tokens, h*k,
+   * D]) and retrieves its product keys, computes and sums before the next chunk starts, so the
+   * stage's temporaries stop growing with batch times context (docs/design/peer.md). 8 MiB is 512
+   * tokens of peer-1m-tiny (h 4, k 8, D 128, float32): 4 chunks of its 2048-token batches.
+   */
+  public static final long PEER_GATHERED_ROWS_MAX_BYTES = 8L << 20;
 }

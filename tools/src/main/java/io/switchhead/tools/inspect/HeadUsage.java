@@ -7,7 +7,9 @@ import com.google.common.primitives.ImmutableDoubleArray;
 import com.google.common.primitives.ImmutableLongArray;
 import io.switchhead.graph.layers.ExpertCounts;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * The expert usage of one head of one selection over a text.
@@ -57,5 +59,22 @@ public record HeadUsage(SelectionSite site, int head, ImmutableLongArray counts,
 
   public long total() {
     return counts.stream().sum();
+  }
+
+  /** How many experts the head chose at least once. */
+  public long usedExperts() {
+    return counts.stream().filter(c -> c > 0).count();
+  }
+
+  /** The share of the E experts chosen at least once (PEER's usage, SEEDS-MOE.md, counted by choices). */
+  public double usedShare() {
+    return (double) usedExperts() / counts.length();
+  }
+
+  /** The {@code n} most chosen experts (fewer if fewer were chosen), most first, ties by id. */
+  public int[] mostChosen(int n) {
+    return IntStream.range(0, counts.length()).filter(e -> counts.get(e) > 0).boxed()
+        .sorted(Comparator.comparingLong((Integer e) -> -counts.get(e)).thenComparing(e -> e))
+        .limit(n).mapToInt(Integer::intValue).toArray();
   }
 }

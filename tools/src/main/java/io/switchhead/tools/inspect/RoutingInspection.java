@@ -15,8 +15,9 @@ import java.util.function.Consumer;
 /**
  * What the routers of a trained model do on a text ({@code inspect RUN_DIR --routing TEXT_FILE}):
  * runs the run's newest intact checkpoint over the text's bytes, counts for every layer, selection
- * (values, output, sigma-MoE feed-forward) and head which experts it chose, prints the usage shares,
- * entropy and unevenness, and draws the routing heatmaps and usage histograms.
+ * (values, output, sigma-MoE or MH-MoE feed-forward, PEER's retrieval with its heads together) and
+ * head which experts it chose, prints the usage shares (for PEER's N experts a summary), entropy
+ * and unevenness, and draws the routing heatmaps and usage histograms.
  */
 public final class RoutingInspection {
 

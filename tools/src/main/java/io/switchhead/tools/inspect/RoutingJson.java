@@ -12,11 +12,16 @@ import java.nio.file.Path;
 
 /**
  * The routing numbers as JSON for scripts: per selection its place and H, E, k, and per head the
- * counts, shares, entropy and unevenness; the pictures' paths.
+ * counts and shares (for a selection of more than {@link SelectionSite#PER_EXPERT_MAX_EXPERTS}
+ * experts, PEER's, the most chosen and the experts by times chosen instead), the share of experts
+ * used, entropy and unevenness; the pictures' paths.
  */
 final class RoutingJson {
 
   private static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+
+  /** How many of a wide selection's most chosen experts the JSON lists. */
+  static final int MOST_CHOSEN = 20;
 
   private RoutingJson() {}
 
@@ -52,8 +57,23 @@ final class RoutingJson {
       }
       ObjectNode head = ((ArrayNode) current.get("perHead")).addObject();
       head.put("head", u.head());
-      u.counts().forEach(head.putArray("counts")::add);
-      u.shares().forEach(head.putArray("shares")::add);
+      if (u.site().perExpert()) {
+        u.counts().forEach(head.putArray("counts")::add);
+        u.shares().forEach(head.putArray("shares")::add);
+      } else {
+        // A million-wide selection (PEER): its most chosen experts and how often the others were chosen.
+        ArrayNode most = head.putArray("mostChosen");
+        for (int e : u.mostChosen(MOST_CHOSEN)) {
+          most.addObject().put("expert", e).put("count", u.counts().get(e)).put("share", u.shares().get(e));
+        }
+        ArrayNode times = head.putArray("timesChosen");
+        TimesChosen bins = TimesChosen.of(u);
+        for (int b = 0; b < bins.experts().length(); b++) {
+          times.addObject().put("from", TimesChosen.low(b)).put("to", TimesChosen.high(b)).put("experts", bins.experts().get(b));
+        }
+      }
+      head.put("usedExperts", u.usedExperts());
+      head.put("usedShare", u.usedShare());
       head.put("entropy", u.entropy());
       head.put("unevenness", u.unevenness());
     }

@@ -7,11 +7,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jfree.chart.JFreeChart;
 
 /**
  * The routing pictures of a trace, PNG and SVG each: per layer a heatmap of the chosen experts
  * over the text's first tokens ({@code layer-03-routing}), and per layer and head the usage
  * histogram of its selections ({@code layer-03-attention-head-0-usage}, {@code layer-03-ff-usage}).
+ * A selection of more than {@link SelectionSite#PER_EXPERT_MAX_EXPERTS} experts (PEER's) has no
+ * heatmap rows, and its usage picture counts experts by times chosen ({@link TimesChosenChart}).
  */
 final class RoutingPictures {
 
@@ -28,7 +31,11 @@ final class RoutingPictures {
     int tokens = trace.tokens().length;
     int columns = Math.min(tokens, HEATMAP_TOKENS);
     for (int layer = 0; layer < trace.layers(); layer++) {
-      List<SelectionTrace> selections = trace.layer(layer);
+      // A million experts make no heatmap rows: a wide selection (PEER's) is left out of its layer's.
+      List<SelectionTrace> selections = trace.layer(layer).stream().filter(s -> s.site().perExpert()).toList();
+      if (selections.isEmpty()) {
+        continue;
+      }
       String shown = columns == tokens ? String.format(Locale.ROOT, "all %d tokens", tokens)
           : String.format(Locale.ROOT, "the first %d of %,d tokens", columns, tokens);
       String title = String.format(Locale.ROOT, "layer %d: chosen experts, %s", layer, shown);
@@ -40,8 +47,9 @@ final class RoutingPictures {
       String head = first.site().selection().heads() == 1 ? "" : String.format(Locale.ROOT, ", head %d", first.head());
       String title = String.format(Locale.ROOT, "layer %d %s%s: expert usage over %,d tokens", first.site().layer(), first.site().partLabel(),
           head, tokens);
-      files.addAll(ChartFiles.write(UsageHistogram.chart(title, group.getValue()), directory, group.getKey(), HISTOGRAM_WIDTH,
-          HISTOGRAM_HEIGHT));
+      JFreeChart chart = first.site().perExpert() ? UsageHistogram.chart(title, group.getValue())
+          : TimesChosenChart.chart(title + String.format(Locale.ROOT, ", %,d experts", first.site().selection().experts()), first);
+      files.addAll(ChartFiles.write(chart, directory, group.getKey(), HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT));
     }
     return files.build();
   }

@@ -75,7 +75,8 @@ final class RoutingRecorder {
       }
       ImmutableList.Builder<SelectionTrace> traces = ImmutableList.builder();
       for (int i = 0; i < usage.size(); i++) {
-        traces.add(new SelectionTrace(SelectionSite.of(usage.get(i).name(), usage.get(i).selection()), ids.get(i)));
+        SelectionSite site = SelectionSite.of(usage.get(i).name(), usage.get(i).selection());
+        traces.add(new SelectionTrace(site, site.ids(ids.get(i))));
       }
       return new RoutingTrace(tokens, traces.build());
     }

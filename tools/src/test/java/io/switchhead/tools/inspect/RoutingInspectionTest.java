@@ -49,17 +49,29 @@ class RoutingInspectionTest {
   static RoutingSummary summary;
   static String table;
 
+  /** A trained run, the text file, and the inspection of its routing on {@link #TEXT} as a table. */
+  record Inspected(Path run, Path text, RoutingSummary summary, String table) {}
+
+  /** Trains {@code model} for {@code steps} in {@code dir} and inspects its routing on {@link #TEXT}, pictures in dir/pictures. */
+  static Inspected trainAndInspect(ModelConfig model, Path dir, Random random, int steps) throws Exception {
+    Path run = TrainedRun.train(model, dir, random, steps).run();
+    Path text = Files.writeString(dir.resolve("text.txt"), TEXT);
+    StringWriter out = new StringWriter();
+    RoutingSummary summary = RoutingInspection.run(run, text, dir.resolve("pictures"), new PrintWriter(out), false, w -> {
+      throw new AssertionError("no checkpoint is damaged: " + w);
+    });
+    return new Inspected(run, text, summary, out.toString());
+  }
+
   @BeforeAll
   static void trainAndInspect() throws Exception {
     ModelConfig model = new ModelConfig(256, 16, 2, 16, new SwitchHeadConfig(2, 3, 2, 8, Positional.ROPE, 0.0),
         new SigmaMoeConfig(4, 8, 2, 0.0, 1e-3), 0.0, 0.7);
-    run = TrainedRun.train(model, dir, random, 2).run();
-    text = Files.writeString(dir.resolve("text.txt"), TEXT);
-    StringWriter out = new StringWriter();
-    summary = RoutingInspection.run(run, text, dir.resolve("pictures"), new PrintWriter(out), false, w -> {
-      throw new AssertionError("no checkpoint is damaged: " + w);
-    });
-    table = out.toString();
+    Inspected inspected = trainAndInspect(model, dir, random, 2);
+    run = inspected.run();
+    text = inspected.text();
+    summary = inspected.summary();
+    table = inspected.table();
     // Kept for a person to look at (the temporary directory goes when the class ends).
     Path kept = Files.createDirectories(Path.of("target", "routing-pictures"));
     for (Path picture : summary.pictures()) {
@@ -174,7 +186,7 @@ class RoutingInspectionTest {
   }
 
   /** The text of an SVG's text elements, in document order, separated by spaces. */
-  private static String svgText(Path svg) throws Exception {
+  static String svgText(Path svg) throws Exception {
     DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
     factory.setNamespaceAware(true);
     // JFreeSVG names the SVG 1.1 DTD; a test must not fetch it (and needs no validation).
