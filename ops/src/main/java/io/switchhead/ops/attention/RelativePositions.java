@@ -57,7 +57,18 @@ public final class RelativePositions {
    */
   public static <T extends TFloating> Operand<T> shiftedScores(Ops tf, Operand<T> q, Operand<T> p, int queries, int memory) {
     int keys = memory + queries;
-    Operand<T> perDistance = tf.train.batchMatMul(q, tf.expandDims(p, tf.constant(0)), q.type(), BatchMatMul.adjY(true)); // [B, H, T, Tk]
+    Operand<T> perDistance; // [B, H, T, Tk]
+    if (q.shape().hasUnknownDimension()) {
+      perDistance = tf.train.batchMatMul(q, tf.expandDims(p, tf.constant(0)), q.type(), BatchMatMul.adjY(true));
+    } else {
+      // p broadcast over the batch (a copy the size of the keys) lets the scores be the V2 matmul
+      // oneDNN runs (AttentionMatmul); broadcasting's gradient sums the copies back. The shape is
+      // int32: BroadcastTo's C++ gradient compares it with an int32 shape and fails on int64.
+      long[] qs = q.shape().asArray();
+      Operand<T> everyRow = tf.broadcastTo(tf.expandDims(p, tf.constant(0)),
+          tf.constant(new int[] {(int) qs[0], (int) qs[1], keys, (int) qs[3]}));
+      perDistance = AttentionMatmul.of(tf, q, everyRow, true);
+    }
     int[][] index = new int[queries][keys];
     for (int i = 0; i < queries; i++) {
       for (int j = 0; j < keys; j++) {
