@@ -2,6 +2,7 @@ package io.switchhead.graph.train;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import com.google.common.collect.ImmutableSet;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.ExpertUsage;
 import io.switchhead.graph.layers.LayerContext;
@@ -14,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Operand;
 import org.tensorflow.Signature;
@@ -34,17 +37,29 @@ import org.tensorflow.types.family.TFloating;
  */
 final class CompiledStep {
 
+  /** The step's outputs in the graph, and what the compiled function takes and returns. */
+  record Called(Backward backward, CompiledStepSignature signature) {}
+
+  /** A numbered signature name, {@code param_3}: its prefix and the number. */
+  private static final Pattern NUMBERED = Pattern.compile("(.+)_([0-9]+)");
+
+  /** The numbered prefixes whose number is a parameter's index, so the slot names its path. */
+  private static final ImmutableSet<String> PER_PARAMETER = ImmutableSet.of("param", "grad", "rows");
+
+  /** What a prefix holds, where the signature's short name is not the word. */
+  private static final ImmutableMap<String, String> WHAT = ImmutableMap.of("param", "parameter", "grad", "gradient");
+
   private CompiledStep() {}
 
   /**
    * Calls the compiled step on the graph's values.
    *
-   * @param params the graph's parameter values, in the store's order
+   * @param params the graph's parameters, in the store's order
    * @param memories the current XL memories (empty without memory)
    */
   @SuppressWarnings("unchecked")
-  static Backward call(Ops tf, ModelConfig config, int batch, Operand<TInt32> inputs, Operand<TInt32> targets,
-      Operand<TInt64> stepSeed, List<Operand<? extends TFloating>> params,
+  static Called call(Ops tf, ModelConfig config, int batch, Operand<TInt32> inputs, Operand<TInt32> targets,
+      Operand<TInt64> stepSeed, List<ParamStore.Param> params,
       List<Operand<TFloat32>> memories, int usages, int capacities, int bufferUpdates, Set<Integer> sparse, int meanKs) {
     ConcreteFunction step = define(config, batch, memories.size(), sparse);
     Map<String, Operand<?>> args = new LinkedHashMap<>();
@@ -52,7 +67,7 @@ final class CompiledStep {
     args.put("targets", targets);
     args.put("seed", stepSeed);
     for (int i = 0; i < params.size(); i++) {
-      args.put(paramName(i), params.get(i));
+      args.put(paramName(i), params.get(i).value());
     }
     for (int i = 0; i < memories.size(); i++) {
       args.put("memory_" + i, memories.get(i));
@@ -62,9 +77,24 @@ final class CompiledStep {
     for (int i : sparse) {
       rows.put(i, (Operand<TInt32>) (Operand<?>) out.get("rows_" + i));
     }
-    return new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", params.size()),
+    Backward backward = new Backward(output(out, "loss"), output(out, "lm_loss"), numbered(out, "grad_", params.size()),
         numbered(out, "usage_", usages), numbered(out, "dropped_", capacities), numbered(out, "next_memory_", memories.size()),
         numbered(out, "buffer_target_", bufferUpdates), rows.buildOrThrow(), numbered(out, "mean_k_", meanKs));
+    List<String> paths = params.stream().map(p -> p.spec().path()).toList();
+    Signature signature = step.signature();
+    // The same Signature orders the call's inputs (XlaCompiledCall) and the function's arguments.
+    return new Called(backward, new CompiledStepSignature(slots(signature.getInputs(), paths), slots(signature.getOutputs(), paths)));
+  }
+
+  private static ImmutableList<CompiledStepSignature.Slot> slots(Map<String, Signature.TensorDescription> described, List<String> paths) {
+    ImmutableList.Builder<CompiledStepSignature.Slot> slots = ImmutableList.builder();
+    described.forEach((name, d) -> {
+      Matcher m = NUMBERED.matcher(name);
+      String prefix = m.matches() ? m.group(1) : name;
+      String path = m.matches() && PER_PARAMETER.contains(prefix) ? paths.get(Integer.parseInt(m.group(2))) : "";
+      slots.add(new CompiledStepSignature.Slot(name, WHAT.getOrDefault(prefix, prefix), path, d.shape, d.dataType));
+    });
+    return slots.build();
   }
 
   /** @param sparse the indices of the tables read by rows: their gradients are of the rows, returned with the rows' ids */

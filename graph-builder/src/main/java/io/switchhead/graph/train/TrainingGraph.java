@@ -70,6 +70,7 @@ public final class TrainingGraph implements AutoCloseable {
   private final ImmutableList<String> usageNames;
   private final ImmutableList<String> droppedNames;
   private final ImmutableList<MeanKSite> meanKSites;
+  private final Optional<CompiledStepSignature> compiledSignature;
   private StepKind kind;
 
   /** The steps a run in {@code train.xla()} mode needs (see {@link StepKind#forMode}). */
@@ -127,10 +128,13 @@ public final class TrainingGraph implements AutoCloseable {
       }
     }
     if (kinds.contains(StepKind.XLA)) {
-      Backward compiled = CompiledStep.call(tf, config, batch, inputs, targets, feeds.stepSeed(), store.values(),
+      CompiledStep.Called compiled = CompiledStep.call(tf, config, batch, inputs, targets, feeds.stepSeed(), store.params(),
           trainMemory.reads(tf), usageNames.size(), droppedNames.size(), store.bufferUpdates().size(), sparseRows(store).keySet(),
           meanKSites.size());
-      steps.put(StepKind.XLA, update.build(tf, "xla", compiled));
+      steps.put(StepKind.XLA, update.build(tf, "xla", compiled.backward()));
+      compiledSignature = Optional.of(compiled.signature());
+    } else {
+      compiledSignature = Optional.empty();
     }
     kind = steps.keySet().iterator().next();
 
@@ -192,6 +196,16 @@ public final class TrainingGraph implements AutoCloseable {
   public void use(StepKind newKind) {
     checkState(steps.containsKey(newKind), "the %s step was not built (built: %s)", newKind, steps.keySet());
     this.kind = newKind;
+  }
+
+  /**
+   * What the compiled step takes and returns, in the order of its XLA module's parameters and
+   * results (for running its dumped HLO elsewhere).
+   *
+   * @throws IllegalStateException if no {@link StepKind#XLA} step was built
+   */
+  public CompiledStepSignature compiledStepSignature() {
+    return compiledSignature.orElseThrow(() -> new IllegalStateException("the XLA step was not built (built: " + steps.keySet() + ")"));
   }
 
   /** The step kind {@link #step} runs. */
