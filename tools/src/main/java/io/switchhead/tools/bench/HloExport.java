@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.tensorflow.TensorFlow;
@@ -107,7 +108,7 @@ public final class HloExport {
       Model model = export(entry, request, out);
       models.add(model);
       write(out.resolve(MANIFEST), new Manifest(TensorFlow.version(), CpuName.describe(), flags, models));
-      log.printf(java.util.Locale.ROOT, "%s: %,d parameters, %d arguments, module %s; TensorFlow Java: compile %.1f s, step %.1f ms%n", entry.name(),
+      log.printf(Locale.ROOT, "%s: %,d parameters, %d arguments, module %s; TensorFlow Java: compile %.1f s, step %.1f ms%n", entry.name(),
           model.parameters(), model.arguments().size(), model.module(), model.tensorflow().compileMs() / 1000, model.tensorflow().stepMs());
       log.flush();
     }
