@@ -20,10 +20,14 @@ import sys
 import time
 
 import numpy as np
-import jax
-from jax.extend import backend as jax_backend
-from jax.extend import mlir as jax_mlir
-from jaxlib import xla_client
+
+try:
+    import jax
+    from jax.extend import backend as jax_backend
+    from jax.extend import mlir as jax_mlir
+    from jaxlib import xla_client
+except ImportError as e:
+    sys.exit(f"hlo_bench: {e}: this needs jax==0.10.2 and jaxlib, which .ci/python-env installs into .venv-test")
 
 # The step's seed is an int64 pair; without x64, device_put would narrow it to int32.
 jax.config.update("jax_enable_x64", True)
