@@ -34,7 +34,7 @@ final class HloChildProcess {
       int code = child.waitFor();
       if (code != 0) {
         List<String> lines = Files.readAllLines(log);
-        throw new HloExport.ExportFailure(model + ": the child JVM that builds and compiles the step exited with " + code + "; its log ends:\n"
+        throw new HloExport.ExportFailure(model + ": the child JVM that builds and compiles the step exited with " + code + "; its log (" + log + ") ends:\n"
             + String.join("\n", lines.subList(Math.max(0, lines.size() - TAIL_LINES), lines.size())));
       }
     } catch (IOException e) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.switchhead.graph.config.ConfigJson;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -123,6 +124,8 @@ public final class HloExport {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create a temporary directory for XLA's dump", e);
     }
+    // Kept when the export fails: the child's log and XLA's dump are what the error points to.
+    boolean exported = false;
     try {
       Path modelDir = out.resolve(entry.name());
       Files.createDirectories(modelDir);
@@ -144,7 +147,7 @@ public final class HloExport {
       } catch (IllegalStateException e) {
         throw new ExportFailure(entry.name() + ": " + e.getMessage() + "; is XLA_FLAGS overriding --xla_dump_to? (child log: " + log + ")");
       }
-      checkParameters(entry.name(), Files.readString(module.file("before_optimizations", "txt")), step.arguments());
+      checkParameters(entry.name(), firstLine(module.file("before_optimizations", "txt")), step.arguments());
       Map<String, String> files = new LinkedHashMap<>();
       for (String stage : Stream.of("before_optimizations", module.optimizedStage()).filter(s -> s != null).toList()) {
         for (String format : List.of("txt", "hlo.pb")) {
@@ -156,19 +159,31 @@ public final class HloExport {
           }
         }
       }
-      return new Model(entry.name(), request.batch(), entry.config().context(), entry.config().vocabSize(), step.parameters(),
+      Model model = new Model(entry.name(), request.batch(), entry.config().context(), entry.config().vocabSize(), step.parameters(),
           files.get("before_optimizations.txt"), files, module.name(), dumped.others(module), step.arguments(), step.outputs(),
           new TensorFlowRun(step.loss(), step.lmLoss(), step.compileMs(), step.stepMs()), request.values() ? out.relativize(valuesDir).toString() : null);
+      exported = true;
+      return model;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + entry.name() + "'s HLO under " + out, e);
     } finally {
-      delete(work);
+      if (exported) {
+        delete(work);
+      }
+    }
+  }
+
+  /** The module text's header, which holds the entry layout: the whole text runs to hundreds of MB at 47M. */
+  private static String firstLine(Path moduleText) throws IOException {
+    try (BufferedReader reader = Files.newBufferedReader(moduleText)) {
+      String line = reader.readLine();
+      return line == null ? "" : line;
     }
   }
 
   /** The module's parameters must be the step's arguments, shape for shape, or the manifest would misname them. */
-  private static void checkParameters(String model, String moduleText, List<HloStep.Slot> arguments) {
-    List<HloDumpDir.Parameter> params = HloDumpDir.parameters(moduleText);
+  private static void checkParameters(String model, String moduleHeader, List<HloStep.Slot> arguments) {
+    List<HloDumpDir.Parameter> params = HloDumpDir.parameters(moduleHeader);
     List<HloDumpDir.Parameter> expected = arguments.stream().map(a -> new HloDumpDir.Parameter(hloType(a.dtype()), a.shape())).toList();
     if (!params.equals(expected)) {
       throw new ExportFailure(model + ": the training step's HLO parameters " + params + " are not its signature's arguments " + expected);
