@@ -7,7 +7,6 @@ import io.switchhead.graph.train.AdamW;
 import io.switchhead.graph.train.Replicas;
 import io.switchhead.graph.train.StepKind;
 import io.switchhead.graph.train.StepSettings;
-import io.switchhead.graph.config.ConfigJson;
 import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.data.DefaultCorpus;
 import io.switchhead.tools.bench.CompareBenchmark;
@@ -38,7 +37,7 @@ import picocli.CommandLine.Option;
  * graph and XLA-compiled side by side in one process, so the ratios hold on a noisy machine.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Compare.class, BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.ServeXla.class, BenchCommand.Matmul.class,
-    BenchCommand.Dots.class},
+    BenchCommand.Dots.class, io.switchhead.tools.bench.HloCommand.class},
     description = "Benchmarks, measured side by side in one process.")
 final class BenchCommand implements Runnable {
 
@@ -103,11 +102,7 @@ final class BenchCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       PrintWriter log = spec.commandLine().getOut();
-      List<CompareBenchmark.Entry> entries = new ArrayList<>();
-      for (String m : models) {
-        entries.add(m.endsWith(".json") ? new CompareBenchmark.Entry(Path.of(m).getFileName().toString().replaceFirst("\\.json$", ""),
-            ConfigJson.read(Path.of(m))) : new CompareBenchmark.Entry(m, Presets.get(m)));
-      }
+      List<CompareBenchmark.Entry> entries = new ArrayList<>(io.switchhead.tools.bench.ModelNames.entries(models));
       if (baselines) {
         for (CompareBenchmark.Entry e : List.copyOf(entries)) {
           MatchedBaseline.of(e.config()).filter(b -> entries.stream().noneMatch(x -> x.name().equals(b.name())))

@@ -15,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Operand;
 import org.tensorflow.Signature;
@@ -38,6 +40,15 @@ import org.tensorflow.types.family.TFloating;
  * gradient on the call's device, where gradients built in the main graph would carry no device.
  */
 final class StepFunction {
+
+  /** A numbered signature name, {@code param_3}: its prefix and the number. */
+  private static final Pattern NUMBERED = Pattern.compile("(.+)_([0-9]+)");
+
+  /** The numbered prefixes whose number is a parameter's index, so the slot names its path. */
+  private static final ImmutableSet<String> PER_PARAMETER = ImmutableSet.of("param", "grad", "rows");
+
+  /** What a prefix holds, where the signature's short name is not the word. */
+  private static final ImmutableMap<String, String> WHAT = ImmutableMap.of("param", "parameter", "grad", "gradient");
 
   /**
    * How many outputs of each kind the model's pass has, read off the plain forward of the same model.
@@ -182,5 +193,28 @@ final class StepFunction {
       throw new IllegalStateException("the step function has no output '" + name + "'");
     }
     return (Operand<TFloat32>) o;
+  }
+
+  /**
+   * What the function takes and returns, in the order its compiled module does (the same Signature
+   * orders XlaCompiledCall's inputs and the function's arguments), each slot named by what it holds:
+   * what {@code bench hlo} writes beside the module.
+   *
+   * @param paths the parameters' paths, in the store's order
+   */
+  static CompiledStepSignature signature(ConcreteFunction step, List<String> paths) {
+    Signature signature = step.signature();
+    return new CompiledStepSignature(slots(signature.getInputs(), paths), slots(signature.getOutputs(), paths));
+  }
+
+  private static ImmutableList<CompiledStepSignature.Slot> slots(Map<String, Signature.TensorDescription> described, List<String> paths) {
+    ImmutableList.Builder<CompiledStepSignature.Slot> slots = ImmutableList.builder();
+    described.forEach((name, d) -> {
+      Matcher m = NUMBERED.matcher(name);
+      String prefix = m.matches() ? m.group(1) : name;
+      String path = m.matches() && PER_PARAMETER.contains(prefix) ? paths.get(Integer.parseInt(m.group(2))) : "";
+      slots.add(new CompiledStepSignature.Slot(name, WHAT.getOrDefault(prefix, prefix), path, d.shape, d.dataType));
+    });
+    return slots.build();
   }
 }

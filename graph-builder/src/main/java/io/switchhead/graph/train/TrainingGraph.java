@@ -73,6 +73,7 @@ public final class TrainingGraph implements AutoCloseable {
   private final ImmutableList<String> droppedNames;
   private final ImmutableList<MeanKSite> meanKSites;
   private final long allReducedFloats;
+  private final Optional<CompiledStepSignature> compiledSignature;
   private StepKind kind;
 
   /** The steps a run in {@code train.xla()} mode needs (see {@link StepKind#forMode}). */
@@ -137,18 +138,22 @@ public final class TrainingGraph implements AutoCloseable {
         ParamGradients.sparseRows(store).keySet(), meanKSites.size());
     StepFunction.Arguments whole = new StepFunction.Arguments(inputs, targets, feeds.stepSeed(), store.values(), trainMemory.reads(tf));
     allReducedFloats = FusedBuffer.of(store).size(outputs);
+    Optional<CompiledStepSignature> signature = Optional.empty();
     for (StepKind k : EnumSet.copyOf(kinds)) {
       Backward pass;
       if (replicas.replicated()) {
         ConcreteFunction replica = StepFunction.define(config, replicas.share(batch), whole.memories().size(), outputs.sparse(), k);
         pass = ReplicatedPass.build(tf, replica, k, replicas, store, whole, outputs, k.ordinal() + 1);
       } else if (k.compiled()) {
-        pass = StepFunction.call(tf, StepFunction.define(config, batch, whole.memories().size(), outputs.sparse(), k), k, whole, outputs);
+        ConcreteFunction step = StepFunction.define(config, batch, whole.memories().size(), outputs.sparse(), k);
+        pass = StepFunction.call(tf, step, k, whole, outputs);
+        signature = Optional.of(StepFunction.signature(step, store.params().stream().map(p -> p.spec().path()).toList()));
       } else {
         pass = plainPass(plain, store, tf);
       }
       steps.put(k, update.build(tf, k.compiled() ? "xla" : "plain", pass));
     }
+    compiledSignature = signature;
     kind = steps.keySet().iterator().next();
 
     evaluation = EvaluationStep.build(tf, config, batch, store, inputs, targets, evalMemory);
@@ -201,6 +206,16 @@ public final class TrainingGraph implements AutoCloseable {
   public void use(StepKind newKind) {
     checkState(steps.containsKey(newKind), "the %s step was not built (built: %s)", newKind, steps.keySet());
     this.kind = newKind;
+  }
+
+  /**
+   * What the compiled step takes and returns, in the order of its XLA module's parameters and
+   * results (for running its dumped HLO elsewhere).
+   *
+   * @throws IllegalStateException if no {@link StepKind#XLA} step was built
+   */
+  public CompiledStepSignature compiledStepSignature() {
+    return compiledSignature.orElseThrow(() -> new IllegalStateException("the XLA step was not built (built: " + steps.keySet() + ")"));
   }
 
   /** The step kind {@link #step} runs. */

@@ -11,11 +11,14 @@ import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.graph.params.ParamSpec;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.exceptions.TFInvalidArgumentException;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.proto.DataType;
 
 class TrainingGraphTest {
 
@@ -40,6 +43,35 @@ class TrainingGraphTest {
     IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
         () -> new TrainingGraph(TINY, SETTINGS, EnumSet.of(StepKind.PLAIN, StepKind.PLAIN_STATIC_SHAPES)));
     assertTrue(both.getMessage().contains("one plain step"), both.getMessage());
+  }
+
+  /**
+   * The compiled step's signature, the order its XLA module takes and returns values in, names
+   * every argument and output: token windows, the seed, each parameter by path in the store's
+   * order, an XL model's memory; then the losses and one gradient per parameter.
+   */
+  @Test
+  void theCompiledStepSignatureNamesEachArgumentAndOutputInOrder() {
+    ModelConfig xl = new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0), new DenseFeedForwardConfig(8), 0, 0.7);
+    try (TrainingGraph graph = new TrainingGraph(xl, SETTINGS, EnumSet.of(StepKind.XLA))) {
+      CompiledStepSignature sig = graph.compiledStepSignature();
+      List<String> paths = graph.store().specs().stream().map(ParamSpec::path).toList();
+      List<CompiledStepSignature.Slot> args = sig.arguments();
+      assertEquals(List.of("inputs", "targets", "seed"), args.subList(0, 3).stream().map(CompiledStepSignature.Slot::what).toList());
+      assertEquals(Shape.of(2, 4), args.get(0).shape());
+      assertEquals(DataType.DT_INT64, args.get(2).dataType());
+      assertEquals(paths, args.subList(3, 3 + paths.size()).stream().map(CompiledStepSignature.Slot::path).toList());
+      assertEquals(graph.store().specs().get(0).shape(), args.get(3).shape());
+      assertEquals(List.of("memory"), args.subList(3 + paths.size(), args.size()).stream().map(CompiledStepSignature.Slot::what).toList());
+      List<CompiledStepSignature.Slot> outs = sig.outputs();
+      assertEquals(List.of("loss", "lm_loss"), outs.subList(0, 2).stream().map(CompiledStepSignature.Slot::what).toList());
+      assertEquals(paths, outs.subList(2, 2 + paths.size()).stream().map(CompiledStepSignature.Slot::path).toList());
+      assertEquals("next_memory", outs.get(outs.size() - 1).what());
+    }
+    try (TrainingGraph plain = new TrainingGraph(TINY, SETTINGS, EnumSet.of(StepKind.PLAIN))) {
+      IllegalStateException e = assertThrows(IllegalStateException.class, plain::compiledStepSignature);
+      assertTrue(e.getMessage().contains("XLA step was not built"), e.getMessage());
+    }
   }
 
   /**
