@@ -1,6 +1,7 @@
 package io.switchhead.graph.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.collect.ImmutableList;
 import io.switchhead.graph.config.DenseFeedForwardConfig;
@@ -18,8 +19,13 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.tensorflow.proto.DeviceStepStats;
 
 /**
  * A step replicated over the two tasks of a cluster on TensorFlow's gRPC runtime, through a session
@@ -45,20 +51,43 @@ class ClusterTrainingTest {
         ImmutableList.of("127.0.0.1:" + freePort(), "127.0.0.1:" + freePort()));
     ClusterServer.start(cluster, 0);
     ClusterServer.start(cluster, 1);
-    double[][] local = losses(Replicas.cpu(2), batches);
-    double[][] remote = losses(Replicas.cluster(cluster), batches);
+    double[][] local = losses(Replicas.cpu(2), batches, null, null);
+    Map<String, Integer> matmulsByDevice = new TreeMap<>();
+    Set<String> variableDevices = new TreeSet<>();
+    double[][] remote = losses(Replicas.cluster(cluster), batches, matmulsByDevice, variableDevices);
+    // Each task computes its replica: as many matmuls on the worker as on the chief (which also runs the update and reads).
+    String chief = cluster.device(0).toString();
+    String worker = cluster.device(1).toString();
+    assertEquals(Set.of(chief, worker), matmulsByDevice.keySet());
+    assertTrue(matmulsByDevice.get(worker) > 0 && matmulsByDevice.get(worker).equals(matmulsByDevice.get(chief)), matmulsByDevice.toString());
+    assertEquals(Set.of(chief), variableDevices, "ops without a device, the variables among them, are placed on the chief");
     for (int step = 0; step < batches.length; step++) {
       assertEquals(local[step][0], remote[step][0], 1e-5, "loss of step " + step);
       assertEquals(local[step][1], remote[step][1], 1e-5 * local[step][1], "gradient norm of step " + step);
     }
   }
 
-  private static double[][] losses(Replicas replicas, int[][] batches) {
+  /**
+   * The loss and gradient norm of each step (not applied); then, if {@code matmuls} is given, a
+   * traced step's matmuls by device and the devices its variables are on.
+   */
+  private static double[][] losses(Replicas replicas, int[][] batches, Map<String, Integer> matmuls, Set<String> variableDevices) {
     double[][] out = new double[batches.length][];
     try (TrainingGraph graph = new TrainingGraph(MODEL, SETTINGS, EnumSet.of(StepKind.PLAIN), replicas)) {
       for (int step = 0; step < batches.length; step++) {
         StepMetrics m = graph.step(batches[step], step, 11, 1e-2, false);
         out[step] = new double[] {m.loss(), m.gradientNorm()};
+      }
+      if (matmuls != null) {
+        for (DeviceStepStats device : graph.tracedStep(batches[0], 0, 11, 1e-2).getStepStats().getDevStatsList()) {
+          if (device.getNodeStatsList().stream().anyMatch(n -> n.getTimelineLabel().contains("VariableV2"))) {
+            variableDevices.add(device.getDevice());
+          }
+          long count = device.getNodeStatsList().stream().filter(n -> n.getTimelineLabel().contains("MatMul")).count();
+          if (count > 0) {
+            matmuls.merge(device.getDevice(), (int) count, Integer::sum);
+          }
+        }
       }
     }
     return out;
