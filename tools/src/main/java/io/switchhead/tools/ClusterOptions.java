@@ -21,7 +21,7 @@ final class ClusterOptions {
 
   @Option(names = "--cluster", paramLabel = "FILE.json", description = {
       "Train over the tasks of a TensorFlow gRPC cluster, {\"worker\": [\"host:port\", ...]}: one replica per task. Task 0 (the "
-          + "chief) builds the graph, feeds the data and writes the run; the others serve until the chief's server goes away. "
+          + "chief) builds the graph, feeds the data and writes the run; the others serve until the chief's server goes away (they need no other option). "
           + "TensorFlow's gRPC runtime authenticates no one and listens on every interface of each port: a private network only."})
   Path cluster;
 

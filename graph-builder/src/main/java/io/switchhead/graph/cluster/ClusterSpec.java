@@ -88,21 +88,21 @@ public record ClusterSpec(Path file, ImmutableList<String> workers) {
    * by device, else the first task it names by address, else the chief if it names its device.
    */
   public Optional<Integer> taskIn(String message) {
-    Integer chief = null;
+    boolean namesChief = false;
     Matcher m = TASK.matcher(message);
     while (m.find()) {
       int task = Integer.parseInt(m.group(1));
       if (task != CHIEF && task < tasks()) {
         return Optional.of(task);
       }
-      chief = task == CHIEF ? task : chief;
+      namesChief |= task == CHIEF;
     }
     for (int i = 0; i < tasks(); i++) {
       if (i != CHIEF && message.contains(workers.get(i))) {
         return Optional.of(i);
       }
     }
-    return Optional.ofNullable(chief);
+    return namesChief ? Optional.of(CHIEF) : Optional.empty();
   }
 
   /** "task I (host:port)", as errors name a task. */
