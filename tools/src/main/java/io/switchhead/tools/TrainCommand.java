@@ -2,6 +2,8 @@ package io.switchhead.tools;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import io.switchhead.graph.cluster.ClusterServer;
+import io.switchhead.graph.cluster.ClusterSpec;
 import io.switchhead.graph.config.ConfigJson;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.config.Presets;
@@ -17,7 +19,9 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.tensorflow.exceptions.TensorFlowException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -63,11 +67,23 @@ final class TrainCommand implements Callable<Integer> {
       + "all-reduced (TensorFlow's CollectiveReduceV2) before one update. A resume may change it."}, defaultValue = "1")
   int devices;
 
+  @Mixin ClusterOptions clusterOptions;
+
   @Option(names = "--no-progress", description = "Print a line per evaluation instead of a progress bar.")
   boolean noProgress;
 
+  /** Set by {@link #call} from --cluster and --task before anything else. */
+  private Optional<ClusterOptions.Task> cluster = Optional.empty();
+
   @Override
-  public Integer call() {
+  public Integer call() throws InterruptedException {
+    cluster = clusterOptions.read();
+    checkArgument(cluster.isEmpty() || devices == 1, "--devices applies to one process; with --cluster each task is one replica");
+    if (cluster.isPresent() && !cluster.get().chief()) {
+      // A worker only serves: the chief reads the data, builds the graph and writes the run.
+      ClusterWorker.serve(cluster.get().spec(), cluster.get().task(), spec.commandLine().getOut());
+      return 0;
+    }
     Path runDir = this.out != null ? this.out : Path.of("runs", config != null ? stripJson(config) : preset);
     if (resume) {
       return resume(runDir);
@@ -116,10 +132,18 @@ final class TrainCommand implements Callable<Integer> {
     }
   }
 
-  /** The devices --devices names, checked against the batch before any data is read. */
+  /**
+   * The devices --devices names, or the tasks of --cluster, checked against the batch before any
+   * data is read. On a cluster the chief's server starts here, so that the graph's session can target it.
+   */
   private Replicas replicas(TrainConfig train) {
-    Replicas replicas = Replicas.ofMachine(devices);
+    Replicas replicas = cluster.map(c -> Replicas.cluster(c.spec())).orElseGet(() -> Replicas.ofMachine(devices));
     replicas.share(train.batch());
+    cluster.ifPresent(c -> {
+      ClusterServer.start(c.spec(), c.task());
+      spec.commandLine().getOut().printf("chief of %s: one replica on each of %d tasks (%s)%n", c.spec().file(), c.spec().tasks(),
+          String.join(", ", c.spec().workers()));
+    });
     return replicas;
   }
 
@@ -142,6 +166,11 @@ final class TrainCommand implements Callable<Integer> {
               + "--out %s --resume --lr <below %s>", last, runDir, lower))
           .orElse(String.format(Locale.ROOT, "no checkpoint was saved before it: start again with a lower --lr (below %s)", lower)));
       return 3;
+    } catch (TensorFlowException e) {
+      if (cluster.isEmpty()) {
+        throw e;
+      }
+      return taskFailed(trainer, runDir, cluster.get().spec(), e);
     }
     out.printf(Locale.ROOT, "done: %d steps, %,d tokens in %.1f s (%,.0f tokens/s, %s); final train loss %.4f nats, "
             + "validation %.4f bpc (perplexity %.3f per token); checkpoints in %s%n",
@@ -149,6 +178,25 @@ final class TrainCommand implements Callable<Integer> {
         summary.finalLoss(), summary.validationBpc(), summary.validationPerplexity(), trainer.checkpoints().root());
     meanK.forEach(out::println);
     return 0;
+  }
+
+  /**
+   * A step failed on a cluster: most likely a task went away. Names the task the error is about
+   * and the checkpoint a restarted cluster resumes from; exit code 4.
+   */
+  private int taskFailed(Trainer trainer, Path runDir, ClusterSpec clusterSpec, TensorFlowException e) {
+    PrintWriter err = spec.commandLine().getErr();
+    // TensorFlow's message starts "From /job:...:" on a line of its own; the cause is the next line.
+    String first = String.valueOf(e.getMessage()).lines().map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("From /job:"))
+        .findFirst().orElse(e.getClass().getSimpleName());
+    err.println(spec.qualifiedName() + ": " + clusterSpec.taskIn(String.valueOf(e.getMessage()))
+        .map(t -> clusterSpec.describe(t) + " of " + clusterSpec.file() + " failed")
+        .orElse("a step on the cluster of " + clusterSpec.file() + " failed") + ": " + first);
+    err.println(trainer.checkpoints().latest()
+        .map(last -> String.format(Locale.ROOT, "the last checkpoint is %s; restart the tasks and resume from it: --out %s --resume",
+            last, runDir))
+        .orElse("no checkpoint was saved before it: restart the tasks and start again"));
+    return 4;
   }
 
   private void printData(Corpus corpus, String note) {

@@ -47,6 +47,31 @@ class TrainInputTest {
     assertEquals("switchhead train: " + config + ": layers: expected an integer, got the string \"4\"", err.toString().strip());
   }
 
+  /** A cluster's mistakes are one line each, before any data is read or any server starts (the ports stay free). */
+  @Test
+  void aBadClusterIsRefusedBeforeAnyServerStarts() throws Exception {
+    Path cluster = Files.writeString(dir.resolve("cluster.json"), "{\"worker\": [\"127.0.0.1:1\", \"127.0.0.1:2\", \"127.0.0.1:3\"]}");
+    String out = dir.resolve("run").toString();
+    String absent = dir.resolve("absent.txt").toString();
+    assertRefused("--cluster " + dir.resolve("none.json") + ": no such file", "--cluster", dir.resolve("none.json").toString(),
+        "--task", "0", "--out", out);
+    assertRefused("--task (3) must be in [0, 3): " + cluster + " lists 3 workers", "--cluster", cluster.toString(), "--task", "3",
+        "--out", out);
+    assertRefused("--cluster needs --task I: this process's index in " + cluster + "'s \"worker\" list", "--cluster",
+        cluster.toString(), "--out", out);
+    assertRefused("--task applies to --cluster only", "--task", "1", "--out", out);
+    assertRefused("--devices applies to one process; with --cluster each task is one replica", "--cluster", cluster.toString(),
+        "--task", "0", "--devices", "2", "--out", out);
+    assertRefused("--batch (16) must be divisible by the cluster's tasks (3): each device takes an equal share of the batch; "
+        + "give --batch 15 or 18", "--cluster", cluster.toString(), "--task", "0", "--data", absent, "--out", out);
+  }
+
+  private void assertRefused(String message, String... args) {
+    err.getBuffer().setLength(0);
+    assertEquals(2, train(args), err.toString());
+    assertEquals("switchhead train: " + message, err.toString().strip());
+  }
+
   @Test
   void aBatchThatDoesNotSplitOverTheDevicesIsRefusedBeforeTheData() {
     int code = train("--devices", "3", "--batch", "16", "--data", dir.resolve("absent.txt").toString(), "--out", dir.resolve("run").toString());

@@ -3,6 +3,8 @@ package io.switchhead.graph.train;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import io.switchhead.graph.cluster.ClusterSpec;
+import java.util.Optional;
 import org.tensorflow.DeviceSpec;
 import org.tensorflow.proto.ConfigProto;
 
@@ -15,15 +17,30 @@ import org.tensorflow.proto.ConfigProto;
  * devices, which share the process's intra-op thread pool, so replicas running at once split its
  * threads between them.
  *
+ * <p>Across processes ({@link #cluster(ClusterSpec)}) replica I runs on the CPU of task I of the
+ * cluster, and the session is the chief's server's.
+ *
  * @param count the replicas, >= 1; 1 is the one-device step, with no collective ops
  * @param type the kind of device each replica runs on
+ * @param cluster the tasks the replicas run on, one each; empty: the devices of this process
  */
-public record Replicas(int count, DeviceSpec.DeviceType type) {
+public record Replicas(int count, DeviceSpec.DeviceType type, Optional<ClusterSpec> cluster) {
 
   public Replicas {
     checkArgument(count >= 1, "--devices (%s) must be >= 1", count);
     checkNotNull(type, "device type is missing");
     checkArgument(type == DeviceSpec.DeviceType.CPU || type == DeviceSpec.DeviceType.GPU, "replicas run on CPUs or GPUs, not %s", type);
+    checkArgument(cluster.isEmpty() || cluster.get().tasks() == count, "one replica per task of the cluster");
+  }
+
+  /** {@code count} devices of {@code type} in this process. */
+  public Replicas(int count, DeviceSpec.DeviceType type) {
+    this(count, type, Optional.empty());
+  }
+
+  /** One replica on the CPU of each task of {@code cluster}. */
+  public static Replicas cluster(ClusterSpec cluster) {
+    return new Replicas(cluster.tasks(), DeviceSpec.DeviceType.CPU, Optional.of(cluster));
   }
 
   /** The one-device step. */
@@ -55,13 +72,20 @@ public record Replicas(int count, DeviceSpec.DeviceType type) {
     return new Replicas(count, DeviceSpec.DeviceType.GPU);
   }
 
+  /**
+   * Whether the step is built as replicas with a collective: several devices, or a cluster (whose
+   * one task still runs its step on the task's device, under the session of its server).
+   */
   public boolean replicated() {
-    return count > 1;
+    return count > 1 || cluster.isPresent();
   }
 
   /** The device of replica {@code index}. */
   public DeviceSpec device(int index) {
     checkArgument(index >= 0 && index < count, "replica %s is not in [0, %s)", index, count);
+    if (cluster.isPresent()) {
+      return cluster.get().device(index);
+    }
     return DeviceSpec.newBuilder().deviceType(type).deviceIndex(index).build();
   }
 
@@ -75,14 +99,20 @@ public record Replicas(int count, DeviceSpec.DeviceType type) {
     if (batch % count != 0) {
       int below = batch / count * count;
       int above = below + count;
-      throw new IllegalArgumentException(String.format("--batch (%s) must be divisible by --devices (%s): each device takes an "
-          + "equal share of the batch; give --batch %s", batch, count, below == 0 ? above : below + " or " + above));
+      throw new IllegalArgumentException(String.format("--batch (%s) must be divisible by %s (%s): each device takes an "
+          + "equal share of the batch; give --batch %s", batch, cluster.isPresent() ? "the cluster's tasks" : "--devices", count, below == 0 ? above : below + " or " + above));
     }
     return batch / count;
   }
 
-  /** The session configuration with this many devices: on the CPU, as many virtual devices. */
+  /**
+   * The session configuration with this many devices: on the CPU, as many virtual devices; on a
+   * cluster, the group leader of its collectives.
+   */
   public ConfigProto session(ConfigProto base) {
+    if (cluster.isPresent()) {
+      return cluster.get().session(base);
+    }
     if (!replicated() || type != DeviceSpec.DeviceType.CPU) {
       return base;
     }

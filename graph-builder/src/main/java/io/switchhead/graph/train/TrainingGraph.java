@@ -6,6 +6,8 @@ import static com.google.common.base.Preconditions.checkState;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
+import io.switchhead.graph.cluster.ClusterSpec;
+import io.switchhead.graph.cluster.RemoteSession;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.ExpertCounts;
 import io.switchhead.graph.layers.ExpertUsage;
@@ -36,6 +38,7 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.RunMetadata;
 import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
@@ -159,7 +162,10 @@ public final class TrainingGraph implements AutoCloseable {
     evaluation = EvaluationStep.build(tf, config, batch, store, inputs, targets, evalMemory);
     store.freeze();
 
-    session = new Session(graph, replicas.session(SessionOptions.plain()));
+    ConfigProto sessionConfig = replicas.session(SessionOptions.plain());
+    // On a cluster the chief's server is the session's master: it places the replicas on their tasks.
+    session = replicas.cluster().map(c -> RemoteSession.open(graph, c.target(ClusterSpec.CHIEF), sessionConfig))
+        .orElseGet(() -> new Session(graph, sessionConfig));
     session.initialize();
   }
 
