@@ -6,6 +6,7 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.attention.Attention;
+import io.switchhead.ops.attention.AttentionMatmul;
 import io.switchhead.ops.attention.RelativePositions;
 import io.switchhead.ops.attention.Rope;
 import org.tensorflow.Operand;
@@ -71,7 +72,7 @@ public final class DenseAttention {
       Operand<T> positionScores = RelativePositions.shiftedScores(tf, tf.math.add(q, vBias), positionKeys, steps, memory);
       weights = Attention.weights(tf, tf.math.add(q, u), k, positionScores, visible);
     }
-    Operand<T> attended = tf.train.batchMatMul(weights, v, type); // [B, H, T, dh]
+    Operand<T> attended = AttentionMatmul.of(tf, weights, v, false); // [B, H, T, dh]
     Operand<T> merged = Heads.merge(tf, attended, steps, h, dh); // [B, T, H*dh]
     return new Output<>(Heads.project(tf, merged, wo, steps), new TokenImportance<>(tf, weights, visible));
   }
@@ -114,7 +115,7 @@ public final class DenseAttention {
       Operand<T> positionScores = RelativePositions.shiftedScores(tf, tf.math.add(q, vBias), positionKeys, span.steps(), span.cached());
       weights = Attention.weights(tf, tf.math.add(q, u), all.keys(), positionScores, span.visible());
     }
-    Operand<T> attended = tf.train.batchMatMul(weights, all.values(), type); // [B, H, n, dh]
+    Operand<T> attended = AttentionMatmul.of(tf, weights, all.values(), false); // [B, H, n, dh]
     Operand<T> merged = tf.reshape(span.perHead(tf, attended, dh), tf.constant(new int[] {-1, h * dh})); // [N, H*dh]
     return new DecodedWithImportance<>(new Decoded<>(span.unflatten(tf, tf.linalg.matMul(merged, wo), d), all),
         new TokenImportance<>(tf, weights, span.visible()));

@@ -7,6 +7,7 @@ import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.attention.Attention;
+import io.switchhead.ops.attention.AttentionMatmul;
 import io.switchhead.ops.attention.RelativePositions;
 import io.switchhead.ops.attention.Rope;
 import io.switchhead.ops.moe.ConditionalMatmul;
@@ -81,7 +82,7 @@ public final class SwitchHeadAttention {
     Operand<T> values = values(c, p, ctx, w, tf.reshape(xkv, tf.constant(new int[] {-1, d})), usage,
         dynamic ? importance.keys() : null); // [Nk, H, dh]
     Operand<T> v = tf.linalg.transpose(tf.reshape(values, tf.constant(new int[] {-1, keys, h, dh})), tf.constant(new int[] {0, 2, 1, 3})); // [B, H, Tk, dh]
-    Operand<T> attended = tf.train.batchMatMul(weights, v, xq.type()); // [B, H, T, dh]
+    Operand<T> attended = AttentionMatmul.of(tf, weights, v, false); // [B, H, T, dh]
     Operand<T> perHead = tf.reshape(tf.linalg.transpose(attended, tf.constant(new int[] {0, 2, 1, 3})), tf.constant(new int[] {-1, dh})); // [N*H, dh]
     Operand<T> output = output(c, d, p, ctx, w, perHead, tf.reshape(xq, tf.constant(new int[] {-1, d})), usage,
         dynamic ? importance.queries() : null); // [N, D]
@@ -133,7 +134,7 @@ public final class SwitchHeadAttention {
     boolean dynamic = c.kRule().dynamic();
     Operand<T> vNew = span.heads(tf, values(c, p, ctx, w, flat, unused, dynamic ? importance.queries() : null), h, dh); // [B, H, n, dh]
     KeyValues<T> all = new KeyValues<>(allKeys, tf.concat(List.of(cache.values(), vNew), tf.constant(2))); // [B, H, L+n, dh]
-    Operand<T> attended = tf.train.batchMatMul(weights, all.values(), x.type()); // [B, H, n, dh]
+    Operand<T> attended = AttentionMatmul.of(tf, weights, all.values(), false); // [B, H, n, dh]
     Operand<T> output = output(c, d, p, ctx, w, span.perHead(tf, attended, dh), flat, unused,
         dynamic ? importance.queries() : null); // [N, D]
     return new DecodedWithImportance<>(new Decoded<>(span.unflatten(tf, output, d), all), importance);

@@ -26,6 +26,29 @@ class TrainingGraphTest {
       new DenseFeedForwardConfig(8), 0, 0.7);
   private static final StepSettings SETTINGS = new StepSettings(2, 1, AdamW.paper(0), 1.0);
 
+  /**
+   * Every attention matmul of a training step, forward and backward, is BatchMatMulV2, which oneDNN
+   * runs: TensorFlow's batch matmul and its gradient emit V3, which oneDNN skips (AttentionMatmul).
+   */
+  @Test
+  void noAttentionMatmulIsLeftOnBatchMatMulV3() {
+    List<ModelConfig> models = List.of(TINY,
+        new ModelConfig(32, 16, 1, 4, new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0), new DenseFeedForwardConfig(8), 0, 0.7),
+        new ModelConfig(32, 16, 1, 4, new io.switchhead.graph.config.DenseAttentionConfig(4, 4, Positional.ROPE), new DenseFeedForwardConfig(8), 0, 0.7),
+        new ModelConfig(32, 16, 1, 4, new io.switchhead.graph.config.DenseAttentionConfig(4, 4, Positional.XL), new DenseFeedForwardConfig(8), 0, 0.7));
+    for (ModelConfig model : models) {
+      try (TrainingGraph graph = new TrainingGraph(model, SETTINGS, EnumSet.of(StepKind.PLAIN))) {
+        java.util.List<String> v3 = new java.util.ArrayList<>();
+        graph.graph().operations().forEachRemaining(op -> {
+          if (op.type().equals("BatchMatMulV3")) {
+            v3.add(op.name());
+          }
+        });
+        assertTrue(v3.isEmpty(), model.attention() + ": " + v3);
+      }
+    }
+  }
+
   @Test
   void eachXlaModeBuildsItsSteps() {
     assertEquals(Set.of(StepKind.PLAIN), StepKind.forMode(XlaMode.OFF));
