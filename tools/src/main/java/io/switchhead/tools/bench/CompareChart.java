@@ -54,6 +54,8 @@ public final class CompareChart {
     CategoryPlot plot = chart.getCategoryPlot();
     plot.setBackgroundPaint(Color.WHITE);
     plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+    // Model names are long (switchhead-47m-wikitext103): two lines each, never cut to "switchhe...".
+    plot.getDomainAxis().setMaximumCategoryLabelLines(2);
     BarRenderer renderer = (BarRenderer) plot.getRenderer();
     renderer.setBarPainter(new StandardBarPainter());
     renderer.setShadowVisible(false);
