@@ -7,8 +7,6 @@ import io.switchhead.graph.train.AdamW;
 import io.switchhead.graph.train.Replicas;
 import io.switchhead.graph.train.StepKind;
 import io.switchhead.graph.train.StepSettings;
-import io.switchhead.graph.data.Corpus;
-import io.switchhead.graph.data.DefaultCorpus;
 import io.switchhead.tools.bench.CompareBenchmark;
 import io.switchhead.tools.bench.CompareChart;
 import io.switchhead.tools.bench.CompareTable;
@@ -120,7 +118,7 @@ final class BenchCommand implements Runnable {
         Files.createDirectories(out);
       }
       CompareBenchmark.Figures figures = CompareBenchmark.measure(entries, ref, settings,
-          () -> Corpus.load(data != null ? data.toAbsolutePath().normalize() : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure()),
+          () -> TrainingOptions.corpus(data),
           log);
       String table = CompareTable.markdown(figures) + (profile ? CompareTable.profile(figures) : "");
       log.println();

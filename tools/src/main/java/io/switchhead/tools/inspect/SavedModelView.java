@@ -54,7 +54,7 @@ public record SavedModelView(String path, ImmutableList<MetaGraph> metaGraphs) {
             DataType type = n.getAttrOrDefault("dtype", AttrValue.getDefaultInstance()).getType();
             List<Long> shape = dims(n.getAttrOrDefault("shape", AttrValue.getDefaultInstance()).getShape());
             long elements = shape.stream().mapToLong(Long::longValue).reduce(1, (a, b) -> a * b);
-            variables.add(new VariableInfo(n.getName(), type.name(), shape, elements * bytesOf(type)));
+            variables.add(new VariableInfo(n.getName(), type.name(), shape, elements * DataTypeBytes.of(type)));
           }
         }
         metas.add(new MetaGraph(List.copyOf(m.getMetaInfoDef().getTagsList()), List.copyOf(signatures), List.copyOf(variables),
@@ -75,16 +75,5 @@ public record SavedModelView(String path, ImmutableList<MetaGraph> metaGraphs) {
   /** The dimensions, -1 for unknown ones; an unknown rank is an empty list, as for a scalar. */
   private static List<Long> dims(TensorShapeProto shape) {
     return shape.getDimList().stream().map(TensorShapeProto.Dim::getSize).toList();
-  }
-
-  /** Bytes per element; 0 for types without a fixed size (strings, resources). */
-  private static long bytesOf(DataType t) {
-    return switch (t) {
-      case DT_FLOAT, DT_INT32, DT_UINT32 -> 4;
-      case DT_DOUBLE, DT_INT64, DT_UINT64, DT_COMPLEX64 -> 8;
-      case DT_HALF, DT_BFLOAT16, DT_INT16, DT_UINT16 -> 2;
-      case DT_INT8, DT_UINT8, DT_BOOL -> 1;
-      default -> 0;
-    };
   }
 }
