@@ -261,6 +261,14 @@ public final class TrainingGraph implements AutoCloseable {
   }
 
   /**
+   * The loss the current step kind minimises. In the plain step, the ops it depends on are the
+   * forward pass, which the benchmarks tell apart from the backward and the update in a trace.
+   */
+  public Operand<TFloat32> stepLoss() {
+    return steps.get(kind).loss();
+  }
+
+  /**
    * One optimisation step. With {@code apply} false, forward and backward only (for timing).
    *
    * @throws NonFiniteException if the loss or gradient is not finite; no variable changed

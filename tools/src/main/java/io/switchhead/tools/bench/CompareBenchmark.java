@@ -58,6 +58,17 @@ public final class CompareBenchmark {
     }
   }
 
+  /**
+   * How far the allocator's bytes in use rose during a plain step above what it held just before
+   * (every model's variables, what oneDNN keeps between steps).
+   *
+   * @param peak the step's whole rise: activations, gradients, the update's temporaries
+   * @param activations the rise while the forward pass ran: what it keeps for the backward pass,
+   *     the memory a model's design decides (the gradients are the parameters' size whatever the
+   *     model)
+   */
+  public record StepBytes(long peak, long activations) {}
+
   /** Milliseconds per step: the median repetition and the fastest and slowest. */
   public record Timing(double median, double min, double max) {}
 
@@ -68,17 +79,19 @@ public final class CompareBenchmark {
    *     computes the same products)
    * @param variableBytes bytes of the graph's variables: parameters, AdamW slots, buffers, XL memory
    * @param stepBytes how far the allocator's bytes in use rose during the plain step above what
-   *     it held just before (every model's variables, what oneDNN keeps between steps): the
-   *     activations kept for the backward pass, gradients, temporaries. Empty for the compiled
+   *     it held just before, in all and by the end of its forward pass. Empty for the compiled
    *     step, whose buffers XLA allocates inside its one node, out of TensorFlow's sight, and where
    *     none was traced
    * @param rssGrowthBytes how much the process's resident memory grew while the model's graph was
    *     built, its session started and its first steps ran
    * @param profile the plain step's node time by op type ({@link StepTrace#microsByOpType}); empty
    *     for the compiled step, one node to TensorFlow's trace
+   * @param kept what the plain step's forward pass keeps for the backward one, by part of the
+   *     model and op type ({@link StepTrace#keptBytes}); empty for the compiled step
    */
   public record Row(Entry entry, StepKind kind, long parameters, Timing millis, long tokensPerStep, long stepMacs, long variableBytes,
-      Optional<Long> stepBytes, long rssGrowthBytes, ImmutableMap<String, Long> profile) {
+      Optional<StepBytes> stepBytes, long rssGrowthBytes, ImmutableMap<String, Long> profile,
+      ImmutableMap<String, Long> kept) {
 
     public double tokensPerSecond() {
       return tokensPerStep / (millis.median() / 1e3);
@@ -184,13 +197,13 @@ public final class CompareBenchmark {
     private final int[] tokens;
     private final int batch;
     private final StepTrace trace;
-    private final Optional<Long> stepBytes;
+    private final Optional<StepBytes> stepBytes;
     private final long variableBytes;
     private final long rssGrowth;
     private final java.util.Map<StepKind, List<Double>> millis = new java.util.EnumMap<>(StepKind.class);
     private long step;
 
-    private Timed(Entry entry, TrainingGraph graph, int[] tokens, int batch, StepTrace trace, Optional<Long> stepBytes, long rssGrowth) {
+    private Timed(Entry entry, TrainingGraph graph, int[] tokens, int batch, StepTrace trace, Optional<StepBytes> stepBytes, long rssGrowth) {
       this.stepBytes = stepBytes;
       this.variableBytes = graph.variables().values().stream()
           .mapToLong(v -> v.shape().size() * bytesPerElement(v.dtype())).sum();
@@ -219,8 +232,8 @@ public final class CompareBenchmark {
         }
         graph.use(StepKind.PLAIN);
         Optional<Long> floor = probe.bytesInUse();
-        StepTrace trace = StepTrace.of(graph.tracedStep(tokens, step++, 1, 1e-4), graph.graph());
-        Optional<Long> stepBytes = floor.flatMap(f -> trace.memory().map(m -> m.peakBytes() - f));
+        StepTrace trace = StepTrace.of(graph.tracedStep(tokens, step++, 1, 1e-4), graph.graph(), StepPasses.around(graph.stepLoss()));
+        Optional<StepBytes> stepBytes = floor.flatMap(f -> trace.memory().map(m -> new StepBytes(m.peakBytes() - f, m.forwardPeakBytes() - f)));
         Timed t = new Timed(e, graph, tokens, settings.batch(), trace, stepBytes, ProcessMemory.residentBytes() - before);
         t.step = step;
         return t;
@@ -254,7 +267,7 @@ public final class CompareBenchmark {
       boolean plain = kind == StepKind.PLAIN;
       return new Row(entry, kind, ParameterCount.of(entry.config()).total(), timing, (long) batch * entry.config().context(),
           trace.matmulMacs(), variableBytes, plain ? stepBytes : Optional.empty(), rssGrowth,
-          plain ? trace.microsByOpType() : ImmutableMap.of());
+          plain ? trace.microsByOpType() : ImmutableMap.of(), plain ? trace.keptBytes() : ImmutableMap.of());
     }
 
     @Override

@@ -31,7 +31,8 @@ public final class CompareChart {
     for (CompareBenchmark.Row r : f.rows()) {
       time.addValue(r.millis().median(), r.kind().label(), r.entry().name());
       r.stepBytes().ifPresent(m -> {
-        memory.addValue(m / 1e6, "step memory", r.entry().name());
+        memory.addValue(m.activations() / 1e6, "activations (forward)", r.entry().name());
+        memory.addValue(m.peak() / 1e6, "step memory", r.entry().name());
         memory.addValue(r.variableBytes() / 1e6, "variables", r.entry().name());
       });
     }

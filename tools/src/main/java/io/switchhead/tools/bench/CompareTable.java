@@ -22,22 +22,27 @@ public final class CompareTable {
             + "(%d^3 float32, %.0f before and %.0f after the steps). Ratios are to %s.%n%n",
         CpuName.describe(), LocalDate.now(ZoneOffset.UTC), s.batch(), s.repeats(), s.steps(), f.limit(), CompareBenchmark.LIMIT_MATMUL_SIZE,
         f.matmulGflops()[0], f.matmulGflops()[1], f.reference()));
-    out.append("| model | step | parameters | ms/step (min-max) | time / ref | tokens/s | GFLOP/s | of limit | variables | step memory | memory / ref | RSS growth |\n");
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    out.append("| model | step | parameters | ms/step (min-max) | time / ref | tokens/s | GFLOP/s | of limit | variables | activations | activations / ref | step memory | memory / ref | RSS growth |\n");
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (CompareBenchmark.Row r : f.rows()) {
       CompareBenchmark.Row ref = f.referenceRow(r.kind());
-      String memory = r.stepBytes().map(CompareTable::mb).orElse(r.kind().compiled() ? "in XLA" : "not traced");
-      String memoryRatio = r.stepBytes().flatMap(m -> ref.stepBytes().map(rm -> ratio((double) m / rm))).orElse("-");
-      out.append(String.format(Locale.ROOT, "| %s | %s | %,d | %.1f (%.1f-%.1f) | %s | %,.0f | %.1f | %.1f%% | %s | %s | %s | %s |%n",
+      String untraced = r.kind().compiled() ? "in XLA" : "not traced";
+      String activations = r.stepBytes().map(m -> mb(m.activations())).orElse(untraced);
+      String activationRatio = r.stepBytes().flatMap(m -> ref.stepBytes().map(rm -> ratio((double) m.activations() / rm.activations())))
+          .orElse("-");
+      String memory = r.stepBytes().map(m -> mb(m.peak())).orElse(untraced);
+      String memoryRatio = r.stepBytes().flatMap(m -> ref.stepBytes().map(rm -> ratio((double) m.peak() / rm.peak()))).orElse("-");
+      out.append(String.format(Locale.ROOT, "| %s | %s | %,d | %.1f (%.1f-%.1f) | %s | %,.0f | %.1f | %.1f%% | %s | %s | %s | %s | %s | %s |%n",
           r.entry().name(), r.kind().label(), r.parameters(), r.millis().median(), r.millis().min(), r.millis().max(),
           ratio(r.millis().median() / ref.millis().median()), r.tokensPerSecond(), r.gflops(), 100 * r.gflops() / f.limit(),
-          mb(r.variableBytes()), memory, memoryRatio, mb(r.rssGrowthBytes())));
+          mb(r.variableBytes()), activations, activationRatio, memory, memoryRatio, mb(r.rssGrowthBytes())));
     }
     out.append(String.format(Locale.ROOT, "%nGFLOP/s: 2 x the MACs of the matmuls the plain step executed (TensorFlow's trace), over the median "
         + "time. Variables: parameters, AdamW slots, buffers and XL memory. Step memory: how far the bytes TensorFlow's allocator "
         + "held rose during a plain step above what it held just before (activations, gradients, temporaries; on CPU only "
         + "allocations of 256 KiB and up, the ones oneDNN's allocator counts); \"in XLA\": the compiled step's buffers are allocated inside its one node, "
-        + "out of the trace's sight. RSS growth: the process's resident memory gained while the model was built and first "
+        + "out of the trace's sight. Activations: how far they rose while the forward pass ran, before any gradient: what the "
+        + "forward pass keeps for the backward one. RSS growth: the process's resident memory gained while the model was built and first "
         + "stepped (every step kind). Peak RSS of the process: %s.%n", mb(f.peakRssBytes())));
     if (!f.inference().isEmpty()) {
       GenerationBenchmark.Figures ref = f.inference().get(f.reference());
@@ -69,7 +74,8 @@ public final class CompareTable {
 
   /**
    * Where each plain step's time goes: its op types by the time their nodes ran in the traced step,
-   * the first {@link #PROFILE_OP_TYPES}, as a share of all nodes' time.
+   * the first {@link #PROFILE_OP_TYPES}, as a share of all nodes' time; then what its forward pass
+   * keeps for the backward one, by part of the model and op type.
    */
   public static String profile(CompareBenchmark.Figures f) {
     StringBuilder out = new StringBuilder();
@@ -82,6 +88,16 @@ public final class CompareTable {
           r.entry().name(), total / 1e3, Runtime.getRuntime().availableProcessors()));
       r.profile().entrySet().stream().limit(PROFILE_OP_TYPES).forEach(e -> out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f%% |%n",
           e.getKey(), e.getValue() / 1e3, 100.0 * e.getValue() / total)));
+      long kept = r.kept().values().stream().mapToLong(Long::longValue).sum();
+      if (kept > 0) {
+        Map<String, Long> byPart = new java.util.TreeMap<>();
+        r.kept().forEach((key, bytes) -> byPart.merge(key.substring(0, key.indexOf(':')), bytes, Long::sum));
+        out.append(String.format(Locale.ROOT, "%nKept by the forward pass for the backward one: %s in all (each buffer once); %s%n%n"
+            + "| part: op type | kept | share |%n|---|---|---|%n", mb(kept), String.join(", ", byPart.entrySet().stream()
+                .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).map(e -> e.getKey() + " " + mb(e.getValue())).toList())));
+        r.kept().entrySet().stream().limit(PROFILE_OP_TYPES).forEach(e -> out.append(String.format(Locale.ROOT, "| %s | %s | %.1f%% |%n",
+            e.getKey(), mb(e.getValue()), 100.0 * e.getValue() / kept)));
+      }
     }
     return out.toString();
   }

@@ -3,15 +3,19 @@ package io.switchhead.tools.bench;
 import com.google.common.collect.ImmutableMap;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.proto.AllocationDescription;
 import org.tensorflow.proto.AllocatorMemoryUsed;
 import org.tensorflow.proto.NodeExecStats;
+import org.tensorflow.proto.NodeOutput;
 import org.tensorflow.proto.RunMetadata;
 import org.tensorflow.proto.TensorShapeProto;
 
@@ -35,8 +39,11 @@ import org.tensorflow.proto.TensorShapeProto;
  * @param microsByOpType the time the step's nodes ran, summed by the graph's op type (a rewritten
  *     node, oneDNN's {@code _MklMatMul} say, counts as the op it rewrote), most first: where a
  *     step's time goes. Nodes run side by side on the cores, so the sum exceeds the step's time.
+ * @param keptBytes the tensors the forward pass made that its backward pass reads: their bytes by the part of the model and the op type that made them, most
+ *     first, each buffer counted once however many views read it. Empty without forward ops
  */
-public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memory, ImmutableMap<String, Long> microsByOpType) {
+public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memory, ImmutableMap<String, Long> microsByOpType,
+    ImmutableMap<String, Long> keptBytes) {
 
   /**
    * What the allocators held. The counts are allocator-wide: what other sessions of the process
@@ -45,11 +52,23 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
    * @param residentBytes the fewest bytes in use before any node: the variables (weights, optimizer
    *     slots, buffers, XL memory) and the fed inputs, which outlive the step
    * @param peakBytes the most bytes in use while any node ran
+   * @param forwardPeakBytes the most bytes in use while a node of the forward pass ran: above
+   *     {@code residentBytes}, the activations the forward pass keeps for the backward one (and
+   *     its own passing temporaries), before any gradient or update is allocated
    */
-  public record Memory(long residentBytes, long peakBytes) {}
+  public record Memory(long residentBytes, long peakBytes, long forwardPeakBytes) {}
 
-  /** Reads the step stats of {@code metadata}, looking the matmul nodes up in {@code graph}. */
-  public static StepTrace of(RunMetadata metadata, Graph graph) {
+  /** Op types whose outputs outlive a step. */
+  private static final Set<String> NOT_ACTIVATIONS = Set.of("VariableV2", "VarHandleOp", "Const", "Placeholder", "_Arg");
+
+  /**
+   * Reads the step stats of {@code metadata}, looking the matmul nodes up in {@code graph}.
+   *
+   * @param passes the step's forward and backward ops: the forward nodes bound {@link
+   *     Memory#forwardPeakBytes}, and a forward tensor a backward node reads is {@link #keptBytes kept}
+   */
+  static StepTrace of(RunMetadata metadata, Graph graph, StepPasses passes) {
+    Set<String> forwardOps = passes.forward();
     List<NodeExecStats> nodes = metadata.getStepStats().getDevStatsList().stream()
         .flatMap(d -> d.getNodeStatsList().stream())
         .sorted(Comparator.comparingLong(NodeExecStats::getAllStartMicros))
@@ -60,6 +79,7 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
     int matmuls = 0;
     long resident = -1;
     long peak = 0;
+    long forwardPeak = 0;
     Map<String, Long> micros = new HashMap<>();
     for (NodeExecStats node : nodes) {
       micros.merge(opType(node, graph), node.getOpEndRelMicros() - node.getOpStartRelMicros(), Long::sum);
@@ -71,14 +91,71 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
       for (AllocatorMemoryUsed m : node.getMemoryList()) {
         long before = m.getAllocatorBytesInUse() - m.getLiveBytes();
         resident = resident < 0 ? before : Math.min(resident, before);
-        peak = Math.max(peak, before + m.getPeakBytes());
-        peak = Math.max(peak, m.getAllocatorBytesInUse());
+        long most = Math.max(before + m.getPeakBytes(), m.getAllocatorBytesInUse());
+        peak = Math.max(peak, most);
+        if (forwardOps.contains(node.getNodeName())) {
+          forwardPeak = Math.max(forwardPeak, most);
+        }
       }
     }
-    Optional<Memory> memory = resident < 0 ? Optional.empty() : Optional.of(new Memory(resident, peak));
-    ImmutableMap.Builder<String, Long> byType = ImmutableMap.builder();
-    micros.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).forEach(e -> byType.put(e.getKey(), e.getValue()));
-    return new StepTrace(macs, matmuls, memory, byType.buildOrThrow());
+    Optional<Memory> memory = resident < 0 ? Optional.empty() : Optional.of(new Memory(resident, peak, forwardPeak));
+    return new StepTrace(macs, matmuls, memory, mostFirst(micros), mostFirst(kept(nodes, graph, passes)));
+  }
+
+  private static ImmutableMap<String, Long> mostFirst(Map<String, Long> values) {
+    ImmutableMap.Builder<String, Long> sorted = ImmutableMap.builder();
+    values.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).forEach(e -> sorted.put(e.getKey(), e.getValue()));
+    return sorted.buildOrThrow();
+  }
+
+  /** The bytes of the forward outputs that a backward op reads, by {@link #part} and op type. */
+  private static Map<String, Long> kept(List<NodeExecStats> nodes, Graph graph, StepPasses passes) {
+    Set<String> forwardOps = passes.forward();
+    Map<String, Long> kept = new HashMap<>();
+    // Variables, constants and fed inputs outlive the step: their buffers, and views of them
+    // (a parameter's read), are not the forward pass's.
+    Set<Long> buffers = new HashSet<>();
+    for (NodeExecStats node : nodes) {
+      GraphOperation op = graph.operation(node.getNodeName());
+      if (op != null && NOT_ACTIVATIONS.contains(op.type())) {
+        node.getOutputList().forEach(out -> buffers.add(out.getTensorDescription().getAllocationDescription().getPtr()));
+      }
+    }
+    for (NodeExecStats node : nodes) {
+      GraphOperation op = graph.operation(node.getNodeName());
+      if (op == null || !forwardOps.contains(op.name()) || NOT_ACTIVATIONS.contains(op.type())) {
+        continue;
+      }
+      for (NodeOutput out : node.getOutputList()) {
+        if (out.getSlot() >= op.numOutputs() || !readByBackward(op, out.getSlot(), passes.backward())) {
+          continue;
+        }
+        AllocationDescription allocation = out.getTensorDescription().getAllocationDescription();
+        // A view (Reshape, Identity) shares its input's buffer: count each buffer once.
+        if (allocation.getPtr() != 0 && !buffers.add(allocation.getPtr())) {
+          continue;
+        }
+        kept.merge(part(op.name()) + ": " + op.type(), allocation.getRequestedBytes(), Long::sum);
+      }
+    }
+    return kept;
+  }
+
+  private static boolean readByBackward(GraphOperation op, int slot, Set<String> backwardOps) {
+    return op.consumers(slot).stream().anyMatch(c -> backwardOps.contains(c.name()));
+  }
+
+  /**
+   * The part of the model an op belongs to, from its path: a block's sub-layer ("attention",
+   * "ff", "attention_norm"), "residual" for a block's own ops, else the path's first name
+   * ("embedding", "final_norm"), and "loss" for the ops at the graph's root.
+   */
+  static String part(String opName) {
+    String[] names = opName.split("/");
+    if (names.length >= 2 && names[0].equals("layers")) {
+      return names.length >= 4 ? names[2] : "residual";
+    }
+    return names.length >= 2 ? names[0] : "loss";
   }
 
   /** The graph's type of the node's op, else the type in its timeline label ("name = Type(inputs)"). */

@@ -1,11 +1,15 @@
 package io.switchhead.tools.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.common.collect.ImmutableSet;
 import io.switchhead.ops.xla.SessionOptions;
 import io.switchhead.testing.Seeded;
+import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;
@@ -45,7 +49,7 @@ class StepTraceTest {
       var batched = tf.train.batchMatMul(tf.random.randomStandardNormal(tf.constant(new long[] {batch, m, k}), TFloat32.class),
           tf.random.randomStandardNormal(tf.constant(new long[] {batch, k, n}), TFloat32.class), TFloat32.class);
       try (TInt64 xs = TInt64.vectorOf(rows, k); TInt64 gs = TInt64.vectorOf(rows, n)) {
-        StepTrace trace = StepTrace.of(traced(s.runner().feed(xShape, xs).feed(gradShape, gs).fetch(product).fetch(weightGradient).fetch(batched)), g);
+        StepTrace trace = StepTrace.of(traced(s.runner().feed(xShape, xs).feed(gradShape, gs).fetch(product).fetch(weightGradient).fetch(batched)), g, new StepPasses(ImmutableSet.of(), ImmutableSet.of()));
         assertEquals((long) m * k * n + (long) k * rows * n + (long) batch * m * k * n, trace.matmulMacs(),
             "m " + m + ", k " + k + ", n " + n + ", rows " + rows + ", batch " + batch);
         assertEquals(3, trace.matmulNodes());
@@ -68,13 +72,51 @@ class StepTraceTest {
       var doubled = tf.math.mul(weights, tf.constant(2f));
       var squared = tf.math.square(weights);
       var total = tf.reduceSum(tf.math.add(doubled, squared), tf.constant(new int[] {0, 1}));
-      StepTrace trace = StepTrace.of(traced(s.runner().fetch(total)), g);
+      StepTrace trace = StepTrace.of(traced(s.runner().fetch(total)), g, StepPasses.around(total));
       StepTrace.Memory memory = trace.memory().orElseThrow(() -> new AssertionError("no allocator memory traced: " + trace));
       assertTrue(memory.residentBytes() >= intermediate, "the variable is resident: " + trace);
       long above = memory.peakBytes() - memory.residentBytes();
       assertTrue(above >= intermediate, "an intermediate of " + intermediate + " bytes above it: " + trace);
       assertTrue(above < 8 * intermediate, "nothing like that much more: " + trace);
       assertEquals(0, trace.matmulMacs());
+    }
+  }
+
+  @Test
+  void theForwardPeakHoldsWhatTheBackwardNeedsAndNoGradient() {
+    // Megabytes each: the allocator counts its pool in chunks of up to 2 MiB.
+    int rows = 1024 + random.nextInt(512);
+    int cols = 1024 + random.nextInt(512);
+    long activation = 4L * rows * cols;
+    try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
+      Ops tf = Ops.create(g);
+      var weights = tf.variable(tf.random.randomStandardNormal(tf.constant(new long[] {rows, cols}), TFloat32.class));
+      s.initialize();
+      // Tanh's gradient reads its output: the forward pass keeps one tensor of the weights' size.
+      var kept = tf.math.tanh(tf.math.mul(weights, tf.constant(0.5f)));
+      var loss = tf.reduceSum(kept, tf.constant(new int[] {0, 1}));
+      var gradient = tf.gradients(loss, List.of(weights)).dy(0);
+      StepPasses passes = StepPasses.around(loss);
+      Set<String> forward = passes.forward();
+      assertTrue(forward.contains(kept.op().name()) && forward.contains(loss.op().name()), "the forward ops: " + forward);
+      assertFalse(forward.contains(gradient.op().name()), "a gradient op among the forward ones: " + forward);
+      assertTrue(forward.stream().noneMatch(name -> name.startsWith("Gradients")), "gradient ops among the forward ones: " + forward);
+      assertTrue(passes.backward().contains(gradient.op().name()), "the backward ops: " + passes.backward());
+      assertTrue(passes.backward().stream().noneMatch(forward::contains), "an op on both sides: " + passes);
+
+      // After the backward, an op that is not forward holds four gradients' worth at once.
+      var afterwards = tf.concat(List.of(gradient, gradient, gradient, gradient), tf.constant(0));
+
+      StepTrace trace = StepTrace.of(traced(s.runner().fetch(loss).fetch(afterwards)), g, passes);
+      StepTrace.Memory memory = trace.memory().orElseThrow(() -> new AssertionError("no allocator memory traced: " + trace));
+      long forwardRise = memory.forwardPeakBytes() - memory.residentBytes();
+      assertTrue(forwardRise >= activation, "the forward pass keeps " + activation + " bytes: " + trace);
+      assertTrue(forwardRise < 3 * activation, "nothing like that much more, and not what came after: " + trace);
+      assertTrue(memory.peakBytes() - memory.residentBytes() >= 4 * activation, "the step's peak is the op after the forward: " + trace);
+      // What the backward reads: tanh's output; the variable it also reads is no activation.
+      assertEquals(activation, trace.keptBytes().get("loss: Tanh"), "kept for the backward: " + trace);
+      assertTrue(trace.keptBytes().entrySet().stream().allMatch(e -> e.getKey().equals("loss: Tanh") || e.getValue() < 64),
+          "nothing else but scalars: " + trace);
     }
   }
 
