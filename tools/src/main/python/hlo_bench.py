@@ -7,7 +7,8 @@ OUT_DIR/manifest.json it compiles the step's module, feeds it arguments of the m
 `--values` arguments when `bench hlo` wrote them, else random ones) and prints the backend, the
 compile seconds and the median step milliseconds. With the written values it also prints the loss
 beside TensorFlow Java's on the same arguments, which says that the module computes what
-TensorFlow's XLA computed. `--module all` only tries to load and compile every dumped form of each
+TensorFlow's XLA computed. `--profile` also traces the timed steps with jax.profiler and says where a step's time goes: its
+thunks' time by what each does (dot, gather, scatter, elementwise fusion, ...). `--module all` only tries to load and compile every dumped form of each
 module (text and proto, before and after TensorFlow's optimizations) and says which load.
 """
 
@@ -119,7 +120,118 @@ def arguments(out_dir, model, use_values, rng):
     return args
 
 
-def time_model(out_dir, model, stage, fmt, steps, use_values, rng):
+# Thunk events that are not an HLO instruction's work: the runtime's own bookkeeping.
+PROFILE_NOISE = ("ThreadpoolListener::", "end: ")
+
+# Instructions whose events contain their body's events: counted through those, not themselves.
+CONTAINERS = ("while", "conditional", "call")
+
+# What a fusion is called by the heaviest op it contains, in this order.
+HEAVY_OPS = ("dot", "convolution", "scatter", "gather", "sort", "dynamic-update-slice", "dynamic-slice", "reduce", "transpose",
+             "concatenate", "copy")
+
+
+def parse_instructions(module_text):
+    """Instruction name -> (opcode, called computation or None), and computation -> its opcodes."""
+    instructions, computations = {}, {}
+    current = None
+    for line in module_text.splitlines():
+        stripped = line.strip()
+        if stripped.endswith("{") and "=" not in stripped.split("(")[0]:
+            header = stripped[len("ENTRY "):] if stripped.startswith("ENTRY ") else stripped
+            current = header.split(" ")[0].lstrip("%")
+            computations[current] = []
+            continue
+        if stripped == "}":
+            current = None
+            continue
+        if current is None or " = " not in stripped:
+            continue
+        name, rest = stripped.removeprefix("ROOT ").split(" = ", 1)
+        # "f32[2,3]{1,0} opcode(operands), attrs": the opcode is the word before the first "(" after the
+        # type, which may itself be a tuple "(f32[2], s32[]) opcode(...)".
+        if rest.startswith("("):
+            depth, end = 0, 0
+            for end, ch in enumerate(rest):
+                depth += {"(": 1, ")": -1}.get(ch, 0)
+                if depth == 0:
+                    break
+            rest_after = rest[end + 1:]
+        else:
+            rest_after = rest
+        words = rest_after.split("(", 1)[0].split()
+        opcode = words[-1] if words else "?"
+        called = None
+        for key in ("calls=", "body="):
+            if key in rest:
+                called = rest.split(key, 1)[1].split(",")[0].split(" ")[0].strip("%{}")
+                break
+        instructions[name.lstrip("%")] = (opcode, called)
+        computations[current].append((opcode, called))
+    return instructions, computations
+
+
+def category(name, instructions, computations):
+    """What an instruction does, by its opcode or, for a fusion, by the heaviest op inside it."""
+    opcode, called = instructions.get(name, ("?", None))
+    if opcode != "fusion" or called is None:
+        return opcode
+    inside, pending, seen = set(), [called], set()
+    while pending:
+        c = pending.pop()
+        if c in seen or c not in computations:
+            continue
+        seen.add(c)
+        for op, sub in computations[c]:
+            inside.add(op)
+            if sub:
+                pending.append(sub)
+    for heavy in HEAVY_OPS:
+        if heavy in inside:
+            return heavy + " fusion"
+    return "elementwise fusion"
+
+
+def profile_model(executable, args, steps):
+    """Where a step's time goes in this XLA: its thunks' time per step by what they do, and the longest."""
+    import collections
+    import glob
+    import tempfile
+
+    module_text = "\n".join(m.to_string() for m in executable.hlo_modules())
+    instructions, computations = parse_instructions(module_text)
+    with tempfile.TemporaryDirectory() as trace_dir:
+        with jax.profiler.trace(trace_dir):
+            for _ in range(steps):
+                jax.block_until_ready(executable.execute(args))
+        planes = glob.glob(os.path.join(trace_dir, "**", "*.xplane.pb"), recursive=True)
+        if not planes:
+            raise RuntimeError("jax.profiler wrote no trace")
+        data = jax.profiler.ProfileData.from_file(planes[0])
+    by_instruction = collections.Counter()
+    for plane in data.planes:
+        for line in plane.lines:
+            for event in line.events:
+                if event.name.startswith(PROFILE_NOISE) or event.name not in instructions:
+                    continue
+                if instructions[event.name][0] in CONTAINERS:
+                    continue
+                by_instruction[event.name] += event.duration_ns
+    by_category = collections.Counter()
+    for name, ns in by_instruction.items():
+        by_category[category(name, instructions, computations)] += ns
+    total = sum(by_category.values())
+    if total == 0:
+        raise RuntimeError("the trace has no event of the module's instructions (is this XLA's thunk runtime?)")
+    return {
+        "thunkMsPerStep": total / 1e6 / steps,
+        "byCategory": [{"what": c, "msPerStep": ns / 1e6 / steps, "share": ns / total} for c, ns in by_category.most_common()],
+        "longest": [{"instruction": n, "what": category(n, instructions, computations), "msPerStep": ns / 1e6 / steps}
+                    for n, ns in by_instruction.most_common(10)],
+    }
+
+
+def time_model(out_dir, model, stage, fmt, steps, use_values, rng, profile=False):
     """Compiles one model's step and runs it; a dict of what was measured."""
     path = os.path.join(out_dir, model["files"][stage + "." + fmt])
     executable, compile_seconds = compile_module(path)
@@ -137,7 +249,7 @@ def time_model(out_dir, model, stage, fmt, steps, use_values, rng):
         raise ValueError(f"{model['name']}: the module returned {len(outputs)} outputs, the manifest names {len(names)}")
     loss = float(np.asarray(outputs[names.index("loss")]))
     lm_loss = float(np.asarray(outputs[names.index("lm_loss")]))
-    return {
+    result = {
         "name": model["name"],
         "backend": device.platform,
         "device": device.device_kind,
@@ -152,6 +264,9 @@ def time_model(out_dir, model, stage, fmt, steps, use_values, rng):
         "tensorflowLoss": model["tensorflow"]["loss"],
         "tensorflowStepMs": model["tensorflow"]["stepMs"],
     }
+    if profile:
+        result["profile"] = profile_model(executable, args, steps)
+    return result
 
 
 def try_loads(out_dir, model):
@@ -177,6 +292,9 @@ def main():
     parser.add_argument("--module", choices=["step", "all"], default="step",
                         help="step: compile and time the step; all: only say which dumped forms load")
     parser.add_argument("--random", action="store_true", help="random arguments even where bench hlo wrote --values")
+    parser.add_argument("--profile", action="store_true",
+                        help="also trace the timed steps with jax.profiler: the step's thunk time by what each does (dot, gather, "
+                             "scatter, elementwise fusion, ...) and its longest instructions")
     parser.add_argument("--json", help="also write the results to this file")
     opts = parser.parse_args()
 
@@ -206,11 +324,17 @@ def main():
             continue
         if opts.stage + "." + opts.format not in model["files"]:
             sys.exit(f"hlo_bench: {model['name']} has no {opts.stage}.{opts.format} module (it has {sorted(model['files'])})")
-        r = time_model(opts.out_dir, model, opts.stage, opts.format, opts.steps, not opts.random, rng)
+        r = time_model(opts.out_dir, model, opts.stage, opts.format, opts.steps, not opts.random, rng, opts.profile)
         results.append(r)
         tf_loss = f", TensorFlow's {r['tensorflowLoss']:.6f}" if r["valuesUsed"] else " (random arguments)"
         print(f"{r['name']}: {r['backend']}, compile {r['compileSeconds']:.1f} s, median step {r['medianStepMs']:.1f} ms "
               f"(TensorFlow Java, XLA: {r['tensorflowStepMs']:.1f} ms); loss {r['loss']:.6f}{tf_loss}, ln(vocab) {r['lnVocab']:.3f}")
+        if "profile" in r:
+            p = r["profile"]
+            print(f"  thunks: {p['thunkMsPerStep']:.1f} ms per step (summed over threads), by what they do:")
+            for c in p["byCategory"]:
+                print(f"    {c['what']:<28} {c['msPerStep']:9.2f} ms  {100 * c['share']:5.1f}%")
+            print("  longest instructions: " + ", ".join(f"{x['instruction']} ({x['what']}) {x['msPerStep']:.2f} ms" for x in p["longest"][:5]))
     if opts.json:
         with open(opts.json, "w") as f:
             json.dump({"jax": jax.__version__, "results": results}, f, indent=2)
