@@ -2,9 +2,11 @@ package io.switchhead.ops.moe;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import io.switchhead.ops.gradients.GradientOverride;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
@@ -18,8 +20,9 @@ import org.tensorflow.types.family.TFloating;
  * The conditional matmul for the plain graph, its default dispatch, where shapes may be dynamic: the N*k (row, slot) pairs
  * sorted by expert, the input rows gathered in that order, split into one segment per expert of
  * exactly its size, one matmul per expert on its segment, the results concatenated and gathered back.
- * No padding and no per-block copies of the weights: the work is the useful work. Gradients are
- * TensorFlow's own (Gather, SplitV, MatMul, ConcatV2, Unpack), none of them dense over the experts.
+ * No padding and no per-block copies of the weights: the work is the useful work. The gradient is
+ * {@link SegmentedMatmulGradient}: the same two matmuls per expert as TensorFlow's own gradients of
+ * these ops, without keeping the sorted rows for the whole backward pass.
  *
  * <p>The segment sizes are data, so XLA cannot compile this: XLA steps use {@link
  * XlaConditionalMatmul}, which picks a layout with static shapes (the block-padded {@link
@@ -40,7 +43,12 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
 
   private static final String WHERE = "segmented conditional matmul";
 
+  static {
+    GradientOverride.define(SegmentedMatmulGradient.NAME, new SegmentedMatmulGradient());
+  }
+
   @Override
+  @SuppressWarnings("unchecked")
   public <T extends TFloating> Operand<T> slotOutputs(Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates) {
     MatmulShapes.Dims s = MatmulShapes.read(WHERE, x, w, ids, gates);
     // P = N*k: -1 (inferred by reshapes) where N is known only at run time.
@@ -72,7 +80,11 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
     for (int e = 0; e < s.experts(); e++) {
       products.add(mm.linalg.matMul(segments.get(e), weights.get(e))); // [count_e, dOut]
     }
-    return gatherBack(mm, mm.concat(products, mm.constant(0)), order, gates, s);
+    Operand<T> value = gatherBack(mm, mm.concat(products, mm.constant(0)), order, gates, s);
+    // The backward is SegmentedMatmulGradient's: it keeps x, not the k sorted copies of its rows.
+    GraphOperation node = GradientOverride.identity(mm, SegmentedMatmulGradient.NAME, SegmentedMatmulGradient.config(s.experts(), s.dOut()),
+        List.of(mm.stopGradient(value), x, w, gates, mm.stopGradient(order), mm.stopGradient(sortedRows), mm.stopGradient(counts)));
+    return (Operand<T>) (Operand<?>) node.output(SegmentedMatmulGradient.Input.VALUE.ordinal());
   }
 
   /**

@@ -5,12 +5,24 @@ import static io.switchhead.ops.moe.MatmulProblem.EVEN_ONLY;
 import static io.switchhead.ops.moe.MatmulProblem.UNIFORM;
 import static io.switchhead.ops.moe.MatmulProblem.allTo;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.switchhead.testing.Seeded;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.TInt32;
 
 /** The segmented (plain-graph) matmul against the dense reference: forward and all three gradients. */
 class SegmentedConditionalMatmulTest {
@@ -39,6 +51,47 @@ class SegmentedConditionalMatmulTest {
     check(new MatmulShapes(5, 4, 3, 6, 6), DISTINCT, "k=M");
     check(new MatmulShapes(6, 4, 3, 1, 2), UNIFORM, "M=1");
     check(new MatmulShapes(50, 4, 3, 64, 3), UNIFORM, "M=64");
+  }
+
+  /**
+   * What the backward keeps: the forward's sorted input rows (k copies of x) are read by the
+   * forward's own matmuls alone, never by a gradient op, so they are freed as the forward goes on.
+   */
+  @Test
+  void theBackwardReadsXNotItsSortedCopies() {
+    MatmulShapes s = new MatmulShapes(12, 4, 3, 5, 2);
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat64> x = tf.withName("x").placeholder(TFloat64.class, Placeholder.shape(Shape.of(s.rows(), s.dIn())));
+      MatmulRunner.step(tf, segmented, x, floats(tf, s.experts(), s.dIn(), s.dOut()),
+          tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(s.rows(), s.k()))), floats(tf, s.rows(), s.k()),
+          floats(tf, s.rows(), s.k(), s.dOut()), true);
+      List<GraphOperation> splits = new ArrayList<>();
+      g.operations().forEachRemaining(op -> {
+        if (op.type().equals("SplitV") && op.name().startsWith(SegmentedConditionalMatmul.SCOPE + "/")) {
+          splits.add((GraphOperation) op);
+        }
+      });
+      assertEquals(1, splits.size(), "the forward's one split of the sorted rows: " + splits);
+      Set<GraphOperation> readers = splits.get(0).consumers();
+      assertEquals(s.experts(), readers.size(), "its readers: " + readers);
+      assertTrue(readers.stream().allMatch(op -> op.type().equals("MatMul") && op.name().startsWith(SegmentedConditionalMatmul.SCOPE + "/")),
+          "only the forward's matmuls read the sorted rows: " + readers);
+      // The backward's own gather of the sorted rows waits for the output's gradient, or it would
+      // run in the forward pass and hold its copy until the backward.
+      List<GraphOperation> regathers = new ArrayList<>();
+      g.operations().forEachRemaining(op -> {
+        if (op.type().equals("GatherV2") && op.name().contains("segmentedMatmulGrad/") && ((GraphOperation) op).numControlInputs() > 0) {
+          regathers.add((GraphOperation) op);
+        }
+      });
+      assertEquals(1, regathers.size(), "one gather of x after the output's gradient: " + regathers);
+      assertEquals("x", regathers.get(0).input(0).op().name(), "it gathers x: " + regathers);
+    }
+  }
+
+  private static Operand<TFloat64> floats(Ops tf, long... shape) {
+    return tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(shape)));
   }
 
   /**
