@@ -2,16 +2,38 @@ package io.switchhead.ops;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import io.switchhead.ops.gradients.GradientOverride;
+import java.util.Arrays;
+import java.util.List;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
+import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
 /**
  * Inverted dropout with stateless randomness: the same seed gives the same mask, so a resumed run
  * replays the same masks. TensorFlow Java has no dropout op (Python composes it).
+ *
+ * <p>Its gradient keeps the mask as booleans, a byte an element: TensorFlow's own gradient of the
+ * product would keep the float mask (four bytes an element) and the input, for the whole backward
+ * pass, at every dropout site.
  */
 public final class Dropout {
+
+  /** The gradient's name in {@link GradientOverride}. */
+  static final String GRADIENT = "switchhead.Dropout";
+
+  /** The tagged node's inputs, in order. */
+  private enum Input {
+    VALUE, X, KEEP
+  }
+
+  static {
+    GradientOverride.define(GRADIENT, Dropout::gradient);
+  }
 
   private Dropout() {}
 
@@ -25,7 +47,26 @@ public final class Dropout {
     if (rate == 0) {
       return x;
     }
-    Operand<T> keep = tf.dtypes.cast(tf.math.greaterEqual(StatelessRandom.uniform(tf, tf.shape(x), seed), tf.constant(rate)), x.type());
-    return tf.math.mul(x, tf.math.mul(keep, tf.dtypes.cast(tf.constant(1 / (1 - rate)), x.type())));
+    Operand<TBool> keep = tf.math.greaterEqual(StatelessRandom.uniform(tf, tf.shape(x), seed), tf.constant(rate));
+    Operand<T> y = tf.math.mul(x, tf.math.mul(tf.dtypes.cast(keep, x.type()), tf.dtypes.cast(tf.constant(1 / (1 - rate)), x.type())));
+    String config = AttrRecord.builder().putString("rate", Double.toString(rate)).build().encode();
+    GraphOperation node = GradientOverride.identity(tf, GRADIENT, config, List.of(tf.stopGradient(y), x, tf.stopGradient(keep)));
+    @SuppressWarnings("unchecked")
+    Operand<T> value = (Operand<T>) (Operand<?>) node.output(Input.VALUE.ordinal());
+    return value;
+  }
+
+  /** dx = dy / (1 - rate) where kept, else 0; every op reads dy, so none runs before the backward. */
+  @SuppressWarnings("unchecked")
+  private static List<Operand<?>> gradient(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
+    double rate = Double.parseDouble(AttrRecord.decode(GRADIENT + " config", config).getString("rate"));
+    return scaledWhereKept(tf.withSubScope("dropoutGrad"), (Operand<TFloating>) (Operand<?>) outputGradients.get(Input.VALUE.ordinal()),
+        (Operand<TBool>) (Operand<?>) node.input(Input.KEEP.ordinal()), rate);
+  }
+
+  private static <T extends TFloating> List<Operand<?>> scaledWhereKept(Ops tf, Operand<T> dy, Operand<TBool> keep, double rate) {
+    Operand<T> scaled = tf.math.mul(dy, tf.dtypes.cast(tf.constant(1 / (1 - rate)), dy.type()));
+    Operand<T> dx = tf.select(keep, scaled, tf.zerosLike(dy));
+    return Arrays.asList(null, dx, null);
   }
 }

@@ -5,6 +5,7 @@ import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.Dropout;
+import io.switchhead.ops.Relu;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
@@ -27,7 +28,7 @@ public final class DenseFeedForward {
     Operand<T> b1 = p.param("b1", Shape.of(f), type, Initializer.zeros());
     Operand<T> w2 = p.param("w2", Shape.of(f, d), type, Initializer.normal(initScale / Math.sqrt(f)));
     Operand<T> b2 = p.param("b2", Shape.of(d), type, Initializer.zeros());
-    Operand<T> hidden = tf.nn.relu(tf.math.add(Heads.project(tf, x, w1, steps), b1)); // [B, T, F]
+    Operand<T> hidden = Relu.apply(tf, tf.math.add(Heads.project(tf, x, w1, steps), b1)); // [B, T, F]
     if (ctx.training()) {
       hidden = Dropout.apply(tf, hidden, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }

@@ -8,6 +8,7 @@ import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.graph.params.RowTable;
 import io.switchhead.ops.Dropout;
+import io.switchhead.ops.Relu;
 import io.switchhead.ops.moe.MoeTuning;
 import io.switchhead.ops.moe.ProductKeys;
 import io.switchhead.ops.moe.SelectionConfig;
@@ -235,7 +236,7 @@ public final class PeerFeedForward {
 
   private static <T extends TFloating> Operand<T> activation(Ops tf, PeerConfig.Activation a, Operand<T> x) {
     return switch (a) {
-      case RELU -> tf.nn.relu(x);
+      case RELU -> Relu.apply(tf, x);
       // 0.5 x (1 + erf(x / sqrt 2)), the exact GELU; Erf has a C++ gradient.
       case GELU -> tf.math.mul(tf.math.mul(x, Layers.scalar(tf, 0.5, x.type())),
           tf.math.add(Layers.scalar(tf, 1, x.type()), tf.math.erf(tf.math.mul(x, Layers.scalar(tf, Math.sqrt(0.5), x.type())))));

@@ -7,6 +7,7 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.ops.Dropout;
+import io.switchhead.ops.Relu;
 import io.switchhead.ops.moe.ConditionalMatmul;
 import io.switchhead.ops.moe.DynamicK;
 import io.switchhead.ops.moe.SelectionConfig;
@@ -75,7 +76,7 @@ public final class SigmaMoeFeedForward {
     }
     // The gate multiplies after the second matmul; ReLU sees the ungated x K_e.
     Operand<T> ones = tf.onesLike(s.gates());
-    Operand<T> hidden = tf.nn.relu(first.slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]
+    Operand<T> hidden = Relu.apply(tf, first.slotOutputs(tf, flat, keys, s.ids(), ones)); // [N, k, G]
     if (ctx.training() && c.hiddenDropout()) {
       hidden = Dropout.apply(tf, hidden, dims.dropout(), ctx.seedFor(p.path() + "/hidden_dropout"));
     }
