@@ -11,8 +11,8 @@ import org.tensorflow.ndarray.Shape;
  * How a parameter gets its first value: a distribution, drawn in Java ({@link InitialValues}) from a
  * generator seeded by the model seed and the parameter's path, so the same seed gives the same
  * parameters whatever order layers are built in. Not TensorFlow's random ops: the allocator keeps
- * the pool their temporaries took, which cost a 47M run 1.4 GB of resident memory
- * (docs/benchmarks/compare.md, "Start-up memory").
+ * the pool their temporaries took (576 MB of variables initialised by them grew a process by 1.43
+ * GB, fed from Java by 650 MB: docs/benchmarks/compare.md, "Start-up memory").
  */
 public sealed interface Initializer
     permits Initializer.Normal, Initializer.TruncatedNormal, Initializer.Uniform, Initializer.Constant, Initializer.RowRenormalized {

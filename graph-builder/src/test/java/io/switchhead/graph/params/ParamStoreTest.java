@@ -199,4 +199,28 @@ class ParamStoreTest {
       assertTrue(refused.getMessage().contains("[stray]"), refused.getMessage());
     }
   }
+
+  /** Variables of more bytes than one run feeds are initialised over several runs, each fully. */
+  @Test
+  void variablesBeyondOneRunsBytesAreAllInitialised() {
+    long elements = VariableInits.BATCH_BYTES / Float.BYTES / 2 + 1; // two do not fit one run
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      ParamStore store = ParamStore.variables(tf, seed);
+      List<Operand<TFloat32>> values = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        values.add(store.root().param("w" + i, Shape.of(elements), Initializer.constant(i + 1)));
+      }
+      store.initialize(s);
+      Session.Runner runner = s.runner();
+      values.forEach(v -> runner.fetch(tf.min(v, tf.constant(0))).fetch(tf.max(v, tf.constant(0))));
+      try (Result r = runner.run()) {
+        for (int i = 0; i < 3; i++) {
+          assertEquals(i + 1f, Tensors.toFloats(r.get(2 * i))[0], "smallest element of w" + i);
+          assertEquals(i + 1f, Tensors.toFloats(r.get(2 * i + 1))[0], "largest element of w" + i);
+        }
+      }
+    }
+  }
 }
