@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.tensorflow.Graph;
 import org.tensorflow.SavedModelBundle;
@@ -106,7 +107,7 @@ public final class SavedModelExport {
 
   /** Exports a verified checkpoint to {@code outDir} as {@code options} say. */
   public static Description export(VerifiedCheckpoint checkpoint, Path outDir, Options options) {
-    return write(checkpoint.state().model(), session -> checkpoint.restoreParameters(session, SavedVariables.of(session.graph())), 0,
+    return write(checkpoint.state().model(), (store, session) -> checkpoint.restoreParameters(session, SavedVariables.of(session.graph())), 0,
         checkpoint.directory().toAbsolutePath().toString(), checkpoint.state().nextStep(), outDir, options);
   }
 
@@ -115,7 +116,7 @@ public final class SavedModelExport {
    * time and do not read: what a server does with it is what it does with a trained one.
    */
   public static Description exportInitialised(ModelConfig model, long seed, Path outDir, Options options) {
-    return write(model, Session::initialize, seed, "none: parameters initialised from seed " + seed, 0, outDir, options);
+    return write(model, ParamStore::initialize, seed, "none: parameters initialised from seed " + seed, 0, outDir, options);
   }
 
   private static void refuseExisting(Path outDir, Options options) {
@@ -123,7 +124,7 @@ public final class SavedModelExport {
   }
 
   /** Writes beside {@code outDir}, then renames into place. */
-  private static Description write(ModelConfig model, Consumer<Session> parameters, long seed, String source, long step, Path outDir,
+  private static Description write(ModelConfig model, BiConsumer<ParamStore, Session> parameters, long seed, String source, long step, Path outDir,
       Options options) {
     refuseExisting(outDir, options);
     Path parent = outDir.toAbsolutePath().getParent();
@@ -163,7 +164,7 @@ public final class SavedModelExport {
    * The serving graph with {@code parameters} set, as a SavedModel in {@code dir}; returns its
    * signatures. With {@code xla} it holds the compiled {@code decode_token} too.
    */
-  private static Map<String, SignatureDescription> writeSavedModel(ModelConfig model, Consumer<Session> parameters, long seed, Path dir,
+  private static Map<String, SignatureDescription> writeSavedModel(ModelConfig model, BiConsumer<ParamStore, Session> parameters, long seed, Path dir,
       boolean xla) throws IOException {
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
@@ -173,7 +174,7 @@ public final class SavedModelExport {
       List<Signature> signatures = serving.signatures();
       try (Session session = new Session(graph)) {
         // A checkpoint restores the parameters by name; its optimizer slots and memories are not in this graph.
-        parameters.accept(session);
+        parameters.accept(store, session);
         SavedModelBundle.exporter(dir.toString()).withTags(ServingSignatures.TAG).withSession(session)
             .withSignatures(signatures.toArray(new Signature[0])).export();
       }

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.tensorflow.Graph;
 import org.tensorflow.SavedModelBundle;
@@ -68,15 +69,15 @@ public final class ServedModel implements AutoCloseable {
 
   /** The serving graph of a verified checkpoint, in this process. */
   public static ServedModel fromCheckpoint(VerifiedCheckpoint checkpoint) {
-    return build(checkpoint.state().model(), session -> checkpoint.restoreParameters(session, SavedVariables.of(session.graph())), 0);
+    return build(checkpoint.state().model(), (store, session) -> checkpoint.restoreParameters(session, SavedVariables.of(session.graph())), 0);
   }
 
   /** The serving graph of a model with freshly initialised parameters (from {@code seed}): for benchmarks, which time and do not read. */
   public static ServedModel initialised(ModelConfig config, long seed) {
-    return build(config, Session::initialize, seed);
+    return build(config, ParamStore::initialize, seed);
   }
 
-  private static ServedModel build(ModelConfig config, Consumer<Session> parameters, long seed) {
+  private static ServedModel build(ModelConfig config, BiConsumer<ParamStore, Session> parameters, long seed) {
     Graph graph = new Graph();
     Session session = null;
     try {
@@ -85,7 +86,7 @@ public final class ServedModel implements AutoCloseable {
       ServingGraph serving = ServingGraph.build(tf, config, store, true);
       store.freeze();
       session = new Session(graph);
-      parameters.accept(session);
+      parameters.accept(store, session);
       ImmutableMap.Builder<String, SessionFunction> functions = ImmutableMap.builder();
       for (Signature s : serving.signatures()) {
         functions.put(s.key(), SessionFunction.create(s, session));

@@ -5,8 +5,6 @@ import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
-import com.google.common.hash.Hashing;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -14,7 +12,9 @@ import java.util.List;
 import java.util.Map;
 import org.tensorflow.Operand;
 import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.OperationBuilder;
+import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Operands;
 import org.tensorflow.op.Ops;
@@ -23,7 +23,6 @@ import org.tensorflow.op.core.Identity;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -32,9 +31,10 @@ import org.tensorflow.types.family.TFloating;
  * the store binds parameters:
  *
  * <ul>
- *   <li>{@link #variables}: a VariableV2 per parameter, named by its path, initialised by its
- *       initializer when the session initialises, and read through {@code identity} (a Square or
- *       Log1p straight on a VariableV2 crashes TensorFlow Java 1.1.0 while building gradients);
+ *   <li>{@link #variables}: a VariableV2 per parameter, named by its path, given its initializer's
+ *       value by {@link #initialize} (the one way to initialise a store's variables), and read
+ *       through {@code identity} (a Square or Log1p straight on a VariableV2 crashes TensorFlow Java
+ *       1.1.0 while building gradients);
  *   <li>{@link #arguments}: a placeholder per parameter, for building the model inside a graph
  *       function (e.g. an XLA-compiled training step) that receives parameter values as inputs.
  * </ul>
@@ -76,9 +76,6 @@ public final class ParamStore implements ParamSource {
     BOUND
   }
 
-  /** Where the ops that initialise state variables go. */
-  private static final String STATE_INIT_SCOPE = "state_init";
-
   private final Ops tf;
   private final long seed;
   private final Binding binding;
@@ -89,6 +86,8 @@ public final class ParamStore implements ParamSource {
   private final Map<String, Param> buffers = new LinkedHashMap<>();
   private final List<BufferUpdate> bufferUpdates = new ArrayList<>();
   private final Map<String, RowRead> rowReads = new LinkedHashMap<>();
+  /** How each variable (parameter, buffer, state) gets its first value. */
+  private final VariableInits inits = new VariableInits();
   /** The value of each table parameter, by path. */
   private final Map<String, Operand<? extends TFloating>> tables = new LinkedHashMap<>();
   /** Each table's pieces' ids [M_c] so far, by path. */
@@ -292,9 +291,7 @@ public final class ParamStore implements ParamSource {
     checkState(binding == Binding.VARIABLES, "state variables exist only in a variables store");
     ParamSpec spec = new ParamSpec(path, shape, type, Initializer.zeros());
     checkArgument(!params.containsKey(path) && !states.containsKey(path) && !buffers.containsKey(path), "'%s' created twice", path);
-    // Not scopeOf(a parameter's path): a sub-scope named exactly like an existing op (the
-    // parameter's variable) makes TensorFlow Java 1.1.0's NameScope throw StringIndexOutOfBounds.
-    Variable<T> variable = (Variable<T>) newVariable(path, spec, scopeOf(STATE_INIT_SCOPE).withInitScope());
+    Variable<T> variable = (Variable<T>) newVariable(spec);
     states.put(path, variable);
     return variable;
   }
@@ -317,6 +314,23 @@ public final class ParamStore implements ParamSource {
   /** Total number of scalars. */
   public long size() {
     return params.values().stream().mapToLong(p -> p.spec().size()).sum();
+  }
+
+  /**
+   * Gives every variable of this store (parameters, buffers, optimizer slots, other state) its
+   * initial value, drawn in Java from the store's seed and each variable's path and fed to it a
+   * bounded number of bytes at a time. The variables are no TensorFlow initialisers, so a session's
+   * own {@code initialize} (or its runs' auto-initialisation) leaves them alone: this is the one
+   * way, for a new model; a restored one is given its values by the checkpoint instead.
+   *
+   * @throws IllegalArgumentException if {@code session} is not on this store's graph
+   * @throws IllegalStateException if the store binds no variables, or the graph has a variable
+   *     the store did not create
+   */
+  public void initialize(Session session) {
+    checkState(binding == Binding.VARIABLES, "only a variables store has variables to initialise");
+    checkArgument(session.graph() == tf.scope().env(), "the session runs another graph than this store's");
+    inits.run(session, seed);
   }
 
   /** After this, creating a parameter is an error: the model is complete. */
@@ -345,26 +359,32 @@ public final class ParamStore implements ParamSource {
   }
 
   private Param createVariable(ParamSpec spec) {
-    Variable<? extends TFloating> variable = newVariable(spec.path(), spec, scopeOf(parentOf(spec.path())).withInitScope());
+    Variable<? extends TFloating> variable = newVariable(spec);
     Operand<? extends TFloating> read =
         new Identity<>(named("Identity", spec.path() + "/read", tf.scope()).addInput(variable.asOutput()).build());
     return new Param(spec, read, variable);
   }
 
   /**
-   * A VariableV2 named exactly {@code fullName}, assigned its initializer's value when the session
-   * initialises. Built with explicit names because TensorFlow Java's name scopes treat op names and
-   * scope names as one namespace: a variable {@code embedding} would push every later scope called
-   * {@code embedding} (its read, its optimizer slots) to {@code embedding_1}.
+   * A VariableV2 named exactly by {@code spec}'s path, with an Assign {@code path/init} from a
+   * placeholder {@code path/init_value} that {@link #initialize} feeds. Built with explicit names
+   * because TensorFlow Java's name scopes treat op names and scope names as one namespace: a
+   * variable {@code embedding} would push every later scope called {@code embedding} (its read, its
+   * optimizer slots) to {@code embedding_1}. Not in TensorFlow's init scope: its initialisers would
+   * be run by a session's auto-initialisation, without the fed value.
    */
-  private <T extends TFloating> Variable<T> newVariable(String fullName, ParamSpec spec, Ops initOps) {
+  private <T extends TFloating> Variable<T> newVariable(ParamSpec spec) {
     @SuppressWarnings("unchecked")
     Class<T> type = (Class<T>) spec.type();
-    Scope init = tf.scope().withInitScope();
-    Variable<T> variable = new Variable<>(named("VariableV2", fullName, init)
+    String name = spec.path();
+    Scope scope = tf.scope();
+    Variable<T> variable = new Variable<>(named("VariableV2", name, scope)
         .setAttr("shape", spec.shape()).setAttr("dtype", Operands.toDataType(type)).build());
-    Operand<T> value = spec.initializer().build(initOps, spec.shape(), type, seedOf(initOps, spec.path()));
-    named("Assign", fullName + "/init", init).addInput(variable.asOutput()).addInput(value.asOutput()).build();
+    Placeholder<T> value = new Placeholder<>(named("Placeholder", name + "/init_value", scope)
+        .setAttr("dtype", Operands.toDataType(type)).setAttr("shape", spec.shape()).build());
+    GraphOperation assign = (GraphOperation) named("Assign", name + "/init", scope)
+        .addInput(variable.asOutput()).addInput(value.asOutput()).build();
+    inits.add(spec, value, assign);
     return variable;
   }
 
@@ -390,15 +410,6 @@ public final class ParamStore implements ParamSource {
     checkArgument(value.shape().isCompatibleWith(spec.shape()), "parameter '%s' has shape %s, its bound value %s",
         spec.path(), spec.shape(), value.shape());
     return new Param(spec, value, null);
-  }
-
-  /** A per-parameter stateless seed: a stable hash of the model seed and the path. */
-  private Operand<TInt64> seedOf(Ops init, String path) {
-    long[] seedPair = {
-      Hashing.murmur3_128((int) seed).hashString(path, StandardCharsets.UTF_8).asLong(),
-      seed
-    };
-    return init.constant(seedPair);
   }
 
   private static String parentOf(String path) {

@@ -166,7 +166,7 @@ public final class TrainingGraph implements AutoCloseable {
     // On a cluster the chief's server is the session's master: it places the replicas on their tasks.
     session = replicas.cluster().map(c -> RemoteSession.open(graph, c.target(ClusterSpec.CHIEF), sessionConfig))
         .orElseGet(() -> new Session(graph, sessionConfig));
-    session.initialize();
+    store.initialize(session);
   }
 
   /** The one-device pass: the gradients of the plain forward, built in the graph itself. */

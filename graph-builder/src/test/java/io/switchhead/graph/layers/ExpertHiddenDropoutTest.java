@@ -65,7 +65,7 @@ class ExpertHiddenDropoutTest {
       ParamStore store = ParamStore.variables(tf, seed);
       LayerContext ctx = training ? LayerContext.train(tf, tf.constant(new long[] {7, 8})) : LayerContext.eval(tf);
       Operand<TFloat32> y = layer.apply(store.root().child("layer"), ctx, tf.constant(input));
-      s.initialize();
+      store.initialize(s);
       try (Result r = s.runner().fetch(y).run()) {
         return Tensors.toFloats(r.get(0));
       }

@@ -131,7 +131,7 @@ class DecodeGraphTest {
           ? ForwardGraph.build(c, store.sharedWith(m), LayerContext.eval(m), ForwardGraph.Inputs.tokens(chunk).withMemories(List.of(memory))).logits()
           : null;
       s = new Session(g);
-      s.initialize();
+      store.initialize(s);
       reset();
     }
 

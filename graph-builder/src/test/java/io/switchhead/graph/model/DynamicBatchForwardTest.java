@@ -66,7 +66,7 @@ class DynamicBatchForwardTest {
         Operand<TFloat32> dynamic = ForwardGraph.build(c, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(any)).logits();
         Map<String, Operand<? extends TFloating>> byPath = new LinkedHashMap<>();
         store.params().forEach(p -> byPath.put(p.spec().path(), p.value()));
-        s.initialize();
+        store.initialize(s);
         for (int batch : new int[] {1, 3}) {
           Ops fixed = tf.withSubScope("static_" + batch);
           Placeholder<TInt32> in = fixed.placeholder(TInt32.class, Placeholder.shape(Shape.of(batch, T)));

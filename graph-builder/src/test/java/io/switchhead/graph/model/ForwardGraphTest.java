@@ -58,9 +58,10 @@ class ForwardGraphTest {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
       Ops tf = Ops.create(g);
-      ForwardGraph.Output out = ForwardGraph.build(c, ParamStore.variables(tf, random.nextLong()), LayerContext.eval(tf),
+      ParamStore store = ParamStore.variables(tf, random.nextLong());
+      ForwardGraph.Output out = ForwardGraph.build(c, store, LayerContext.eval(tf),
           ForwardGraph.Inputs.tokens(constant(tf, inputs)).withTargets(constant(tf, targets)));
-      s.initialize();
+      store.initialize(s);
       ForwardGraph.Losses losses = out.requireLosses();
       try (Result r = s.runner().fetch(out.logits()).fetch(losses.lm()).fetch(losses.total()).run()) {
         float[] logits = Tensors.toFloats(r.get(0));

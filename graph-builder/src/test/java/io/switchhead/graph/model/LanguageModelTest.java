@@ -89,7 +89,7 @@ class LanguageModelTest {
       ParamStore store = ParamStore.variables(tf, seed);
       Operand<TInt32> in = tf.constant(new int[][] {tokens});
       LanguageModel.Output<TFloat32> out = LanguageModel.apply(c, store.root(), LayerContext.eval(tf), in, List.of());
-      s.initialize();
+      store.initialize(s);
       try (Result r = s.runner().fetch(out.logits()).run()) {
         return Tensors.toFloats(r.get(0));
       }

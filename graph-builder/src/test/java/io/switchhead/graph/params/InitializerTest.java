@@ -1,41 +1,54 @@
 package io.switchhead.graph.params;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.Tensor;
+import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
 
 class InitializerTest {
 
+  /** Draws per distribution: enough that a 3% tolerance on the std is about 6 standard errors. */
+  private static final int N = 20_000;
+
   @Seeded private long seed;
 
-  private float[] draw(Initializer init, Shape shape) {
-    try (Graph g = new Graph();
-        Session s = new Session(g)) {
-      ParamStore store = ParamStore.variables(Ops.create(g), seed);
-      Operand<TFloat32> w = store.root().param("w", shape, init);
-      s.initialize();
-      try (Result r = s.runner().fetch(w).run()) {
-        return Tensors.toFloats(r.get(0));
-      }
+  /** The float32 values a parameter {@code path} of {@code shape} starts with, made in Java. */
+  private float[] draw(String path, Initializer init, Shape shape) {
+    try (Tensor t = InitialValues.of(new ParamSpec(path, shape, TFloat32.class, init), seed)) {
+      return Tensors.toFloats(t);
     }
   }
 
-  private static double std(float[] v) {
-    double mean = 0;
+  private float[] draw(Initializer init, int n) {
+    return draw("w", init, Shape.of(n));
+  }
+
+  private static double mean(float[] v) {
+    double sum = 0;
     for (float x : v) {
-      mean += x;
+      sum += x;
     }
-    mean /= v.length;
+    return sum / v.length;
+  }
+
+  private static double std(float[] v) {
+    double mean = mean(v);
     double var = 0;
     for (float x : v) {
       var += (x - mean) * (x - mean);
@@ -43,29 +56,64 @@ class InitializerTest {
     return Math.sqrt(var / v.length);
   }
 
-  @Test
-  void normalHasTheRequestedStd() {
-    float[] v = draw(Initializer.normal(0.05), Shape.of(100, 100));
-    assertEquals(0.05, std(v), 0.05 * 0.03);
-  }
-
-  @Test
-  void truncatedNormalStaysWithinTwoStd() {
-    float[] v = draw(Initializer.truncatedNormal(0.5), Shape.of(50, 80));
+  private static double maxAbs(float[] v) {
+    double max = 0;
     for (float x : v) {
-      assertTrue(Math.abs(x) <= 1.0 + 1e-6, "draw beyond 2 std: " + x);
+      max = Math.max(max, Math.abs(x));
     }
-    // A normal truncated at +-2 sd has std 0.8796 sd.
-    assertEquals(0.5 * 0.8796, std(v), 0.5 * 0.03);
+    return max;
   }
 
   @Test
-  void zerosAndOnes() {
-    for (float x : draw(Initializer.zeros(), Shape.of(3, 2))) {
+  void normalHasTheRequestedMeanAndStd() {
+    double std = 0.05;
+    float[] v = draw(Initializer.normal(std), N);
+    assertEquals(0, mean(v), 4 * std / Math.sqrt(N), "mean");
+    assertEquals(std, std(v), std * 0.03, "std");
+    // Not a truncated or bounded draw: a normal's 20k draws reach past 3 std (all but surely).
+    assertTrue(maxAbs(v) > 3 * std, "largest |draw| " + maxAbs(v) + " of a normal with std " + std);
+    long withinOne = 0;
+    for (float x : v) {
+      withinOne += Math.abs(x) <= std ? 1 : 0;
+    }
+    assertEquals(0.6827, withinOne / (double) N, 0.015, "share within one std");
+  }
+
+  @Test
+  void truncatedNormalStaysWithinTwoStdAndHasTheTruncatedStd() {
+    double std = 0.5;
+    float[] v = draw(Initializer.truncatedNormal(std), N);
+    for (float x : v) {
+      assertTrue(Math.abs(x) <= 2 * std, "draw beyond 2 std: " + x);
+    }
+    assertTrue(maxAbs(v) > 1.9 * std, "the draws reach the bound: largest |draw| " + maxAbs(v));
+    assertEquals(0, mean(v), 4 * std / Math.sqrt(N), "mean");
+    // As TensorFlow's: std times a standard normal redrawn beyond +-2, whose std is 0.8796.
+    assertEquals(std * 0.8796, std(v), std * 0.8796 * 0.03, "std");
+  }
+
+  @Test
+  void uniformIsInMinusLimitToLimitWithTheUniformStd() {
+    double limit = 0.3;
+    float[] v = draw(Initializer.uniform(limit), N);
+    for (float x : v) {
+      assertTrue(x >= (float) -limit && x < (float) limit, "draw outside [-limit, limit): " + x);
+    }
+    assertEquals(0, mean(v), 4 * limit / Math.sqrt(3 * N), "mean");
+    assertEquals(limit / Math.sqrt(3), std(v), limit / Math.sqrt(3) * 0.03, "std");
+    assertTrue(maxAbs(v) > 0.99 * limit, "the draws fill the range: largest |draw| " + maxAbs(v));
+  }
+
+  @Test
+  void constants() {
+    for (float x : draw(Initializer.zeros(), 6)) {
       assertEquals(0f, x);
     }
-    for (float x : draw(Initializer.ones(), Shape.of(3, 2))) {
+    for (float x : draw(Initializer.ones(), 6)) {
       assertEquals(1f, x);
+    }
+    for (float x : draw(Initializer.constant(-0.25), 6)) {
+      assertEquals(-0.25f, x);
     }
   }
 
@@ -74,8 +122,8 @@ class InitializerTest {
     int rows = 10;
     int cols = 64;
     double std = 1 / Math.sqrt(cols);
-    float[] raw = draw(Initializer.normal(std), Shape.of(rows, cols));
-    float[] w = draw(Initializer.rowRenormalized(Initializer.normal(std)), Shape.of(rows, cols));
+    float[] raw = draw("sel", Initializer.normal(std), Shape.of(rows, cols));
+    float[] w = draw("sel", Initializer.rowRenormalized(Initializer.normal(std)), Shape.of(rows, cols));
     double firstNorm = -1;
     for (int r = 0; r < rows; r++) {
       double norm = 0;
@@ -95,6 +143,43 @@ class InitializerTest {
       double ratio = w[r * cols] / raw[r * cols];
       for (int c = 1; c < cols; c++) {
         assertEquals(ratio, w[r * cols + c] / (double) raw[r * cols + c], 1e-3 * Math.abs(ratio));
+      }
+    }
+    assertThrows(IllegalArgumentException.class, () -> draw("v", Initializer.rowRenormalized(Initializer.normal(1)), Shape.of(4)));
+  }
+
+  @Test
+  void theValuesDependOnTheSeedAndPathAlone() {
+    Initializer init = Initializer.normal(1);
+    Shape shape = Shape.of(8, 16);
+    float[] first = draw("layers/0/w", init, shape);
+    assertArrayEquals(first, draw("layers/0/w", init, shape), "same seed and path: the same values");
+    assertFalse(Arrays.equals(first, draw("layers/1/w", init, shape)), "another path: other values");
+    try (Tensor t = InitialValues.of(new ParamSpec("layers/0/w", shape, TFloat32.class, init), seed ^ (1L << 40))) {
+      assertFalse(Arrays.equals(first, Tensors.toFloats(t)), "a seed differing in its high bits only: other values");
+    }
+    try (Tensor t = InitialValues.of(new ParamSpec("layers/0/w", shape, TFloat64.class, init), seed)) {
+      double[] wide = Tensors.toDoubles(t);
+      for (int i = 0; i < first.length; i++) {
+        assertEquals(first[i], (float) wide[i], "float64 holds the same draws, element " + i);
+      }
+    }
+  }
+
+  @Test
+  void theStoreFeedsTheJavaValuesAndNothingElseInitialises() {
+    Shape shape = Shape.of(5, 7);
+    Initializer init = Initializer.truncatedNormal(0.2);
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
+      ParamStore store = ParamStore.variables(Ops.create(g), seed);
+      Operand<TFloat32> w = store.root().child("layers").child(2).param("w", shape, init);
+      // A session's own initialisation (and its runs' auto-initialisation) has nothing to run.
+      s.initialize();
+      assertThrows(TensorFlowException.class, () -> s.runner().fetch(w).run().close(), "read before the store's initialize");
+      store.initialize(s);
+      try (Result r = s.runner().fetch(w).run()) {
+        assertArrayEquals(draw("layers/2/w", init, shape), Tensors.toFloats(r.get(0)));
       }
     }
   }

@@ -10,6 +10,7 @@ import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
@@ -33,7 +34,7 @@ class ParamStoreTest {
       for (String path : paths) {
         values.add(store.get(new ParamSpec(path, Shape.of(3, 4), TFloat32.class, Initializer.normal(1))));
       }
-      s.initialize();
+      store.initialize(s);
       List<float[]> out = new ArrayList<>();
       Session.Runner runner = s.runner();
       values.forEach(runner::fetch);
@@ -101,7 +102,7 @@ class ParamStoreTest {
       ParamStore.RowRead read = store.rowReads().get("t");
       assertEquals(2, read.rows().size(), "one rows tensor per piece");
       try (Session s = new Session(g)) {
-        s.initialize();
+        store.initialize(s);
         try (Result r = s.runner().fetch(read.ids()).fetch(store.params().get(0).value()).fetch(second).run()) {
           assertArrayEquals(new int[] {4, 0, 2}, Tensors.toInts(r.get(0)));
           float[] values = Tensors.toFloats(r.get(1));
@@ -138,7 +139,7 @@ class ParamStoreTest {
       Operand<TFloat32> w = store.root().param("w", Shape.of(4), Initializer.constant(0.5));
       Operand<TFloat32> loss = tf.math.add(tf.reduceSum(tf.math.square(w), tf.constant(0)), tf.reduceSum(tf.math.log1p(w), tf.constant(0)));
       List<Operand<?>> grads = Gradients.of(tf, loss, store.values());
-      s.initialize();
+      store.initialize(s);
       try (Result r = s.runner().fetch(grads.get(0)).run()) {
         // d/dw (w^2 + log(1 + w)) = 2w + 1/(1+w) at w = 0.5
         float expected = (float) (1.0 + 1.0 / 1.5);
@@ -155,6 +156,71 @@ class ParamStoreTest {
       assertEquals("Placeholder", w.op().type());
       assertEquals(Shape.of(3, 4), w.shape());
       assertEquals(null, store.params().get(0).variable());
+    }
+  }
+
+  /**
+   * Every variable kind gets its value from {@link ParamStore#initialize}: parameters, buffers (both
+   * kinds) and state variables (optimizer slots); a variable of the graph that the store did not
+   * create is refused by name rather than left uninitialised.
+   */
+  @Test
+  void initializeGivesEveryVariableItsValueAndRefusesOthers() {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      ParamStore store = ParamStore.variables(tf, seed);
+      ParamScope layer = store.root().child("layers").child(0);
+      Operand<TFloat32> w = layer.param("w", Shape.of(3, 2), Initializer.normal(1));
+      Operand<TFloat32> mean = layer.buffer("mean", Shape.of(2), TFloat32.class, Initializer.constant(0.5));
+      layer.trackBuffer("variance", Shape.of(2), Initializer.ones(), tf.constant(new float[] {2, 2}), 0.1);
+      var slot = store.slot(store.params().get(0), "m");
+      var memory = store.state("memory/train", Shape.of(2, 3), TFloat32.class);
+      store.freeze();
+      store.initialize(s);
+      Session.Runner runner = s.runner().fetch(w).fetch(mean).fetch(store.buffers().get(1).variable()).fetch(slot).fetch(memory);
+      try (Result r = runner.run()) {
+        float[] first = Tensors.toFloats(r.get(0));
+        assertEquals(6, first.length);
+        assertFalse(Arrays.equals(new float[6], first), "the parameter has its normal draw");
+        assertArrayEquals(new float[] {0.5f, 0.5f}, Tensors.toFloats(r.get(1)));
+        assertArrayEquals(new float[] {1, 1}, Tensors.toFloats(r.get(2)));
+        assertArrayEquals(new float[6], Tensors.toFloats(r.get(3)), "an optimizer slot starts at zero");
+        assertArrayEquals(new float[6], Tensors.toFloats(r.get(4)), "a state variable starts at zero");
+      }
+      int variables = 0;
+      for (var it = g.operations(); it.hasNext(); ) {
+        variables += it.next().type().equals("VariableV2") ? 1 : 0;
+      }
+      assertEquals(5, variables, "the graph's variables, all read above");
+
+      tf.withName("stray").variable(Shape.of(2), TFloat32.class);
+      var refused = assertThrows(IllegalStateException.class, () -> store.initialize(s));
+      assertTrue(refused.getMessage().contains("[stray]"), refused.getMessage());
+    }
+  }
+
+  /** Variables of more bytes than one run feeds are initialised over several runs, each fully. */
+  @Test
+  void variablesBeyondOneRunsBytesAreAllInitialised() {
+    long elements = VariableInits.BATCH_BYTES / Float.BYTES / 2 + 1; // two do not fit one run
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      ParamStore store = ParamStore.variables(tf, seed);
+      List<Operand<TFloat32>> values = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        values.add(store.root().param("w" + i, Shape.of(elements), Initializer.constant(i + 1)));
+      }
+      store.initialize(s);
+      Session.Runner runner = s.runner();
+      values.forEach(v -> runner.fetch(tf.min(v, tf.constant(0))).fetch(tf.max(v, tf.constant(0))));
+      try (Result r = runner.run()) {
+        for (int i = 0; i < 3; i++) {
+          assertEquals(i + 1f, Tensors.toFloats(r.get(2 * i))[0], "smallest element of w" + i);
+          assertEquals(i + 1f, Tensors.toFloats(r.get(2 * i + 1))[0], "largest element of w" + i);
+        }
+      }
     }
   }
 }

@@ -39,7 +39,7 @@ class AdamWTest {
       Placeholder<TFloat32> b1p = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
       Placeholder<TFloat32> b2p = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
       List<Op> updates = adam.updates(tf, store, slots, List.of(grad), new AdamW.StepInputs(lr, b1p, b2p), List.of());
-      s.initialize();
+      store.initialize(s);
       double[] p = new double[n];
       try (Result r = s.runner().fetch(w).run()) {
         float[] init = Tensors.toFloats(r.get(0));

@@ -125,7 +125,7 @@ class LazyAdamWTest {
           "dense [N, W] table gradients the step runs");
       Variable<?> table = store.params().get(0).variable();
       try (Session s = new Session(g)) {
-        s.initialize();
+        store.initialize(s);
         int[][] steps = {{0, 2, 2, 5, 7}, {2, 3, 3, 3, 8}};
         for (int t = 0; t < steps.length; t++) {
           float[] w = floats(5 * W);
