@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code train --cluster}: two worker JVMs on loopback, task 0 the chief, give the losses of one
  * process on two devices; a worker killed mid-run stops the chief with an error naming it, its last
- * checkpoint intact, and the restarted cluster resumes to the uninterrupted run's losses.
+ * checkpoint intact, and the restarted cluster resumes to the uninterrupted run's losses. The
+ * processes' JIT stops at C1 ({@link Launcher#startC1}): seven start-ups, on two cores.
  */
 class ClusterEndToEndTest {
 
@@ -83,14 +84,14 @@ class ClusterEndToEndTest {
   /** The losses of one process on two devices, the same run otherwise. */
   private SortedMap<Long, Float> twoDevices() throws Exception {
     Path out = dir.resolve("devices");
-    try (Launcher run = Launcher.start(TinyRun.train(config, data, out, STEPS, EVERY, "--devices", "2"))) {
+    try (Launcher run = Launcher.startC1(TinyRun.train(config, data, out, STEPS, EVERY, "--devices", "2"))) {
       assertEquals(0, run.waitFor(5), run.output());
     }
     return TensorBoardReader.scalars(out.resolve("tensorboard"), "train/loss");
   }
 
   private static Launcher worker(Path cluster) throws IOException {
-    return Launcher.start("train", "--cluster", cluster.toString(), "--task", "1");
+    return Launcher.startC1("train", "--cluster", cluster.toString(), "--task", "1");
   }
 
   private Launcher chief(Path out, Path cluster, String... extra) throws IOException {
@@ -100,7 +101,7 @@ class ClusterEndToEndTest {
     args[2] = "--task";
     args[3] = "0";
     System.arraycopy(extra, 0, args, 4, extra.length);
-    return Launcher.start(TinyRun.train(config, data, out, STEPS, EVERY, args));
+    return Launcher.startC1(TinyRun.train(config, data, out, STEPS, EVERY, args));
   }
 
   /** Two tasks on loopback, at ports free now. */

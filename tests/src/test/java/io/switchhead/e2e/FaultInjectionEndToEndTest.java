@@ -13,6 +13,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -24,10 +29,18 @@ import org.junit.jupiter.api.io.TempDir;
  * steps, evaluations, saves), each followed by {@code --resume}. Every validation a run prints,
  * before a kill or after a resume, and the last one, equal the uninterrupted run's; no kill leaves
  * a directory that a resume cannot continue from.
+ *
+ * <p>The kills are dealt to {@value #CHAINS} chains of runs in their own directories, each chain
+ * one child at a time with its own random moments (drawn from the test's seed), the chains side by
+ * side: a child spends most of its life starting up, on one core, so two cores take two at once.
+ * The uninterrupted run goes alongside the first chain; what the children printed is compared with
+ * it once it has ended. The children's JIT stops at C1 ({@link Launcher#startC1}), which saves a
+ * quarter of each start-up's CPU time.
  */
 class FaultInjectionEndToEndTest {
 
   private static final int KILLS = 20;
+  private static final int CHAINS = 2;
   private static final int STEPS = 100;
   private static final int EVERY = 4;
   /** Printed once the graph is built and what killed saves left is swept, before the first step. */
@@ -45,15 +58,48 @@ class FaultInjectionEndToEndTest {
   /** Where a kill hit. */
   private enum Hit { START_UP, STEPS, SAVE }
 
+  /** What one chain did: its counts, and the output of each child that printed validations, to compare. */
+  private static final class Chain {
+    final Map<Hit, Integer> hits = new EnumMap<>(Hit.class);
+    final List<String> printed = new ArrayList<>();
+    /** The last line of each completed run. */
+    final List<String> ends = new ArrayList<>();
+    int kills;
+    int restarts;
+  }
+
   @Test
   void killedAtRandomMomentsAndResumedEachTimeARunEndsAsTheUninterruptedOne() throws Exception {
     long started = System.nanoTime();
     config = TinyRun.config(dir);
     data = TinyRun.corpus(dir, random);
+    List<Random> randoms = new ArrayList<>();
+    for (int c = 0; c < CHAINS; c++) {
+      randoms.add(new Random(random.nextLong()));
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(CHAINS);
+    List<Chain> chains = new ArrayList<>();
     Map<Integer, String> expected;
-    try (Launcher straight = Launcher.start(TinyRun.train(config, data, dir.resolve("straight"), STEPS, EVERY))) {
-      assertEquals(0, straight.waitFor(5), straight.output());
-      expected = evaluations(straight.output());
+    try {
+      // The first chain starts with the uninterrupted run; the others once it has ended.
+      List<Future<Chain>> running = new ArrayList<>();
+      running.add(pool.submit(() -> chain("a", KILLS / CHAINS + KILLS % CHAINS, randoms.get(0))));
+      Future<Map<Integer, String>> straight = pool.submit(() -> {
+        try (Launcher run = Launcher.startC1(TinyRun.train(config, data, dir.resolve("straight"), STEPS, EVERY))) {
+          assertEquals(0, run.waitFor(5), run.output());
+          return evaluations(run.output());
+        }
+      });
+      for (int c = 1; c < CHAINS; c++) {
+        int chain = c;
+        running.add(pool.submit(() -> chain(Character.toString('a' + chain), KILLS / CHAINS, randoms.get(chain))));
+      }
+      expected = result(straight);
+      for (Future<Chain> chain : running) {
+        chains.add(result(chain));
+      }
+    } finally {
+      pool.shutdownNow();
     }
     String expectedEnd = expected.get(STEPS);
 
@@ -62,19 +108,49 @@ class FaultInjectionEndToEndTest {
     int restarts = 0;
     int compared = 0;
     int completed = 0;
+    for (Chain chain : chains) {
+      chain.hits.forEach((hit, n) -> hits.merge(hit, n, Integer::sum));
+      kills += chain.kills;
+      restarts += chain.restarts;
+      for (String output : chain.printed) {
+        compared += compare(expected, output);
+      }
+      for (String output : chain.ends) {
+        Matcher end = END.matcher(output.lines().reduce((a, b) -> b).orElse(""));
+        assertTrue(end.matches(), output);
+        assertEquals(expectedEnd, end.group(1), output);
+        completed++;
+      }
+    }
+    double seconds = (System.nanoTime() - started) / 1e9;
+    System.out.printf("fault injection: %d kills in %d chains: %d during a checkpoint save, %d during steps or evaluations, %d "
+            + "during start-up; %d left no complete checkpoint yet (resume said so, the run was started again); %d runs completed, "
+            + "each at validation %s bpc as the uninterrupted run; %d evaluations compared; %.0f s%n", kills, chains.size(),
+        hits.getOrDefault(Hit.SAVE, 0), hits.getOrDefault(Hit.STEPS, 0), hits.getOrDefault(Hit.START_UP, 0), restarts, completed,
+        expectedEnd, compared, seconds);
+    assertEquals(KILLS, kills);
+  }
+
+  /**
+   * One chain: runs in {@code dir/<name>-run-N}, one child at a time, until {@code kills} children
+   * were killed and the last killed run has been resumed to its end.
+   */
+  private Chain chain(String name, int kills, Random random) throws Exception {
+    Chain chain = new Chain();
+    int completed = 0;
     Path run = null;
     boolean resume = false;
-    while (kills < KILLS || run != null) {
+    while (chain.kills < kills || run != null) {
       if (run == null) {
-        run = dir.resolve("run-" + completed);
+        run = dir.resolve(name + "-run-" + completed);
         resume = false;
       }
       String[] args = resume ? TinyRun.train(config, data, run, STEPS, EVERY, "--resume") : TinyRun.train(config, data, run, STEPS, EVERY);
-      try (Launcher child = Launcher.start(args)) {
-        if (kills < KILLS && killAtARandomMoment(child)) {
-          kills++;
-          hits.merge(whereItHit(run, child.output()), 1, Integer::sum);
-          compared += compare(expected, child.output());
+      try (Launcher child = Launcher.startC1(args)) {
+        if (chain.kills < kills && killAtARandomMoment(child, random)) {
+          chain.kills++;
+          chain.hits.merge(whereItHit(run, child.output()), 1, Integer::sum);
+          chain.printed.add(child.output());
           resume = true;
           continue;
         }
@@ -82,26 +158,30 @@ class FaultInjectionEndToEndTest {
         if (code == 2 && resume && child.output().contains(NOTHING_SAVED)) {
           assertTrue(Files.notExists(run.resolve("checkpoints").resolve("manifest.json")), child.output());
           resume = false; // killed before its first checkpoint was complete: nothing to resume, start it again
-          restarts++;
+          chain.restarts++;
           continue;
         }
         assertEquals(0, code, child.output());
-        compared += compare(expected, child.output());
-        Matcher end = END.matcher(child.output().lines().reduce((a, b) -> b).orElse(""));
-        assertTrue(end.matches(), child.output());
-        assertEquals(expectedEnd, end.group(1), child.output());
+        chain.printed.add(child.output());
+        chain.ends.add(child.output());
         assertLeftNothingBehind(run);
         completed++;
         run = null;
       }
     }
-    double seconds = (System.nanoTime() - started) / 1e9;
-    System.out.printf("fault injection: %d kills: %d during a checkpoint save, %d during steps or evaluations, %d during "
-            + "start-up; %d left no complete checkpoint yet (resume said so, the run was started again); %d runs completed, "
-            + "each at validation %s bpc as the uninterrupted run; %d evaluations compared; %.0f s%n", kills,
-        hits.getOrDefault(Hit.SAVE, 0), hits.getOrDefault(Hit.STEPS, 0), hits.getOrDefault(Hit.START_UP, 0), restarts, completed,
-        expectedEnd, compared, seconds);
-    assertEquals(KILLS, kills);
+    return chain;
+  }
+
+  /** The task's result, or what it threw. */
+  private static <T> T result(Future<T> task) throws Exception {
+    try {
+      return task.get(30, TimeUnit.MINUTES);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof Error error) {
+        throw error;
+      }
+      throw (Exception) e.getCause();
+    }
   }
 
   /**
@@ -111,7 +191,7 @@ class FaultInjectionEndToEndTest {
    * evaluations makes each run progress, so later kills hit runs resumed from real checkpoints, not
    * only runs that never saved. Returns false if the process ended first.
    */
-  private boolean killAtARandomMoment(Launcher child) throws InterruptedException {
+  private static boolean killAtARandomMoment(Launcher child, Random random) throws InterruptedException {
     int kind = random.nextInt(3);
     long delay = switch (kind) {
       case 0 -> random.nextInt(6000);

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -51,12 +52,28 @@ final class Launcher implements AutoCloseable {
 
   /** Starts ./switchhead with the arguments, without TF_XLA_FLAGS in its environment (the launcher sets it). */
   static Launcher start(String... args) throws IOException {
+    return start(Map.of(), args);
+  }
+
+  /**
+   * As {@link #start}, with the JVM's just-in-time compiler stopped at its first tier (C1): the
+   * launcher's default options (its {@code SWITCHHEAD_JAVA_OPTS}) plus
+   * {@code -XX:TieredStopAtLevel=1}. A child that lives a few seconds spends most of them starting
+   * up, and C2's compilations then cost about a quarter of its CPU time; for tests that start many
+   * such children (kills and resumes) and are about what the process does, not how fast.
+   */
+  static Launcher startC1(String... args) throws IOException {
+    return start(Map.of("SWITCHHEAD_JAVA_OPTS", "-Xss4m -Xmn64m -Djava.awt.headless=true -XX:TieredStopAtLevel=1"), args);
+  }
+
+  private static Launcher start(Map<String, String> environment, String... args) throws IOException {
     Path launcher = ROOT.resolve("switchhead");
     assertTrue(Files.isExecutable(launcher), "missing launcher " + launcher);
     List<String> command = new ArrayList<>(List.of(launcher.toString()));
     command.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(command).directory(ROOT.toFile()).redirectErrorStream(true);
     pb.environment().remove("TF_XLA_FLAGS");
+    pb.environment().putAll(environment);
     return new Launcher(pb.start());
   }
 

@@ -16,7 +16,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** One training process per run directory, with real processes through ./switchhead. */
+/**
+ * One training process per run directory, with real processes through ./switchhead (their JIT at
+ * C1: {@link Launcher#startC1}).
+ */
 class RunLockEndToEndTest {
 
   private static final String TINY_MODEL = """
@@ -57,9 +60,9 @@ class RunLockEndToEndTest {
   @Test
   void aSecondTrainOnTheSameOutIsRefusedNamingTheHolderAndTheFirstFinishesIntact() throws Exception {
     Path out = dir.resolve("shared");
-    try (Launcher first = Launcher.start(train(out, 600, 100))) {
+    try (Launcher first = Launcher.startC1(train(out, 600, 100))) {
       first.awaitLine(line -> line.startsWith("checkpoint of step 100:"), 180);
-      try (Launcher second = Launcher.start(train(out, 50, 10, "--lr", "1e-2"))) {
+      try (Launcher second = Launcher.startC1(train(out, 50, 10, "--lr", "1e-2"))) {
         assertEquals(2, second.waitFor(3), second.output());
         Pattern refusal = Pattern.compile("switchhead train: run directory " + Pattern.quote(out.toString()) + " is locked by pid "
             + first.pid() + " on \\S+ since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ: another trainer is writing to it "
@@ -77,7 +80,8 @@ class RunLockEndToEndTest {
   void theStaleLockOfAKilledRunIsTakenOverByTheNextResume() throws Exception {
     Path out = dir.resolve("killed");
     long killedPid;
-    try (Launcher run = Launcher.start(train(out, 400, 20))) {
+    // Killed after the checkpoint of step 40, with 80 steps and 4 checkpoints to go, which the resume then trains.
+    try (Launcher run = Launcher.startC1(train(out, 120, 20))) {
       run.awaitLine(line -> line.startsWith("checkpoint of step 40:"), 180);
       killedPid = run.pid();
       run.kill();
@@ -85,7 +89,7 @@ class RunLockEndToEndTest {
     assertTrue(Files.readString(out.resolve("run.lock")).startsWith("pid " + killedPid + " on "),
         "kill -9 leaves the lock file naming the dead process");
     // Only what a resume needs: what it may change is not this test's business.
-    try (Launcher resumed = Launcher.start("train", "--out", out.toString(), "--data", dir.resolve("words.txt").toString(),
+    try (Launcher resumed = Launcher.startC1("train", "--out", out.toString(), "--data", dir.resolve("words.txt").toString(),
         "--resume", "--no-progress")) {
       assertEquals(0, resumed.waitFor(5), resumed.output());
       assertTrue(resumed.output().contains("resuming from step "), resumed.output());

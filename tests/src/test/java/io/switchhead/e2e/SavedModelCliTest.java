@@ -59,21 +59,124 @@ class SavedModelCliTest {
   /** One Python TensorFlow process: importing TensorFlow alone takes seconds on two shared cores. */
   private static final long PYTHON_SECONDS = 180;
 
+  /** The [batch, time] shapes that saved_model_cli run feeds serving_default. */
+  private static final int[][] SHAPES = {{1, 1}, {3, 7}, {2, MODEL.context()}};
+
+  /**
+   * saved_model_cli's commands in one process, each as its command line runs it: the script's own
+   * {@code __main__} (absl's app.run, the command's flags) with that command's argv, its standard
+   * output to a file. Arguments: the script, then per command its output file and its arguments,
+   * commands separated by {@code --then}. A command that fails ends the process with its error.
+   */
+  private static final String CLI_COMMANDS = """
+      import contextlib, runpy, sys
+      script, commands = sys.argv[1], [[]]
+      for arg in sys.argv[2:]:
+          if arg == '--then':
+              commands.append([])
+          else:
+              commands[-1].append(arg)
+      for out, *argv in commands:
+          sys.argv = [script] + argv
+          with open(out, 'w') as stdout, contextlib.redirect_stdout(stdout):
+              try:
+                  runpy.run_path(script, run_name='__main__')
+              except SystemExit as e:
+                  if e.code not in (None, 0):
+                      raise
+      """;
+
+  /**
+   * TensorFlow 2's loader, one process for three checks, without this JVM's auto-clustering flag
+   * (as a server runs): a marked export compiled by XLA (modules dumped, counted before anything
+   * else compiles) against the unmarked logits; decode_token against decode_step on decode_start's
+   * cache; last, an id outside the vocabulary, which must end the process with the graph's error.
+   * Each check prints one line under its name.
+   */
+  private static final String LOADER_CHECKS = """
+      import os, sys, ast, glob
+      os.environ.pop('TF_XLA_FLAGS', None)
+      os.environ['XLA_FLAGS'] = '--xla_dump_to=' + sys.argv[3]
+      import numpy as np, tensorflow as tf
+      plain, marked = tf.saved_model.load(sys.argv[1]), tf.saved_model.load(sys.argv[2])
+      tokens = tf.constant(ast.literal_eval(sys.argv[4]), dtype=tf.int32)
+      logits = [m.signatures['serving_default'](tokens=tokens)['logits'].numpy() for m in (plain, marked)]
+      close = np.all(np.abs(logits[0] - logits[1]) <= 1e-5 * np.maximum(1, np.abs(logits[0])))
+      print('xla:', len(glob.glob(os.path.join(sys.argv[3], '*.before_optimizations.txt'))) > 0, close, flush=True)
+
+      start = marked.signatures['decode_start'](tokens=tf.constant(ast.literal_eval(sys.argv[5]), dtype=tf.int32))
+      args = dict(tokens=tf.constant(ast.literal_eval(sys.argv[6]), dtype=tf.int32), position=start['position'],
+                  cache_keys=start['cache_keys'], cache_values=start['cache_values'])
+      step, compiled = marked.signatures['decode_step'](**args), marked.signatures['decode_token'](**args)
+      close = all(np.all(np.abs(step[k].numpy() - compiled[k].numpy()) <= 1e-4 * np.maximum(1, np.abs(step[k].numpy())))
+                  for k in ('logits', 'cache_keys', 'cache_values'))
+      print('decode_token:', close, int(compiled['position'].numpy()), list(compiled['cache_keys'].shape), flush=True)
+
+      plain.signatures['serving_default'](tokens=tf.constant(ast.literal_eval(sys.argv[7]), dtype=tf.int32))
+      print('out of vocabulary: not refused', flush=True)
+      """;
+
   @TempDir static Path dir;
   @Seeded private static Random runRandom;
-  @Seeded private Random random;
+  /** The tokens of every request, drawn once for the class: the Python processes run before the tests. */
+  @Seeded private static Random requestRandom;
   private static Path checkpoint;
   private static Path savedModel;
   private static Path marked;
+  /** saved_model_cli show --all's output, and each shape's tokens and outdir of saved_model_cli run. */
+  private static TestPython.Run cli;
+  private static Path shown;
+  private static final List<int[]> requests = new ArrayList<>();
+  private static final List<Path> outdirs = new ArrayList<>();
+  /** LOADER_CHECKS's run, and its requests: 2 x 5 tokens; a prompt of 2 x 3 and 2 next tokens; 2 x 5 with one bad id. */
+  private static TestPython.Run loaders;
+  private static int[] xlaTokens;
+  private static int[] prompt;
+  private static int[] refusedTokens;
 
+  /**
+   * Trains and exports, then runs the Python side, two TensorFlow processes (importing TensorFlow
+   * takes seconds on two shared cores): saved_model_cli show and each run; the TF2 loader's checks.
+   * The tests read what they printed.
+   */
   @BeforeAll
-  static void trainAndExport() throws Exception {
+  static void trainExportAndRunThePythonTools() throws Exception {
     TrainedRun trained = TrainedRun.train(MODEL, Files.createDirectories(dir.resolve("train")), runRandom, 2);
     checkpoint = trained.latest();
     savedModel = dir.resolve("model");
     SavedModelExport.export(trained.run(), OptionalLong.empty(), savedModel, false, warning -> {});
     marked = dir.resolve("model-xla");
     SavedModelExport.export(trained.run(), OptionalLong.empty(), marked, new SavedModelExport.Options(false, true), warning -> {});
+
+    String script = TestPython.program("saved_model_cli").toString();
+    shown = dir.resolve("show.txt");
+    List<String> commands = new ArrayList<>(List.of(script, shown.toString(), "show", "--dir", savedModel.toString(), "--all"));
+    for (int[] shape : SHAPES) {
+      int[] tokens = requestRandom.ints((long) shape[0] * shape[1], 0, MODEL.vocabSize()).toArray();
+      requests.add(tokens);
+      Path out = dir.resolve("run-" + shape[0] + "x" + shape[1]);
+      outdirs.add(out);
+      commands.addAll(List.of("--then", dir.resolve("run-" + shape[0] + "x" + shape[1] + ".txt").toString(), "run", "--dir",
+          savedModel.toString(), "--tag_set", ServingSignatures.TAG, "--signature_def", ServingSignatures.DEFAULT,
+          "--input_exprs", ServingSignatures.TOKENS + "=" + literal(tokens, shape[0], shape[1]), "--outdir", out.toString()));
+    }
+    cli = TestPython.script(CLI_COMMANDS, PYTHON_SECONDS, commands.toArray(new String[0]));
+
+    xlaTokens = requestRandom.ints(2L * 5, 0, MODEL.vocabSize()).toArray();
+    prompt = requestRandom.ints(2L * 3, 0, MODEL.vocabSize()).toArray();
+    int[] next = requestRandom.ints(2, 0, MODEL.vocabSize()).toArray();
+    refusedTokens = requestRandom.ints(2L * 5, 0, MODEL.vocabSize()).toArray();
+    refusedTokens[requestRandom.nextInt(refusedTokens.length)] = MODEL.vocabSize();
+    Path dump = Files.createDirectories(dir.resolve("xla-dump"));
+    loaders = TestPython.script(LOADER_CHECKS, PYTHON_SECONDS, savedModel.toString(), marked.toString(), dump.toString(),
+        literal(xlaTokens, 2, 5), literal(prompt, 2, 3), literal(next, 2, 1), literal(refusedTokens, 2, 5));
+  }
+
+  /** The line LOADER_CHECKS printed under {@code name}, without it; fails with the process's output if there is none. */
+  private static String loaderLine(String name) {
+    return loaders.stdout().lines().filter(line -> line.startsWith(name + ": ")).map(line -> line.substring(name.length() + 2))
+        .findFirst().orElseThrow(() -> new AssertionError("no '" + name + ":' line\nstdout:\n" + loaders.stdout() + "\nstderr:\n"
+            + loaders.stderr()));
   }
 
   /**
@@ -83,9 +186,9 @@ class SavedModelCliTest {
    * dynamic shapes wherever a signature has them.
    */
   @Test
-  void showListsTheServeTagAndExactlyTheSignaturesExportJsonRecords() {
-    String shown = TestPython.run(List.of(TestPython.program("saved_model_cli").toString(), "show", "--dir", savedModel.toString(),
-        "--all"), PYTHON_SECONDS).requireSuccess();
+  void showListsTheServeTagAndExactlyTheSignaturesExportJsonRecords() throws Exception {
+    cli.requireSuccess();
+    String shown = Files.readString(SavedModelCliTest.shown);
     SavedModelCliListing listing = SavedModelCliListing.parse(shown);
     assertEquals(Set.of(ServingSignatures.TAG), listing.tagSets().keySet(), shown);
     Map<String, SavedModelCliListing.Signature> listed = listing.tagSets().get(ServingSignatures.TAG);
@@ -124,17 +227,10 @@ class SavedModelCliTest {
   /** saved_model_cli run on serving_default, fresh random tokens at each shape, against the training graph. */
   @Test
   void runOnServingDefaultGivesTheTrainingGraphsLogits() throws Exception {
-    int[][] shapes = {{1, 1}, {3, 7}, {2, MODEL.context()}};
+    int[][] shapes = SHAPES;
+    cli.requireSuccess();
     List<String> npyToRaw = new ArrayList<>();
-    List<int[]> requests = new ArrayList<>();
-    for (int[] shape : shapes) {
-      int[] tokens = random.ints((long) shape[0] * shape[1], 0, MODEL.vocabSize()).toArray();
-      requests.add(tokens);
-      Path out = dir.resolve("run-" + shape[0] + "x" + shape[1]);
-      TestPython.run(List.of(TestPython.program("saved_model_cli").toString(), "run", "--dir", savedModel.toString(),
-          "--tag_set", ServingSignatures.TAG, "--signature_def", ServingSignatures.DEFAULT,
-          "--input_exprs", ServingSignatures.TOKENS + "=" + literal(tokens, shape[0], shape[1]), "--outdir", out.toString()),
-          PYTHON_SECONDS).requireSuccess();
+    for (Path out : outdirs) {
       npyToRaw.add(out.resolve(ServingSignatures.LOGITS + ".npy").toString());
       npyToRaw.add(out.resolve("logits.f32").toString());
     }
@@ -165,18 +261,11 @@ class SavedModelCliTest {
   /** The in-graph check, through TensorFlow 2's loader: Python feeds the graph directly, no Java stands between. */
   @Test
   void tfSavedModelLoadRefusesAnIdOutsideTheVocabulary() {
-    int[] tokens = random.ints(2L * 5, 0, MODEL.vocabSize()).toArray();
-    tokens[random.nextInt(tokens.length)] = MODEL.vocabSize();
-    TestPython.Run refused = TestPython.script("""
-        import sys, ast, tensorflow as tf
-        serve = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[2]]
-        serve(**{sys.argv[3]: tf.constant(ast.literal_eval(sys.argv[4]), dtype=tf.int32)})
-        """, PYTHON_SECONDS, savedModel.toString(), ServingSignatures.DEFAULT, ServingSignatures.TOKENS, literal(tokens, 2, 5));
-    assertNotEquals(0, refused.exitCode(), refused.stdout());
-    assertTrue(refused.stderr().contains("InvalidArgumentError"), refused.stderr());
-    assertTrue(refused.stderr().contains("tokens: every token id must be in [0, " + MODEL.vocabSize() + "), got ids from"),
-        refused.stderr());
-    assertTrue(refused.stderr().contains("[to] [" + MODEL.vocabSize() + "]"), refused.stderr());
+    assertNotEquals(0, loaders.exitCode(), loaders.stdout());
+    assertTrue(loaders.stderr().contains("InvalidArgumentError"), loaders.stderr());
+    assertTrue(loaders.stderr().contains("tokens: every token id must be in [0, " + MODEL.vocabSize() + "), got ids from"),
+        loaders.stderr());
+    assertTrue(loaders.stderr().contains("[to] [" + MODEL.vocabSize() + "]"), loaders.stderr());
   }
 
   /**
@@ -185,20 +274,8 @@ class SavedModelCliTest {
    * dumped) and it gives the unmarked export's logits.
    */
   @Test
-  void tfSavedModelLoadCompilesAMarkedExportToTheUnmarkedLogits() throws Exception {
-    int[] tokens = random.ints(2L * 5, 0, MODEL.vocabSize()).toArray();
-    Path dump = Files.createDirectories(dir.resolve("xla-dump"));
-    String compared = TestPython.script("""
-        import os, sys, ast, glob
-        os.environ.pop('TF_XLA_FLAGS', None)
-        os.environ['XLA_FLAGS'] = '--xla_dump_to=' + sys.argv[3]
-        import numpy as np, tensorflow as tf
-        tokens = tf.constant(ast.literal_eval(sys.argv[4]), dtype=tf.int32)
-        logits = [tf.saved_model.load(d).signatures['serving_default'](tokens=tokens)['logits'].numpy() for d in sys.argv[1:3]]
-        close = np.all(np.abs(logits[0] - logits[1]) <= 1e-5 * np.maximum(1, np.abs(logits[0])))
-        print(len(glob.glob(os.path.join(sys.argv[3], '*.before_optimizations.txt'))) > 0, close)
-        """, PYTHON_SECONDS, savedModel.toString(), marked.toString(), dump.toString(), literal(tokens, 2, 5)).requireSuccess();
-    assertEquals("True True\n", compared, "XLA modules dumped, logits equal");
+  void tfSavedModelLoadCompilesAMarkedExportToTheUnmarkedLogits() {
+    assertEquals("True True", loaderLine("xla"), "XLA modules dumped, logits equal");
   }
 
   /**
@@ -208,22 +285,9 @@ class SavedModelCliTest {
    */
   @Test
   void tfSavedModelLoadRunsDecodeTokenAsDecodeStep() {
-    int[] prompt = random.ints(2L * 3, 0, MODEL.vocabSize()).toArray();
-    int[] next = random.ints(2, 0, MODEL.vocabSize()).toArray();
-    String compared = TestPython.script("""
-        import sys, ast, numpy as np, tensorflow as tf
-        m = tf.saved_model.load(sys.argv[1])
-        start = m.signatures['decode_start'](tokens=tf.constant(ast.literal_eval(sys.argv[2]), dtype=tf.int32))
-        args = dict(tokens=tf.constant(ast.literal_eval(sys.argv[3]), dtype=tf.int32), position=start['position'],
-                    cache_keys=start['cache_keys'], cache_values=start['cache_values'])
-        plain, compiled = m.signatures['decode_step'](**args), m.signatures['decode_token'](**args)
-        close = all(np.all(np.abs(plain[k].numpy() - compiled[k].numpy()) <= 1e-4 * np.maximum(1, np.abs(plain[k].numpy())))
-                    for k in ('logits', 'cache_keys', 'cache_values'))
-        print(close, int(compiled['position'].numpy()), list(compiled['cache_keys'].shape))
-        """, PYTHON_SECONDS, marked.toString(), literal(prompt, 2, 3), literal(next, 2, 1)).requireSuccess();
     long capacity = DecodeGraph.cacheCapacity(MODEL);
-    assertEquals("True 4 " + List.of((long) MODEL.layers(), 2L, (long) MODEL.attention().heads(), capacity, (long) MODEL.attention().headDim())
-        + "\n", compared, "decode_token against decode_step in TensorFlow 2.21");
+    assertEquals("True 4 " + List.of((long) MODEL.layers(), 2L, (long) MODEL.attention().heads(), capacity, (long) MODEL.attention().headDim()),
+        loaderLine("decode_token"), "decode_token against decode_step in TensorFlow 2.21");
   }
 
   /** A Python literal of a [batch, time] int matrix: {@code [[1, 2], [3, 4]]}. */

@@ -20,22 +20,23 @@ class TrainEndToEndTest {
   @TempDir Path dir;
   @Seeded private Random random;
 
+  /** Its three children's JIT stops at C1 ({@link Launcher#startC1}); the memory and the main job run as a user's do. */
   @Test
   void aRunKilledAndResumedHasTheLossCurveOfAnUninterruptedOne() throws Exception {
     Path config = TinyRun.config(dir);
     Path data = TinyRun.corpus(dir, random);
     Path straight = dir.resolve("straight");
-    try (Launcher run = Launcher.start(TinyRun.train(config, data, straight, 40, 10))) {
+    try (Launcher run = Launcher.startC1(TinyRun.train(config, data, straight, 40, 10))) {
       assertEquals(0, run.waitFor(5), run.output());
     }
     Path interrupted = dir.resolve("interrupted");
-    try (Launcher run = Launcher.start(TinyRun.train(config, data, interrupted, 40, 10))) {
+    try (Launcher run = Launcher.startC1(TinyRun.train(config, data, interrupted, 40, 10))) {
       // Killed right after the checkpoint of step 20 is complete, in the middle of the next steps.
       run.awaitLine(line -> line.startsWith("checkpoint of step 20:"), 120);
       run.kill();
       assertEquals("step-000000020", new Checkpoints(interrupted, 3).manifest().orElseThrow().latest());
     }
-    try (Launcher run = Launcher.start(TinyRun.train(config, data, interrupted, 40, 10, "--resume"))) {
+    try (Launcher run = Launcher.startC1(TinyRun.train(config, data, interrupted, 40, 10, "--resume"))) {
       assertEquals(0, run.waitFor(5), run.output());
       assertTrue(run.output().contains("resuming from step 20"), run.output());
     }

@@ -21,8 +21,12 @@ import io.switchhead.graph.params.ParamStore;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -45,6 +49,36 @@ class DecodeGraphTest {
   private static final int T = 6;
   private static final int BATCH = 2;
   @Seeded private Random random;
+  /** The seeds of {@link #shared}'s parameters, drawn once for the class. */
+  @Seeded private static Random sharedRandom;
+
+  /**
+   * One harness (the decoding context) per two-layer model of {@link #models}, shared by the tests
+   * that start from an empty cache ({@link Harness#reset} first): each built graph and its session's
+   * first runs serve three tests instead of one. With the seed of its parameters.
+   */
+  private static final Map<ModelConfig, Harness> shared = new LinkedHashMap<>();
+  private static final Map<ModelConfig, Long> sharedSeeds = new LinkedHashMap<>();
+
+  @BeforeAll
+  static void drawSharedSeeds() {
+    for (ModelConfig c : models(2)) {
+      sharedSeeds.put(c, sharedRandom.nextLong());
+    }
+  }
+
+  /** The shared harness of a two-layer model, built on first use, its cache empty. */
+  private static Harness shared(ModelConfig c) {
+    Harness h = shared.computeIfAbsent(c, m -> new Harness(m, sharedSeeds.get(m)));
+    h.reset();
+    return h;
+  }
+
+  @AfterAll
+  static void closeShared() {
+    shared.values().forEach(Harness::close);
+    shared.clear();
+  }
 
   private static ModelConfig model(int layers, AttentionConfig attention, FeedForwardConfig feedForward) {
     return new ModelConfig(VOCAB, 16, layers, T, attention, feedForward, 0.1, 0.7);
@@ -318,16 +352,26 @@ class DecodeGraphTest {
     }
   }
 
+  /** With the decoding context's dispatch on the shared harness; the segmented matmul on a harness of its own. */
   private void tokenByToken(ModelConfig c, boolean decodingDispatch) {
-    try (Harness h = new Harness(c, random.nextLong(), decodingDispatch)) {
-      int[][] text = clearlyRouted(h, T, false);
-      float[] full = h.forward(text);
-      for (int t = 0; t < T; t++) {
-        float[] step = h.decode(columns(text, t, t + 1));
-        for (int b = 0; b < BATCH; b++) {
-          assertClose(at(full, T, b, t), at(step, 1, b, 0),
-              c.attention() + " " + c.feedForward() + (decodingDispatch ? "" : ", segmented") + ", row " + b + ", position " + t);
-        }
+    if (decodingDispatch) {
+      tokenByToken(shared(c), decodingDispatch);
+    } else {
+      try (Harness h = new Harness(c, random.nextLong(), decodingDispatch)) {
+        tokenByToken(h, decodingDispatch);
+      }
+    }
+  }
+
+  private void tokenByToken(Harness h, boolean decodingDispatch) {
+    ModelConfig c = h.c;
+    int[][] text = clearlyRouted(h, T, false);
+    float[] full = h.forward(text);
+    for (int t = 0; t < T; t++) {
+      float[] step = h.decode(columns(text, t, t + 1));
+      for (int b = 0; b < BATCH; b++) {
+        assertClose(at(full, T, b, t), at(step, 1, b, 0),
+            c.attention() + " " + c.feedForward() + (decodingDispatch ? "" : ", segmented") + ", row " + b + ", position " + t);
       }
     }
   }
@@ -335,21 +379,20 @@ class DecodeGraphTest {
   @Test
   void aPromptInOneCallThenTokenByTokenGivesTheFullForward() {
     for (ModelConfig c : models(2)) {
-      try (Harness h = new Harness(c, random.nextLong())) {
-        int[][] text = clearlyRouted(h, T, false);
-        float[] full = h.forward(text);
-        int prompt = 1 + random.nextInt(T - 1);
-        float[] first = h.decode(columns(text, 0, prompt));
-        for (int t = 0; t < prompt; t++) {
-          for (int b = 0; b < BATCH; b++) {
-            assertClose(at(full, T, b, t), at(first, prompt, b, t), c.attention() + ", prompt of " + prompt + ", row " + b + ", position " + t);
-          }
+      Harness h = shared(c);
+      int[][] text = clearlyRouted(h, T, false);
+      float[] full = h.forward(text);
+      int prompt = 1 + random.nextInt(T - 1);
+      float[] first = h.decode(columns(text, 0, prompt));
+      for (int t = 0; t < prompt; t++) {
+        for (int b = 0; b < BATCH; b++) {
+          assertClose(at(full, T, b, t), at(first, prompt, b, t), c.attention() + ", prompt of " + prompt + ", row " + b + ", position " + t);
         }
-        for (int t = prompt; t < T; t++) {
-          float[] step = h.decode(columns(text, t, t + 1));
-          for (int b = 0; b < BATCH; b++) {
-            assertClose(at(full, T, b, t), at(step, 1, b, 0), c.attention() + ", after a prompt of " + prompt + ", position " + t);
-          }
+      }
+      for (int t = prompt; t < T; t++) {
+        float[] step = h.decode(columns(text, t, t + 1));
+        for (int b = 0; b < BATCH; b++) {
+          assertClose(at(full, T, b, t), at(step, 1, b, 0), c.attention() + ", after a prompt of " + prompt + ", position " + t);
         }
       }
     }
@@ -435,7 +478,8 @@ class DecodeGraphTest {
   @Test
   void theCacheComesBackAtCapacityAndItsPaddingIsNeverSeen() {
     for (ModelConfig c : models(2)) {
-      try (Harness padded = new Harness(c, 5); Harness trimmed = new Harness(c, 5)) {
+      Harness padded = shared(c);
+      try (Harness trimmed = new Harness(c, sharedSeeds.get(c))) {
         // The two caches differ in length, so their attention sums in other orders: as the full forward's.
         int[][] text = clearlyRouted(padded, T, false);
         int prompt = 2;

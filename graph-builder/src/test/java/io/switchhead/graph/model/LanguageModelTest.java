@@ -81,18 +81,33 @@ class LanguageModelTest {
             new SigmaMoeConfig(4, 6, 2, 0, 1e-3, AttentionK.budget(1.5)))));
   }
 
-  /** Logits [1, T, V] (flattened) of an EVAL model with the given seed. */
-  private static float[] logits(ModelConfig c, long seed, int[] tokens) {
-    try (Graph g = new Graph();
-        Session s = new Session(g)) {
+  /** An EVAL model with the given seed, built once, run on any [1, T] tokens. */
+  private static final class Eval implements AutoCloseable {
+    private final Graph g = new Graph();
+    private final Session s = new Session(g);
+    private final Placeholder<TInt32> in;
+    private final Operand<TFloat32> logits;
+
+    Eval(ModelConfig c, long seed) {
       Ops tf = Ops.create(g);
       ParamStore store = ParamStore.variables(tf, seed);
-      Operand<TInt32> in = tf.constant(new int[][] {tokens});
-      LanguageModel.Output<TFloat32> out = LanguageModel.apply(c, store.root(), LayerContext.eval(tf), in, List.of());
+      in = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, T)));
+      logits = LanguageModel.apply(c, store.root(), LayerContext.eval(tf), in, List.of()).logits();
       store.initialize(s);
-      try (Result r = s.runner().fetch(out.logits()).run()) {
+    }
+
+    /** Logits [1, T, V] (flattened). */
+    float[] logits(int[] tokens) {
+      try (TInt32 x = Tensors.ints(Shape.of(1, T), tokens);
+          Result r = s.runner().feed(in, x).fetch(logits).run()) {
         return Tensors.toFloats(r.get(0));
       }
+    }
+
+    @Override
+    public void close() {
+      s.close();
+      g.close();
     }
   }
 
@@ -101,21 +116,23 @@ class LanguageModelTest {
   void changingLaterTokensNeverChangesEarlierOutputs(String name, ModelConfig c) {
     long seed = random.nextLong();
     int[] tokens = random.ints(T, 0, VOCAB).toArray();
-    float[] base = logits(c, seed, tokens);
-    for (int t = 0; t < T - 1; t++) {
-      int[] changed = tokens.clone();
-      for (int later = t + 1; later < T; later++) {
-        changed[later] = (tokens[later] + 1 + random.nextInt(VOCAB - 1)) % VOCAB;
+    try (Eval model = new Eval(c, seed)) {
+      float[] base = model.logits(tokens);
+      for (int t = 0; t < T - 1; t++) {
+        int[] changed = tokens.clone();
+        for (int later = t + 1; later < T; later++) {
+          changed[later] = (tokens[later] + 1 + random.nextInt(VOCAB - 1)) % VOCAB;
+        }
+        float[] other = model.logits(changed);
+        for (int i = 0; i < (t + 1) * VOCAB; i++) {
+          assertEquals(base[i], other[i], 1e-5f, name + ": position " + i / VOCAB + " changed when tokens after " + t + " did");
+        }
+        boolean laterChanged = false;
+        for (int i = (t + 1) * VOCAB; i < T * VOCAB; i++) {
+          laterChanged |= Math.abs(base[i] - other[i]) > 1e-6f;
+        }
+        assertTrue(laterChanged, name + ": outputs after " + t + " should depend on their tokens");
       }
-      float[] other = logits(c, seed, changed);
-      for (int i = 0; i < (t + 1) * VOCAB; i++) {
-        assertEquals(base[i], other[i], 1e-5f, name + ": position " + i / VOCAB + " changed when tokens after " + t + " did");
-      }
-      boolean laterChanged = false;
-      for (int i = (t + 1) * VOCAB; i < T * VOCAB; i++) {
-        laterChanged |= Math.abs(base[i] - other[i]) > 1e-6f;
-      }
-      assertTrue(laterChanged, name + ": outputs after " + t + " should depend on their tokens");
     }
   }
 

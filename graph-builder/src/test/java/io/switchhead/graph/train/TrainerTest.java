@@ -16,7 +16,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,6 +30,27 @@ class TrainerTest {
   @TempDir Path dir;
   /** corpus() is static, so it takes the class's seed: each test of a run trains on the same text. */
   @Seeded private static long corpusSeed;
+  @TempDir static Path sharedDir;
+  private static final Map<Boolean, List<Double>> straightLosses = new HashMap<>();
+
+  /** Steps of the uninterrupted plain run that the XLA steps and a resumed run must both repeat. */
+  private static final int STRAIGHT_STEPS = 8;
+
+  /**
+   * The plain graph's losses of an uninterrupted run of {@link #STRAIGHT_STEPS} steps ({@code
+   * config(STRAIGHT_STEPS, OFF)}) of {@link #tiny} or, with XL memory, {@link #tinyXl}: run once
+   * for the class, compared with by the XLA test and the resume test.
+   */
+  private static synchronized List<Double> straight(boolean xlMemory) throws Exception {
+    if (!straightLosses.containsKey(xlMemory)) {
+      Path run = Files.createDirectories(sharedDir.resolve(xlMemory ? "xl" : "rope"));
+      try (Trainer trainer = Trainer.start(xlMemory ? tinyXl() : tiny(), config(STRAIGHT_STEPS, XlaMode.OFF), corpus(run),
+          run.resolve("straight"))) {
+        straightLosses.put(xlMemory, List.copyOf(losses(trainer, STRAIGHT_STEPS)));
+      }
+    }
+    return straightLosses.get(xlMemory);
+  }
 
   /** A tiny SwitchAll model: SwitchHead attention and a sigma-MoE feed-forward. */
   static ModelConfig tiny() {
@@ -85,15 +108,12 @@ class TrainerTest {
   void xlaCompiledStepsGiveThePlainLosses(boolean xlMemory) throws Exception {
     Corpus corpus = corpus(dir);
     ModelConfig model = xlMemory ? tinyXl() : tiny();
-    List<Double> plain;
+    List<Double> plain = straight(xlMemory);
     List<Double> xla;
-    try (Trainer trainer = Trainer.start(model, config(6, XlaMode.OFF), corpus, dir.resolve("plain"))) {
-      plain = losses(trainer, 6);
+    try (Trainer trainer = Trainer.start(model, config(STRAIGHT_STEPS, XlaMode.ON), corpus, dir.resolve("xla"))) {
+      xla = losses(trainer, STRAIGHT_STEPS);
     }
-    try (Trainer trainer = Trainer.start(model, config(6, XlaMode.ON), corpus, dir.resolve("xla"))) {
-      xla = losses(trainer, 6);
-    }
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < STRAIGHT_STEPS; i++) {
       assertEquals(plain.get(i), xla.get(i), 1e-4 * Math.abs(plain.get(i)), "step " + i + ": " + plain + " vs " + xla);
     }
   }
@@ -103,20 +123,17 @@ class TrainerTest {
   void resumingFromACheckpointRepeatsTheUninterruptedRun(boolean xlMemory) throws Exception {
     Corpus corpus = corpus(dir);
     ModelConfig model = xlMemory ? tinyXl() : tiny();
-    List<Double> straight;
-    try (Trainer trainer = Trainer.start(model, config(8, XlaMode.OFF), corpus, dir.resolve("straight"))) {
-      straight = losses(trainer, 8);
-    }
+    List<Double> straight = straight(xlMemory);
     List<Double> resumed = new ArrayList<>();
     Path out = dir.resolve("interrupted");
-    try (Trainer trainer = Trainer.start(model, config(8, XlaMode.OFF), corpus, out)) {
+    try (Trainer trainer = Trainer.start(model, config(STRAIGHT_STEPS, XlaMode.OFF), corpus, out)) {
       resumed.addAll(losses(trainer, 4));
       trainer.checkpoint();
       trainer.step(); // progress after the checkpoint is lost, as when a process is killed
     }
     try (Trainer trainer = Trainer.resume(out, corpus, TrainerTest::noWarning)) {
       assertEquals(4, trainer.nextStep());
-      resumed.addAll(losses(trainer, 4));
+      resumed.addAll(losses(trainer, STRAIGHT_STEPS - 4));
     }
     assertEquals(straight, resumed);
   }
