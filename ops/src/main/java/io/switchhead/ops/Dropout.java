@@ -50,10 +50,7 @@ public final class Dropout {
     Operand<TBool> keep = tf.math.greaterEqual(StatelessRandom.uniform(tf, tf.shape(x), seed), tf.constant(rate));
     Operand<T> y = tf.math.mul(x, tf.math.mul(tf.dtypes.cast(keep, x.type()), tf.dtypes.cast(tf.constant(1 / (1 - rate)), x.type())));
     String config = AttrRecord.builder().putString("rate", Double.toString(rate)).build().encode();
-    GraphOperation node = GradientOverride.identity(tf, GRADIENT, config, List.of(tf.stopGradient(y), x, tf.stopGradient(keep)));
-    @SuppressWarnings("unchecked")
-    Operand<T> value = (Operand<T>) (Operand<?>) node.output(Input.VALUE.ordinal());
-    return value;
+    return GradientOverride.withGradient(tf, GRADIENT, config, y, List.of(x, tf.stopGradient(keep)));
   }
 
   /** dx = dy / (1 - rate) where kept, else 0; every op reads dy, so none runs before the backward. */

@@ -33,10 +33,7 @@ public final class Relu {
   private Relu() {}
 
   public static <T extends TFloating> Operand<T> apply(Ops tf, Operand<T> x) {
-    GraphOperation node = GradientOverride.identity(tf, GRADIENT, "", List.of(tf.stopGradient(tf.nn.relu(x)), x));
-    @SuppressWarnings("unchecked")
-    Operand<T> value = (Operand<T>) (Operand<?>) node.output(Input.VALUE.ordinal());
-    return value;
+    return GradientOverride.withGradient(tf, GRADIENT, "", tf.nn.relu(x), List.of(x));
   }
 
   /**

@@ -49,11 +49,8 @@ public final class LayerNorm {
     Operand<T> inverseStd = tf.math.rsqrt(tf.math.add(variance, Layers.scalar(tf, EPSILON, x.type()))); // [..., 1]
     Operand<T> normalised = tf.math.mul(centred, inverseStd);
     Operand<T> y = tf.math.add(tf.math.mul(normalised, weight), bias);
-    GraphOperation node = GradientOverride.identity(tf, GRADIENT, "",
-        List.of(tf.stopGradient(y), x, weight, bias, tf.stopGradient(normalised), tf.stopGradient(inverseStd)));
-    @SuppressWarnings("unchecked")
-    Operand<T> value = (Operand<T>) (Operand<?>) node.output(Input.VALUE.ordinal());
-    return value;
+    return GradientOverride.withGradient(tf, GRADIENT, "", y,
+        List.of(x, weight, bias, tf.stopGradient(normalised), tf.stopGradient(inverseStd)));
   }
 
   @SuppressWarnings("unchecked")

@@ -51,10 +51,7 @@ public final class AttentionMatmul {
       return tf.train.batchMatMul(a, b, a.type(), BatchMatMul.adjY(transposeB));
     }
     Operand<T> value = BatchMatmulV2.of(tf, a, b, false, transposeB);
-    GraphOperation node = GradientOverride.identity(tf, NAME, transposeB ? TRANSPOSED : PLAIN, List.of(tf.stopGradient(value), a, b));
-    @SuppressWarnings("unchecked")
-    Operand<T> out = (Operand<T>) (Operand<?>) node.output(0);
-    return out;
+    return GradientOverride.withGradient(tf, NAME, transposeB ? TRANSPOSED : PLAIN, value, List.of(a, b));
   }
 
   private static long[] batchDims(Operand<?> x) {

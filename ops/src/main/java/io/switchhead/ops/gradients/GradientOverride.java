@@ -12,6 +12,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.Output;
 import org.tensorflow.exceptions.TFInvalidArgumentException;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.family.TType;
 
 /**
  * Per-node custom gradients, the graph-mode {@code tf.custom_gradient}: a subgraph whose TensorFlow
@@ -96,6 +97,21 @@ public final class GradientOverride {
             .setAttr(NAME_ATTR, name)
             .setAttr(CONFIG_ATTR, config)
             .build();
+  }
+
+  /**
+   * {@code value} with the gradient {@code name}: {@code IdentityN(StopGradient(value), inputs...)}
+   * tagged with it, and its output 0, which is {@code value}. The gradient gets the node, whose input
+   * 0 is the value and input i + 1 is {@code inputs.get(i)}; the caller passes through StopGradient
+   * every one of those that must not be differentiated.
+   */
+  @SuppressWarnings("unchecked")
+  public static <T extends TType> Operand<T> withGradient(Ops tf, String name, String config, Operand<T> value,
+      List<? extends Operand<?>> inputs) {
+    List<Operand<?>> all = new ArrayList<>();
+    all.add(tf.stopGradient(value));
+    all.addAll(inputs);
+    return (Operand<T>) (Operand<?>) identity(tf, name, config, all).output(0);
   }
 
   /** The gradient of an IdentityN node: its tagged gradient, or pass-through. */

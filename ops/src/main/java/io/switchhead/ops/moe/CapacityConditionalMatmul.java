@@ -4,7 +4,6 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.List;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt32;
@@ -73,7 +72,6 @@ public record CapacityConditionalMatmul(double capacityFactor, int fixedCapacity
   }
 
   @Override
-  @SuppressWarnings("unchecked")
   public <T extends TFloating> Operand<T> build(
       Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates, boolean slots) {
     MatmulShapes s = MatmulShapes.of(WHERE, x, w, ids, gates);
@@ -93,13 +91,12 @@ public record CapacityConditionalMatmul(double capacityFactor, int fixedCapacity
 
     // The value passes through a node whose gradient (CapacityMatmulGradient) is gathers only; it
     // reads what it needs from the node's inputs, in the order of CapacityMatmulGradient.Input.
-    GraphOperation node =
-        GradientOverride.identity(
+    return GradientOverride.withGradient(
             mm,
             CapacityMatmulGradient.NAME,
             new CapacityMatmulGradient.Config(s, c, slots, region.defineBackward(mm, true, x.type())).toRecord().encode(),
+            value,
             List.of(
-                mm.stopGradient(value),
                 x,
                 w,
                 gates,
@@ -109,7 +106,6 @@ public record CapacityConditionalMatmul(double capacityFactor, int fixedCapacity
                 mm.stopGradient(route.pairOfRow()),
                 mm.stopGradient(mm.dtypes.cast(route.filled(), x.type())),
                 mm.stopGradient(route.sourceRow())));
-    return (Operand<T>) (Operand<?>) node.output(CapacityMatmulGradient.Input.VALUE.ordinal());
   }
 
   /** How many of the N*k pairs of {@code ids} [N, k] no expert had room for: a scalar. */

@@ -6,7 +6,6 @@ import io.switchhead.ops.gradients.GradientOverride;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
@@ -48,7 +47,6 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
   }
 
   @Override
-  @SuppressWarnings("unchecked")
   public <T extends TFloating> Operand<T> slotOutputs(Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates) {
     MatmulShapes.Dims s = MatmulShapes.read(WHERE, x, w, ids, gates);
     // P = N*k: -1 (inferred by reshapes) where N is known only at run time.
@@ -82,9 +80,8 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
     }
     Operand<T> value = gatherBack(mm, mm.concat(products, mm.constant(0)), order, gates, s);
     // The backward is SegmentedMatmulGradient's: it keeps x, not the k sorted copies of its rows.
-    GraphOperation node = GradientOverride.identity(mm, SegmentedMatmulGradient.NAME, SegmentedMatmulGradient.config(s.experts(), s.dOut()),
-        List.of(mm.stopGradient(value), x, w, gates, mm.stopGradient(order), mm.stopGradient(sortedRows), mm.stopGradient(counts)));
-    return (Operand<T>) (Operand<?>) node.output(SegmentedMatmulGradient.Input.VALUE.ordinal());
+    return GradientOverride.withGradient(mm, SegmentedMatmulGradient.NAME, SegmentedMatmulGradient.config(s.experts(), s.dOut()), value,
+        List.of(x, w, gates, mm.stopGradient(order), mm.stopGradient(sortedRows), mm.stopGradient(counts)));
   }
 
   /**

@@ -9,7 +9,6 @@ import io.switchhead.ops.gradients.GradientOverride;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
@@ -145,13 +144,12 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
             layout.groupBlocks(),
             slots,
             layout.groups() == 1 ? Optional.empty() : Optional.of(SortedMatmulGradient.defineLoop(mm, s, layout, slots, x.type())));
-    GraphOperation node =
-        GradientOverride.identity(
+    return GradientOverride.withGradient(
             mm,
             SortedMatmulGradient.NAME,
             config.toRecord().encode(),
+            value,
             List.of(
-                mm.stopGradient(value),
                 x,
                 w,
                 gates,
@@ -162,7 +160,6 @@ public record SortedConditionalMatmul(OptionalInt blockSize, OptionalInt groupBl
                 mm.stopGradient(route.sourceRow()),
                 mm.stopGradient(route.blockExpert()),
                 mm.stopGradient(route.usedGroups())));
-    return (Operand<T>) (Operand<?>) node.output(SortedMatmulGradient.Input.VALUE.ordinal());
   }
 
   /**

@@ -7,7 +7,6 @@ import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
 import java.util.List;
 import java.util.Optional;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt32;
@@ -144,13 +143,12 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
             region.defineBackward(mm, slots, x.type()),
             new SortedMatmulGradient.Config(
                 s, layout.blockSize(), layout.groupBlocks(), slots, Optional.of(SpillMatmulGradient.defineLoop(mm, s, layout, slots, x.type()))));
-    GraphOperation node =
-        GradientOverride.identity(
+    return GradientOverride.withGradient(
             mm,
             SpillMatmulGradient.NAME,
             config.toRecord().encode(),
+            value,
             List.of(
-                mm.stopGradient(value),
                 x,
                 w,
                 gates,
@@ -165,7 +163,6 @@ public record SpillConditionalMatmul(CapacityConditionalMatmul bulk, int spillBl
                 mm.stopGradient(spill.sourceRow()),
                 mm.stopGradient(spill.blockExpert()),
                 mm.stopGradient(spill.usedGroups())));
-    return (Operand<T>) (Operand<?>) node.output(SpillMatmulGradient.Input.VALUE.ordinal());
   }
 
   /** How many of the N*k pairs of {@code ids} [N, k] spill past the capacity region: a scalar. */
