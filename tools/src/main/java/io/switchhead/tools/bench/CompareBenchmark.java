@@ -91,7 +91,7 @@ public final class CompareBenchmark {
    */
   public record Row(Entry entry, StepKind kind, long parameters, Timing millis, long tokensPerStep, long stepMacs, long variableBytes,
       Optional<StepBytes> stepBytes, long rssGrowthBytes, ImmutableMap<String, Long> profile,
-      ImmutableMap<String, Long> kept) {
+      ImmutableMap<StepTrace.Maker, Long> kept) {
 
     public double tokensPerSecond() {
       return tokensPerStep / (millis.median() / 1e3);

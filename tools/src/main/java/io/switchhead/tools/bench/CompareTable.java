@@ -91,7 +91,7 @@ public final class CompareTable {
       long kept = r.kept().values().stream().mapToLong(Long::longValue).sum();
       if (kept > 0) {
         Map<String, Long> byPart = new java.util.TreeMap<>();
-        r.kept().forEach((key, bytes) -> byPart.merge(key.substring(0, key.indexOf(':')), bytes, Long::sum));
+        r.kept().forEach((maker, bytes) -> byPart.merge(maker.part(), bytes, Long::sum));
         out.append(String.format(Locale.ROOT, "%nKept by the forward pass for the backward one: %s in all (each buffer once); %s%n%n"
             + "| part: op type | kept | share |%n|---|---|---|%n", mb(kept), String.join(", ", byPart.entrySet().stream()
                 .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).map(e -> e.getKey() + " " + mb(e.getValue())).toList())));

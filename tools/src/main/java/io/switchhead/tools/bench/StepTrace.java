@@ -39,11 +39,20 @@ import org.tensorflow.proto.TensorShapeProto;
  * @param microsByOpType the time the step's nodes ran, summed by the graph's op type (a rewritten
  *     node, oneDNN's {@code _MklMatMul} say, counts as the op it rewrote), most first: where a
  *     step's time goes. Nodes run side by side on the cores, so the sum exceeds the step's time.
- * @param keptBytes the tensors the forward pass made that its backward pass reads: their bytes by the part of the model and the op type that made them, most
- *     first, each buffer counted once however many views read it. Empty without forward ops
+ * @param keptBytes the tensors the forward pass made that its backward pass reads: their bytes by
+ *     what made them, most first, each buffer counted once however many views read it. Empty
+ *     without forward ops
  */
 public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memory, ImmutableMap<String, Long> microsByOpType,
-    ImmutableMap<String, Long> keptBytes) {
+    ImmutableMap<StepTrace.Maker, Long> keptBytes) {
+
+  /** What made a forward tensor: the part of the model ({@link StepTrace#part}) and the op type. */
+  public record Maker(String part, String opType) {
+    @Override
+    public String toString() {
+      return part + ": " + opType;
+    }
+  }
 
   /**
    * What the allocators held. The counts are allocator-wide: what other sessions of the process
@@ -102,16 +111,16 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
     return new StepTrace(macs, matmuls, memory, mostFirst(micros), mostFirst(kept(nodes, graph, passes)));
   }
 
-  private static ImmutableMap<String, Long> mostFirst(Map<String, Long> values) {
-    ImmutableMap.Builder<String, Long> sorted = ImmutableMap.builder();
-    values.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).forEach(e -> sorted.put(e.getKey(), e.getValue()));
+  private static <K> ImmutableMap<K, Long> mostFirst(Map<K, Long> values) {
+    ImmutableMap.Builder<K, Long> sorted = ImmutableMap.builder();
+    values.entrySet().stream().sorted(Map.Entry.<K, Long>comparingByValue().reversed()).forEach(e -> sorted.put(e.getKey(), e.getValue()));
     return sorted.buildOrThrow();
   }
 
   /** The bytes of the forward outputs that a backward op reads, by {@link #part} and op type. */
-  private static Map<String, Long> kept(List<NodeExecStats> nodes, Graph graph, StepPasses passes) {
+  private static Map<Maker, Long> kept(List<NodeExecStats> nodes, Graph graph, StepPasses passes) {
     Set<String> forwardOps = passes.forward();
-    Map<String, Long> kept = new HashMap<>();
+    Map<Maker, Long> kept = new HashMap<>();
     // Variables, constants and fed inputs outlive the step: their buffers, and views of them
     // (a parameter's read), are not the forward pass's.
     Set<Long> buffers = new HashSet<>();
@@ -135,7 +144,7 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
         if (allocation.getPtr() != 0 && !buffers.add(allocation.getPtr())) {
           continue;
         }
-        kept.merge(part(op.name()) + ": " + op.type(), allocation.getRequestedBytes(), Long::sum);
+        kept.merge(new Maker(part(op.name()), op.type()), allocation.getRequestedBytes(), Long::sum);
       }
     }
     return kept;

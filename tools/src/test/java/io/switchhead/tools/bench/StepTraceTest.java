@@ -114,8 +114,9 @@ class StepTraceTest {
       assertTrue(forwardRise < 3 * activation, "nothing like that much more, and not what came after: " + trace);
       assertTrue(memory.peakBytes() - memory.residentBytes() >= 4 * activation, "the step's peak is the op after the forward: " + trace);
       // What the backward reads: tanh's output; the variable it also reads is no activation.
-      assertEquals(activation, trace.keptBytes().get("loss: Tanh"), "kept for the backward: " + trace);
-      assertTrue(trace.keptBytes().entrySet().stream().allMatch(e -> e.getKey().equals("loss: Tanh") || e.getValue() < 64),
+      StepTrace.Maker tanh = new StepTrace.Maker("loss", "Tanh");
+      assertEquals(activation, trace.keptBytes().get(tanh), "kept for the backward: " + trace);
+      assertTrue(trace.keptBytes().entrySet().stream().allMatch(e -> e.getKey().equals(tanh) || e.getValue() < 64),
           "nothing else but scalars: " + trace);
     }
   }
