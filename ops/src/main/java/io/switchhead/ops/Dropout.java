@@ -38,7 +38,9 @@ public final class Dropout {
   private Dropout() {}
 
   /**
-   * Zeroes each element with probability {@code rate} and scales the rest by 1 / (1 - rate).
+   * Zeroes each element with probability {@code rate} and scales the rest by the inverse of the
+   * probability of keeping one ({@link StatelessRandom#keepProbability}: 1 - rate to 2^-16), so that
+   * the expected output is the input.
    *
    * @param seed int64 [2], distinct per step and per dropout site
    */
@@ -47,13 +49,13 @@ public final class Dropout {
     if (rate == 0) {
       return x;
     }
-    Operand<TBool> keep = tf.math.greaterEqual(StatelessRandom.uniform(tf, tf.shape(x), seed), tf.constant(rate));
-    Operand<T> y = tf.math.mul(x, tf.math.mul(tf.dtypes.cast(keep, x.type()), tf.dtypes.cast(tf.constant(1 / (1 - rate)), x.type())));
+    Operand<TBool> keep = StatelessRandom.keep(tf, tf.shape(x), rate, seed);
+    Operand<T> y = tf.math.mul(x, tf.math.mul(tf.dtypes.cast(keep, x.type()), tf.dtypes.cast(tf.constant(1 / StatelessRandom.keepProbability(rate)), x.type())));
     String config = AttrRecord.builder().putString("rate", Double.toString(rate)).build().encode();
     return GradientOverride.withGradient(tf, GRADIENT, config, y, List.of(x, tf.stopGradient(keep)));
   }
 
-  /** dx = dy / (1 - rate) where kept, else 0; every op reads dy, so none runs before the backward. */
+  /** dx = dy / P(keep) where kept, else 0; every op reads dy, so none runs before the backward. */
   @SuppressWarnings("unchecked")
   private static List<Operand<?>> gradient(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
     double rate = Double.parseDouble(AttrRecord.decode(GRADIENT + " config", config).getString("rate"));
@@ -62,7 +64,7 @@ public final class Dropout {
   }
 
   private static <T extends TFloating> List<Operand<?>> scaledWhereKept(Ops tf, Operand<T> dy, Operand<TBool> keep, double rate) {
-    Operand<T> scaled = tf.math.mul(dy, tf.dtypes.cast(tf.constant(1 / (1 - rate)), dy.type()));
+    Operand<T> scaled = tf.math.mul(dy, tf.dtypes.cast(tf.constant(1 / StatelessRandom.keepProbability(rate)), dy.type()));
     Operand<T> dx = tf.select(keep, scaled, tf.zerosLike(dy));
     return Arrays.asList(null, dx, null);
   }

@@ -40,12 +40,14 @@ class DropoutTest {
         ys = Tensors.toDoubles(out.get(0));
         dxs = Tensors.toDoubles(out.get(1));
       }
+      // The mask's draws are 16-bit words: it keeps with probability 1 - rate rounded to 2^-16.
+      double keep = (65536 - Math.round(rate * 65536)) / 65536.0;
       int dropped = 0;
       for (int i = 0; i < n; i++) {
         boolean kept = ys[i] != 0;
         dropped += kept ? 0 : 1;
-        assertEquals(kept ? x[i] / (1 - rate) : 0, ys[i], 1e-12, "y[" + i + "]");
-        assertEquals(kept ? r[i] / (1 - rate) : 0, dxs[i], 1e-12, "dx[" + i + "]");
+        assertEquals(kept ? x[i] / keep : 0, ys[i], 1e-12, "y[" + i + "]");
+        assertEquals(kept ? r[i] / keep : 0, dxs[i], 1e-12, "dx[" + i + "]");
       }
       double share = (double) dropped / n;
       assertTrue(Math.abs(share - rate) < 4 * Math.sqrt(rate * (1 - rate) / n), "dropped " + share + " at rate " + rate);

@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.ops.xla.XlaCompiledCall;
+import io.switchhead.testing.Seeded;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Random;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.ConcreteFunction;
@@ -24,6 +26,8 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 
 class StatelessRandomTest {
+
+  @Seeded private Random random;
 
   /** Runs f(seed) compiled by XLA (or plain) and returns its values. */
   private static float[] run(BiFunction<Ops, Operand<TInt64>, Operand<TFloat32>> f, long a, long b, boolean xla) {
@@ -69,6 +73,54 @@ class StatelessRandomTest {
     for (int b : buckets) {
       assertEquals(2000, b, 200, Arrays.toString(buckets));
     }
+  }
+
+  private static BiFunction<Ops, Operand<TInt64>, Operand<TFloat32>> keepMask(int[] shape, double rate) {
+    return (tf, seed) -> tf.dtypes.cast(StatelessRandom.keep(tf, tf.constant(shape), rate, seed), TFloat32.class);
+  }
+
+  @Test
+  void keepMasksCompileWithXlaAndMatchThePlainGraphWhateverTheCountModuloFour() {
+    for (int[] shape : new int[][] {{3, 5}, {2, 3}, {1, 7}, {4, 16}}) {
+      float[] compiled = run(keepMask(shape, 0.3), 9, 1L << 40, true);
+      assertArrayEquals(run(keepMask(shape, 0.3), 9, 1L << 40, false), compiled, Arrays.toString(shape));
+      assertEquals(shape[0] * shape[1], compiled.length);
+      assertFalse(Arrays.equals(compiled, run(keepMask(shape, 0.3), 9, 1L << 41, true)));
+    }
+  }
+
+  @Test
+  void keepMasksKeepAtTheirRateAndNeighboursIndependently() {
+    double rate = 0.05 + 0.5 * random.nextDouble();
+    int n = 40_001;
+    float[] keep = run(keepMask(new int[] {n}, rate), random.nextLong(), random.nextLong(), false);
+    // Elements 4i..4i+3 are the words of one 64-bit draw: neighbours' agreement must be chance's.
+    int kept = 0;
+    int[] pairs = new int[4];
+    for (int i = 0; i < n; i++) {
+      kept += (int) keep[i];
+      if (i + 1 < n) {
+        pairs[(int) keep[i] * 2 + (int) keep[i + 1]]++;
+      }
+    }
+    double p = StatelessRandom.keepProbability(rate);
+    assertEquals(1 - rate, p, 0x1.0p-17, "keep probability at rate " + rate);
+    assertEquals(p, (double) kept / n, 4 * Math.sqrt(p * (1 - p) / n), "kept share at rate " + rate);
+    int m = n - 1;
+    double[] expected = {(1 - p) * (1 - p), (1 - p) * p, p * (1 - p), p * p};
+    for (int c = 0; c < 4; c++) {
+      assertEquals(expected[c], (double) pairs[c] / m, 4 * Math.sqrt(expected[c] * (1 - expected[c]) / m),
+          "pair (dropped/kept) " + c + " of " + Arrays.toString(pairs) + " at rate " + rate);
+    }
+  }
+
+  @Test
+  void keepMasksKeepAllAtRateZeroAndRefuseRateOne() {
+    float[] all = run(keepMask(new int[] {1000}, 0), 1, 2, false);
+    for (float v : all) {
+      assertEquals(1f, v);
+    }
+    assertThrows(IllegalArgumentException.class, () -> run(keepMask(new int[] {4}, 1), 1, 2, false));
   }
 
   @Test
