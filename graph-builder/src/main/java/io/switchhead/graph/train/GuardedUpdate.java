@@ -49,11 +49,11 @@ record GuardedUpdate(ParamStore store, AdamW.Slots slots, AdamW optimizer, AdamW
         rows.add(distinct.y()); // [U]
       }
     }
-    List<Operand<TFloat32>> squares = new ArrayList<>();
-    for (Operand<TFloat32> g : gradients) {
-      squares.add(tf.reduceSum(tf.math.square(g), tf.range(tf.constant(0), tf.rank(g), tf.constant(1))));
-    }
-    Operand<TFloat32> norm = tf.math.sqrt(tf.math.addN(squares));
+    // L2Loss is sum(g^2) / 2 in one pass over g: Square then Sum would write and read a copy of every
+    // gradient, 189 MB each way at 47M.
+    List<Operand<TFloat32>> halfSquares = new ArrayList<>();
+    gradients.forEach(g -> halfSquares.add(tf.nn.l2Loss(g)));
+    Operand<TFloat32> norm = tf.math.sqrt(tf.math.mul(tf.constant(2f), tf.math.addN(halfSquares)));
     Operand<TFloat32> clipValue = tf.constant((float) clip);
     Operand<TFloat32> scale = tf.math.div(clipValue, tf.math.maximum(norm, clipValue));
     List<Operand<TFloat32>> clipped = new ArrayList<>();
