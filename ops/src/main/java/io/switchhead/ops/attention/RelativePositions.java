@@ -1,5 +1,6 @@
 package io.switchhead.ops.attention;
 
+import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.train.BatchMatMul;
@@ -53,7 +54,7 @@ public final class RelativePositions {
    * @param q [B, H, T, dh]
    * @param p [H, Tk, dh]: position keys for distances -(Tk - 1) .. 0 (see {@link #distances})
    * @param memory M; Tk = M + T
-   * @return [B, H, T, Tk]; entries of keys after the query (masked later) hold arbitrary values
+   * @return [B, H, T, Tk]; entries of keys after the query (masked later) hold other finite values
    */
   public static <T extends TFloating> Operand<T> shiftedScores(Ops tf, Operand<T> q, Operand<T> p, int queries, int memory) {
     int keys = memory + queries;
@@ -69,17 +70,17 @@ public final class RelativePositions {
           tf.constant(new int[] {(int) qs[0], (int) qs[1], keys, (int) qs[3]}));
       perDistance = AttentionMatmul.of(tf, q, everyRow, true);
     }
-    int[][] index = new int[queries][keys];
-    for (int i = 0; i < queries; i++) {
-      for (int j = 0; j < keys; j++) {
-        int distanceIndex = Math.min(j - memory - i + keys - 1, keys - 1);
-        index[i][j] = i * keys + distanceIndex;
-      }
-    }
-    Operand<TInt32> shape = tf.shape(perDistance);
-    Operand<T> flat =
-        tf.reshape(perDistance, tf.concat(java.util.List.of(tf.slice(shape, tf.constant(new int[] {0}), tf.constant(new int[] {2})), tf.constant(new int[] {queries * keys})), tf.constant(0))); // [B, H, T*Tk]
-    return tf.gather(flat, tf.constant(index), tf.constant(2)); // [B, H, T, Tk]
+    // Transformer-XL's shift: with one zero column appended, rows of Tk + 1 laid end to end put query
+    // i's distance index (j - M - i) + Tk - 1 at flat offset i * Tk + j + T - 1, so the shifted
+    // scores are one slice of the flattened rows, rows Tk apart. Pad and Slice are contiguous copies
+    // whose gradients are each other; a gather of every element, and its scatter-add gradient, cost
+    // five times as much. A key after the query reads the zero column or the next row's score.
+    Operand<TInt32> batchAndHeads = tf.slice(tf.shape(perDistance), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
+    Operand<T> padded = tf.pad(perDistance, tf.constant(new int[][] {{0, 0}, {0, 0}, {0, 0}, {0, 1}}), tf.dtypes.cast(tf.constant(0), perDistance.type())); // [B, H, T, Tk + 1]
+    Operand<T> rows = tf.reshape(padded, tf.concat(List.of(batchAndHeads, tf.constant(new int[] {queries * (keys + 1)})), tf.constant(0)));
+    Operand<T> shifted = tf.slice(rows, tf.constant(new int[] {0, 0, queries - 1}),
+        tf.concat(List.of(tf.constant(new int[] {-1, -1}), tf.constant(new int[] {queries * keys})), tf.constant(0))); // [B, H, T*Tk]
+    return tf.reshape(shifted, tf.concat(List.of(batchAndHeads, tf.constant(new int[] {queries, keys})), tf.constant(0)));
   }
 
   /**
