@@ -3,6 +3,7 @@ package io.switchhead.ops.xla;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GraphOptions;
 import org.tensorflow.proto.OptimizerOptions;
+import org.tensorflow.proto.RewriterConfig;
 
 /** Session configurations: plain, or with XLA auto-clustering. */
 public final class SessionOptions {
@@ -15,9 +16,18 @@ public final class SessionOptions {
 
   private SessionOptions() {}
 
-  /** The default session: no auto-clustering, threads as TensorFlow chooses. */
+  /**
+   * The default session: no auto-clustering, threads as TensorFlow chooses, and grappler's constant
+   * folding off (its other passes still run). With folding, the first run of a 47M training step
+   * left the process some 550 MiB larger for the session's life (a peak of 2,540-2,610 MiB against
+   * 2,000), at the same loss (docs/benchmarks/compare.md, "Start-up memory").
+   */
   public static ConfigProto plain() {
-    return ConfigProto.newBuilder().build();
+    return ConfigProto.newBuilder()
+        .setGraphOptions(
+            GraphOptions.newBuilder()
+                .setRewriteOptions(RewriterConfig.newBuilder().setConstantFolding(RewriterConfig.Toggle.OFF)))
+        .build();
   }
 
   /**
