@@ -18,9 +18,9 @@ public final class SessionOptions {
 
   /**
    * The default session: no auto-clustering, threads as TensorFlow chooses, and grappler's constant
-   * folding off (its other passes still run). With folding, the first run of a 47M training step
-   * left the process some 550 MiB larger for the session's life (a peak of 2,540-2,610 MiB against
-   * 2,000), at the same loss (docs/benchmarks/compare.md, "Start-up memory").
+   * folding off (its other passes still run). Folding a training graph's constants leaves the
+   * process holding what it folded for the session's life (a quarter of a 47M run's peak), for no
+   * change in the loss (docs/benchmarks/compare.md, "Start-up memory").
    */
   public static ConfigProto plain() {
     return ConfigProto.newBuilder()
