@@ -50,7 +50,7 @@ public final class Dropout {
       return x;
     }
     Operand<TBool> keep = StatelessRandom.keep(tf, tf.shape(x), rate, seed);
-    Operand<T> y = tf.math.mul(x, tf.math.mul(tf.dtypes.cast(keep, x.type()), tf.dtypes.cast(tf.constant(1 / StatelessRandom.keepProbability(rate)), x.type())));
+    Operand<T> y = tf.math.mul(x, tf.math.mul(tf.dtypes.cast(keep, x.type()), keptScale(tf, rate, x.type())));
     String config = AttrRecord.builder().putString("rate", Double.toString(rate)).build().encode();
     return GradientOverride.withGradient(tf, GRADIENT, config, y, List.of(x, tf.stopGradient(keep)));
   }
@@ -64,8 +64,13 @@ public final class Dropout {
   }
 
   private static <T extends TFloating> List<Operand<?>> scaledWhereKept(Ops tf, Operand<T> dy, Operand<TBool> keep, double rate) {
-    Operand<T> scaled = tf.math.mul(dy, tf.dtypes.cast(tf.constant(1 / StatelessRandom.keepProbability(rate)), dy.type()));
+    Operand<T> scaled = tf.math.mul(dy, keptScale(tf, rate, dy.type()));
     Operand<T> dx = tf.select(keep, scaled, tf.zerosLike(dy));
     return Arrays.asList(null, dx, null);
+  }
+
+  /** 1 / P(keep) as a scalar of {@code type}: what a kept element is scaled by, forward and backward. */
+  private static <T extends TFloating> Operand<T> keptScale(Ops tf, double rate, Class<T> type) {
+    return tf.dtypes.cast(tf.constant(1 / StatelessRandom.keepProbability(rate)), type);
   }
 }

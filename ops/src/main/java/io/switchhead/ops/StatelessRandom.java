@@ -44,7 +44,6 @@ public final class StatelessRandom {
    * expected output is the input exactly.
    */
   public static double keepProbability(double rate) {
-    checkArgument(rate >= 0 && rate < 1, "keep mask: rate (%s) must be in [0, 1)", rate);
     return (WORDS - droppedWords(rate)) / (double) WORDS;
   }
 
