@@ -86,7 +86,8 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
     nodes.forEach(n -> byName.put(n.getNodeName(), n));
     long macs = 0;
     int matmuls = 0;
-    long resident = -1;
+    boolean recorded = false;
+    long resident = Long.MAX_VALUE;
     long peak = 0;
     long forwardPeak = 0;
     Map<String, Long> micros = new HashMap<>();
@@ -98,8 +99,11 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
         matmuls++;
       }
       for (AllocatorMemoryUsed m : node.getMemoryList()) {
-        long before = m.getAllocatorBytesInUse() - m.getLiveBytes();
-        resident = resident < 0 ? before : Math.min(resident, before);
+        // The node's live bytes count every allocation it made, the allocator's bytes in use only
+        // those of 256 KiB and up: a node of small tensors holds more than the count rose by.
+        long before = Math.max(0, m.getAllocatorBytesInUse() - m.getLiveBytes());
+        recorded = true;
+        resident = Math.min(resident, before);
         long most = Math.max(before + m.getPeakBytes(), m.getAllocatorBytesInUse());
         peak = Math.max(peak, most);
         if (forwardOps.contains(node.getNodeName())) {
@@ -107,7 +111,7 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
         }
       }
     }
-    Optional<Memory> memory = resident < 0 ? Optional.empty() : Optional.of(new Memory(resident, peak, forwardPeak));
+    Optional<Memory> memory = !recorded ? Optional.empty() : Optional.of(new Memory(resident, peak, forwardPeak));
     return new StepTrace(macs, matmuls, memory, mostFirst(micros), mostFirst(kept(nodes, graph, passes)));
   }
 

@@ -17,8 +17,12 @@ import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.AllocatorMemoryUsed;
+import org.tensorflow.proto.DeviceStepStats;
+import org.tensorflow.proto.NodeExecStats;
 import org.tensorflow.proto.RunMetadata;
 import org.tensorflow.proto.RunOptions;
+import org.tensorflow.proto.StepStats;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 
@@ -119,6 +123,30 @@ class StepTraceTest {
       assertTrue(trace.keptBytes().entrySet().stream().allMatch(e -> e.getKey().equals(tanh) || e.getValue() < 64),
           "nothing else but scalars: " + trace);
     }
+  }
+
+  @Test
+  void aNodeHoldingMoreThanTheAllocatorCountsStillLeavesItsMemoryTraced() {
+    // oneDNN's allocator counts only allocations of 256 KiB and up, the tracking of a node all of
+    // its own: a first node of small tensors holds more than the bytes in use. Its memory is
+    // traced all the same, from nothing resident, and a later node's count sets the peak.
+    long small = 1 + random.nextInt(200_000);
+    long large = (256 << 10) + random.nextInt(1 << 20);
+    RunMetadata metadata = RunMetadata.newBuilder().setStepStats(StepStats.newBuilder().addDevStats(DeviceStepStats.newBuilder()
+        .setDevice("/job:localhost/replica:0/task:0/device:CPU:0")
+        .addNodeStats(node("small", 1, AllocatorMemoryUsed.newBuilder().setAllocatorName("mklcpu").setLiveBytes(small).setPeakBytes(small)))
+        .addNodeStats(node("large", 2, AllocatorMemoryUsed.newBuilder().setAllocatorName("mklcpu").setLiveBytes(large).setPeakBytes(large)
+            .setAllocatorBytesInUse(large))))).build();
+    try (Graph g = new Graph()) {
+      StepTrace trace = StepTrace.of(metadata, g, new StepPasses(ImmutableSet.of("small", "large"), ImmutableSet.of()));
+      StepTrace.Memory memory = trace.memory().orElseThrow(() -> new AssertionError("small " + small + ", large " + large + ": no memory in " + trace));
+      assertEquals(new StepTrace.Memory(0, large, large), memory, "small " + small + ", large " + large);
+    }
+  }
+
+  private static NodeExecStats node(String name, long startMicros, AllocatorMemoryUsed.Builder memory) {
+    return NodeExecStats.newBuilder().setNodeName(name).setAllStartMicros(startMicros).setTimelineLabel(name + " = Fill(a, b)")
+        .addMemory(memory).build();
   }
 
   private static RunMetadata traced(Session.Runner runner) {
