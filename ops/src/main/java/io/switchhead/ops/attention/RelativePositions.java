@@ -70,22 +70,13 @@ public final class RelativePositions {
           tf.constant(new int[] {(int) qs[0], (int) qs[1], keys, (int) qs[3]}));
       perDistance = AttentionMatmul.of(tf, q, everyRow, true);
     }
-    // Transformer-XL's shift: with one zero column appended, rows of Tk + 1 laid end to end put query
-    // i's distance index (j - M - i) + Tk - 1 at flat offset i * Tk + j + T - 1, so the shifted
-    // scores are one slice of the flattened rows, rows Tk apart. Pad and Slice are contiguous copies
-    // whose gradients are each other; a gather of every element, and its scatter-add gradient, cost
-    // five times as much. A key after the query reads the zero column or the next row's score.
-    Operand<TInt32> batchAndHeads = tf.slice(tf.shape(perDistance), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
-    Operand<T> padded = tf.pad(perDistance, tf.constant(new int[][] {{0, 0}, {0, 0}, {0, 0}, {0, 1}}), tf.dtypes.cast(tf.constant(0), perDistance.type())); // [B, H, T, Tk + 1]
-    Operand<T> rows = tf.reshape(padded, tf.concat(List.of(batchAndHeads, tf.constant(new int[] {queries * (keys + 1)})), tf.constant(0)));
-    Operand<T> shifted = tf.slice(rows, tf.constant(new int[] {0, 0, queries - 1}),
-        tf.concat(List.of(tf.constant(new int[] {-1, -1}), tf.constant(new int[] {queries * keys})), tf.constant(0))); // [B, H, T*Tk]
-    return tf.reshape(shifted, tf.concat(List.of(batchAndHeads, tf.constant(new int[] {queries, keys})), tf.constant(0)));
+    return shift(tf, perDistance, tf.constant(new int[] {queries * (keys + 1)}), tf.constant(new int[] {queries - 1}),
+        tf.constant(new int[] {queries * keys}), tf.constant(new int[] {queries, keys}));
   }
 
   /**
    * {@link #shiftedScores(Ops, Operand, Operand, int, int)} for sizes known only when the graph runs
-   * (cached decoding: T new queries after M cached keys). The same index, built by ops.
+   * (cached decoding: T new queries after M cached keys): the same shift, its sizes computed by ops.
    *
    * @param queries T, int32 scalar
    * @param memory M, int32 scalar
@@ -94,15 +85,36 @@ public final class RelativePositions {
       Ops tf, Operand<T> q, Operand<T> p, Operand<TInt32> queries, Operand<TInt32> memory) {
     Operand<TInt32> keys = tf.math.add(memory, queries);
     Operand<T> perDistance = tf.train.batchMatMul(q, tf.expandDims(p, tf.constant(0)), q.type(), BatchMatMul.adjY(true)); // [B, H, T, Tk]
-    Operand<TInt32> i = tf.expandDims(tf.range(tf.constant(0), queries, tf.constant(1)), tf.constant(1)); // [T, 1]
-    Operand<TInt32> j = tf.expandDims(tf.range(tf.constant(0), keys, tf.constant(1)), tf.constant(0)); // [1, Tk]
-    Operand<TInt32> last = tf.math.sub(keys, tf.constant(1));
-    // j - M - i + Tk - 1 = j - i + T - 1, capped at Tk - 1 like the static index.
-    Operand<TInt32> distanceIndex = tf.math.minimum(tf.math.add(tf.math.sub(j, i), tf.math.sub(queries, tf.constant(1))), last);
-    Operand<TInt32> index = tf.math.add(tf.math.mul(i, keys), distanceIndex); // [T, Tk]
-    Operand<TInt32> shape = tf.shape(perDistance);
-    Operand<T> flat = tf.reshape(perDistance, tf.concat(java.util.List.of(
-        tf.slice(shape, tf.constant(new int[] {0}), tf.constant(new int[] {2})), tf.constant(new int[] {-1})), tf.constant(0))); // [B, H, T*Tk]
-    return tf.gather(flat, index, tf.constant(2)); // [B, H, T, Tk]
+    Operand<TInt32> one = tf.constant(1);
+    return shift(tf, perDistance, vector(tf, tf.math.mul(queries, tf.math.add(keys, one))), vector(tf, tf.math.sub(queries, one)),
+        vector(tf, tf.math.mul(queries, keys)), tf.stack(List.of(queries, keys)));
+  }
+
+  /**
+   * Transformer-XL's shift of per-distance scores [B, H, T, Tk] to per-(query, key) ones. With one
+   * zero column appended, rows of Tk + 1 laid end to end put query i's distance index
+   * (j - M - i) + Tk - 1 at flat offset i * Tk + j + T - 1, so the shifted scores are one slice of
+   * the flattened rows, rows Tk apart. Pad and Slice are contiguous copies whose gradients are each
+   * other; a gather of every element, and its scatter-add gradient, cost five times as much. A key
+   * after the query reads the zero column or the next row's score.
+   *
+   * @param rowsLength [T * (Tk + 1)]
+   * @param start [T - 1]
+   * @param shiftedLength [T * Tk]
+   * @param queriesAndKeys [T, Tk]
+   */
+  private static <T extends TFloating> Operand<T> shift(Ops tf, Operand<T> perDistance, Operand<TInt32> rowsLength, Operand<TInt32> start,
+      Operand<TInt32> shiftedLength, Operand<TInt32> queriesAndKeys) {
+    Operand<TInt32> batchAndHeads = tf.slice(tf.shape(perDistance), tf.constant(new int[] {0}), tf.constant(new int[] {2}));
+    Operand<TInt32> axis = tf.constant(0);
+    Operand<T> padded = tf.pad(perDistance, tf.constant(new int[][] {{0, 0}, {0, 0}, {0, 0}, {0, 1}}), tf.dtypes.cast(tf.constant(0), perDistance.type())); // [B, H, T, Tk + 1]
+    Operand<T> rows = tf.reshape(padded, tf.concat(List.of(batchAndHeads, rowsLength), axis));
+    Operand<T> shifted = tf.slice(rows, tf.concat(List.of(tf.constant(new int[] {0, 0}), start), axis),
+        tf.concat(List.of(tf.constant(new int[] {-1, -1}), shiftedLength), axis)); // [B, H, T*Tk]
+    return tf.reshape(shifted, tf.concat(List.of(batchAndHeads, queriesAndKeys), axis));
+  }
+
+  private static Operand<TInt32> vector(Ops tf, Operand<TInt32> scalar) {
+    return tf.expandDims(scalar, tf.constant(0));
   }
 }

@@ -155,9 +155,20 @@ class AttentionOpsTest {
 
   @Test
   void shiftedScoresPairEachQueryWithItsDistanceToEachKey() {
-    int b = 2, h = 2, t = 3, m = 2, dh = 4, keys = m + t;
+    for (boolean sizedByOps : new boolean[] {false, true}) {
+      assertShiftedScoresMatchTheDefinition(1 + random.nextInt(4), random.nextInt(4), sizedByOps);
+    }
+  }
+
+  /** Either overload: sizes known to the build, or computed by ops when the graph runs (cached decoding's). */
+  private void assertShiftedScoresMatchTheDefinition(int t, int m, boolean sizedByOps) {
+    int b = 2, h = 2, dh = 4, keys = m + t;
     double[] q = normal(b * h * t * dh), p = normal(h * keys * dh);
-    double[] got = run(tf -> RelativePositions.shiftedScores(tf, constant(tf, q, b, h, t, dh), constant(tf, p, h, keys, dh), t, m));
+    double[] got = run(tf -> sizedByOps
+        ? RelativePositions.shiftedScores(tf, constant(tf, q, b, h, t, dh), constant(tf, p, h, keys, dh), tf.constant(t), tf.constant(m))
+        : RelativePositions.shiftedScores(tf, constant(tf, q, b, h, t, dh), constant(tf, p, h, keys, dh), t, m));
+    String sizes = "T " + t + ", M " + m + (sizedByOps ? ", sized by ops" : ", sized by the build");
+    assertEquals(b * h * t * keys, got.length, sizes);
     for (int bi = 0; bi < b; bi++) {
       for (int hi = 0; hi < h; hi++) {
         for (int i = 0; i < t; i++) {
@@ -167,7 +178,7 @@ class AttentionOpsTest {
             for (int c = 0; c < dh; c++) {
               expected += q[((bi * h + hi) * t + i) * dh + c] * p[(hi * keys + distanceIndex) * dh + c];
             }
-            assertEquals(expected, got[((bi * h + hi) * t + i) * keys + j], 1e-12);
+            assertEquals(expected, got[((bi * h + hi) * t + i) * keys + j], 1e-12, sizes + ", query " + i + ", key " + j);
           }
         }
       }
