@@ -92,8 +92,13 @@ public final class CompareBenchmark {
    * @param parameters its count, equal to the project's (the script refuses another)
    * @param firstLoss the first run's loss at initialisation
    * @param peakRssBytes the largest peak resident memory of its runs (each its own process)
+   * @param jvmCores the most CPU this JVM used while one of its runs ran, in cores (0: none of the
+   *     cores the child timed on were taken)
    */
-  public record PyTorchFigures(Timing millis, long parameters, double firstLoss, long peakRssBytes) {}
+  public record PyTorchFigures(Timing millis, long parameters, double firstLoss, long peakRssBytes, double jvmCores) {}
+
+  /** One PyTorch run and the cores this JVM used meanwhile. */
+  private record PyTorchRun(PyTorchStep.Run run, double jvmCores) {}
 
   /**
    * One model's step of one kind.
@@ -167,7 +172,7 @@ public final class CompareBenchmark {
     List<Timed> timed = new ArrayList<>();
     // By entry name: each repetition's PyTorch run, made between the project's repetitions so that
     // both are measured through the same stretch of a shared machine's load.
-    java.util.Map<String, List<PyTorchStep.Run>> pytorchRuns = new java.util.LinkedHashMap<>();
+    java.util.Map<String, List<PyTorchRun>> pytorchRuns = new java.util.LinkedHashMap<>();
     Path pytorchWork = settings.pytorch().isPresent() ? temporaryDirectory() : null;
     try (AllocatorProbe probe = new AllocatorProbe()) {
       for (Entry e : entries) {
@@ -180,9 +185,14 @@ public final class CompareBenchmark {
           }
         }
         for (Entry e : settings.pytorch().isPresent() ? entries : List.<Entry>of()) {
+          long waited = JvmCpu.awaitQuiet();
+          long cpu = JvmCpu.nanos();
+          long wall = System.nanoTime();
           PyTorchStep.Run run = PyTorchStep.run(new PyTorchStep.Request(settings.pytorch().get(), e, settings.batch(), settings.steps()), pytorchWork);
-          log.printf(Locale.ROOT, "  PyTorch %s: %.1f ms/step, %,d parameters (checked)%n", e.name(), run.millis(), run.parameters());
-          pytorchRuns.computeIfAbsent(e.name(), n -> new ArrayList<>()).add(run);
+          double cores = (double) (JvmCpu.nanos() - cpu) / (System.nanoTime() - wall);
+          log.printf(Locale.ROOT, "  PyTorch %s: %.1f ms/step, %,d parameters (checked); this JVM used %.2f cores meanwhile%s%n", e.name(),
+              run.millis(), run.parameters(), cores, waited > 1000 ? String.format(Locale.ROOT, " (waited %.1f s for it to be quiet)", waited / 1e3) : "");
+          pytorchRuns.computeIfAbsent(e.name(), n -> new ArrayList<>()).add(new PyTorchRun(run, cores));
         }
         log.printf("repetition %d of %d done%n", r + 1, settings.repeats());
         log.flush();
@@ -217,8 +227,9 @@ public final class CompareBenchmark {
         }
       }
       ImmutableMap.Builder<String, PyTorchFigures> pytorch = ImmutableMap.builder();
-      pytorchRuns.forEach((name, runs) -> pytorch.put(name, new PyTorchFigures(Timing.of(runs.stream().map(PyTorchStep.Run::millis).toList()),
-          runs.get(0).parameters(), runs.get(0).firstLoss(), runs.stream().mapToLong(PyTorchStep.Run::peakRssBytes).max().orElseThrow())));
+      pytorchRuns.forEach((name, runs) -> pytorch.put(name, new PyTorchFigures(Timing.of(runs.stream().map(r -> r.run().millis()).toList()),
+          runs.get(0).run().parameters(), runs.get(0).run().firstLoss(), runs.stream().mapToLong(r -> r.run().peakRssBytes()).max().orElseThrow(),
+          runs.stream().mapToDouble(PyTorchRun::jvmCores).max().orElseThrow())));
       return new Figures(rows.build(), reference, new double[] {limitBefore, limitAfter}, inference.buildOrThrow(), quality.buildOrThrow(),
           peakRss, settings, pytorch.buildOrThrow());
     } finally {

@@ -122,8 +122,10 @@ public final class CompareTable {
     out.append(String.format(Locale.ROOT, "%nPyTorch: tools/src/main/python/pytorch_step.py, the same model (its parameter count checked equal to "
         + "the project's) and step (forward, backward, clip, AdamW) in eager PyTorch, float32, at torch's default threads; SwitchHead's "
         + "experts as one matmul per expert over the sorted (token, expert) pairs. One child process per model after each of the %d "
-        + "repetitions, %d warm-up steps then %d timed; the median of the runs. Its peak RSS: the largest of its processes' (VmHWM).%n",
-        f.settings().repeats(), PyTorchStep.WARMUP_STEPS, f.settings().steps()));
+        + "repetitions, %d warm-up steps then %d timed, once this JVM is quiet; the median of the runs. Its peak RSS: the largest of its "
+        + "processes' (VmHWM). While they ran this JVM used at most %.2f cores.%n",
+        f.settings().repeats(), PyTorchStep.WARMUP_STEPS, f.settings().steps(),
+        f.pytorch().values().stream().mapToDouble(CompareBenchmark.PyTorchFigures::jvmCores).max().orElse(0)));
     return out.toString();
   }
 
