@@ -19,13 +19,17 @@ count, median/min/max ms per step over the repetitions, the first and last step'
 process's peak RSS (VmHWM) after building and after stepping.
 
 --expect-params N (the project's count) makes a model of another size an error (exit 2): a
-reference that is not the same model would time something else. Threads: torch's default, one per
+reference that is not the same model would time something else. --params DIR starts from the
+project's parameters instead of fresh ones (DIR/index.json maps each parameter's path to its shape,
+DIR/<path with . for />.f32 holds its float32 values, DIR/tokens.i32 the [B, T+1] batch): with dropout
+0 the printed per-step losses are then the project's own, which checks that both compute the same step. Threads: torch's default, one per
 physical core of the machine (torch.get_num_threads()), as the project's TensorFlow uses them all.
 """
 
 import argparse
 import json
 import math
+import re
 import statistics
 import sys
 import time
@@ -303,6 +307,38 @@ class LanguageModel(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1)), next_memories
 
 
+def project_key(path):
+    """The torch parameter a project parameter path names: layers/0/ff/w1 -> layers.0.ff.w1.weight."""
+    key = path.replace("/", ".")
+    key = re.sub(r"\.ff\.b([12])$", r".ff.w\1.bias", key)
+    key = re.sub(r"(\.ff\.w[12]|\.attention\.[qkvo])$", r"\1.weight", key)
+    key = re.sub(r"\.attention\.pos_to_pk$", ".attention.positions.pos_to_pk.weight", key)
+    return {"embedding": "embedding.weight", "output.w": "output.weight", "output.b": "output.bias"}.get(key, key)
+
+
+def load_project_params(model, directory):
+    """Copies the project's parameters in; its matrices are [in, out] where nn.Linear keeps [out, in]."""
+    import numpy as np
+
+    with open(f"{directory}/index.json") as f:
+        index = json.load(f)
+    linears = {name for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    params = dict(model.named_parameters())
+    for path, shape in index.items():
+        key = project_key(path)
+        if key not in params:
+            sys.exit(f"pytorch_step: {directory}: the project's parameter {path} ({key}) is not in the PyTorch model")
+        value = torch.from_numpy(np.fromfile(f"{directory}/{path.replace('/', '.')}.f32", dtype="<f4").reshape(shape))
+        if key.rsplit(".", 1)[0] in linears and key.endswith(".weight"):
+            value = value.t()
+        target = params.pop(key)
+        with torch.no_grad():
+            target.copy_(value.reshape(target.shape))
+    if params:
+        sys.exit(f"pytorch_step: {directory} lacks the PyTorch model's {sorted(params)}")
+    return torch.from_numpy(np.fromfile(f"{directory}/tokens.i32", dtype="<i4").astype("int64"))
+
+
 def peak_rss_bytes():
     with open("/proc/self/status") as f:
         for line in f:
@@ -321,6 +357,7 @@ def main():
     ap.add_argument("--expect-params", type=int, help="the project's parameter count; another is an error")
     ap.add_argument("--name", help="the model's name in the output (default: the config file's)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--params", metavar="DIR", help="start from the project's parameters and batch in DIR")
     args = ap.parse_args()
     for flag in ("batch", "steps", "repeats"):
         if getattr(args, flag) < 1:
@@ -341,6 +378,8 @@ def main():
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=True)
     t = c["context"]
     tokens = torch.randint(0, c["vocabSize"], (args.batch, t + 1))
+    if args.params:
+        tokens = load_project_params(model, args.params).view(args.batch, t + 1)
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
     memories = [torch.zeros(args.batch, t, c["dModel"]) for _ in range(c["layers"])] if model.xl else []
     model.train()
@@ -372,7 +411,7 @@ def main():
         "parameters_checked": args.expect_params is not None,
         "batch": args.batch, "steps": args.steps, "repeats": args.repeats, "warmup": args.warmup,
         "median_ms": statistics.median(millis), "min_ms": min(millis), "max_ms": max(millis),
-        "first_loss": losses[0], "last_loss": losses[-1], "ln_vocab": math.log(c["vocabSize"]),
+        "first_loss": losses[0], "last_loss": losses[-1], "ln_vocab": math.log(c["vocabSize"]), "losses": losses,
         "peak_rss_built_bytes": built_rss, "peak_rss_bytes": peak_rss_bytes(),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
     }))
