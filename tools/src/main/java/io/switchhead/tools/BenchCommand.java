@@ -94,6 +94,12 @@ final class BenchCommand implements Runnable {
     @Option(names = "--profile", description = "Also list, per model, the op types the plain step's time goes to (from the traced step).")
     boolean profile;
 
+    @Option(names = "--pytorch", paramLabel = "PYTHON",
+        description = {"Also time each model's step in eager PyTorch (tools/src/main/python/pytorch_step.py) with this Python, which",
+            "needs torch: the same config, batch and steps, one run per model after each repetition, its parameter count checked;",
+            "a table of its ms/step, ours over it, and its peak RSS."})
+    Path pytorch;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Also write compare.md and the charts (PNG and SVG) into DIR.")
     Path out;
 
@@ -110,16 +116,21 @@ final class BenchCommand implements Runnable {
       String ref = reference != null ? reference : defaultReference(entries);
       CompareBenchmark.Settings settings;
       try {
-        settings = new CompareBenchmark.Settings(batch, steps, repeats, xla, quality, inference);
+        settings = new CompareBenchmark.Settings(batch, steps, repeats, xla, quality, inference, java.util.Optional.ofNullable(pytorch));
       } catch (IllegalArgumentException e) {
         throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
       }
       if (out != null) {
         Files.createDirectories(out);
       }
-      CompareBenchmark.Figures figures = CompareBenchmark.measure(entries, ref, settings,
-          () -> TrainingOptions.corpus(data),
-          log);
+      CompareBenchmark.Figures figures;
+      try {
+        figures = CompareBenchmark.measure(entries, ref, settings, () -> TrainingOptions.corpus(data), log);
+      } catch (io.switchhead.tools.bench.PyTorchStep.Failure e) {
+        // Not a stack trace: the message names the Python and what it said (no torch, a refused count).
+        spec.commandLine().getErr().println(spec.qualifiedName() + " --pytorch: " + e.getMessage());
+        return 1;
+      }
       String table = CompareTable.markdown(figures) + (profile ? CompareTable.profile(figures) : "");
       log.println();
       log.print(table);

@@ -14,7 +14,11 @@ import io.switchhead.graph.train.StepSettings;
 import io.switchhead.graph.train.TrainingGraph;
 import io.switchhead.tools.inspect.DataTypeBytes;
 import org.tensorflow.proto.DataType;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -47,9 +51,12 @@ public final class CompareBenchmark {
    * @param qualitySteps training steps per model for the validation bpc; 0 for none
    * @param inferenceTokens tokens each model's serving graph generates per repetition for the
    *     inference figures ({@link GenerationBenchmark}); 0 for none
+   * @param pytorch the Python (with torch) of the eager PyTorch reference ({@link PyTorchStep}), run
+   *     once per model after each repetition of the project's steps; empty for none
    */
-  public record Settings(int batch, int steps, int repeats, boolean xla, long qualitySteps, int inferenceTokens) {
+  public record Settings(int batch, int steps, int repeats, boolean xla, long qualitySteps, int inferenceTokens, Optional<Path> pytorch) {
     public Settings {
+      checkArgument(pytorch != null, "pytorch is Optional.empty() for no PyTorch reference, not null");
       checkArgument(inferenceTokens >= 0, "--inference (%s) must be >= 0 (0: no inference figures)", inferenceTokens);
       checkArgument(batch >= 1, "--batch (%s) must be >= 1", batch);
       checkArgument(steps >= 1, "--steps (%s) must be >= 1", steps);
@@ -70,7 +77,28 @@ public final class CompareBenchmark {
   public record StepBytes(long peak, long activations) {}
 
   /** Milliseconds per step: the median repetition and the fastest and slowest. */
-  public record Timing(double median, double min, double max) {}
+  public record Timing(double median, double min, double max) {
+
+    /** Of one figure per repetition. */
+    static Timing of(List<Double> perRepetition) {
+      double[] ms = perRepetition.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+      return new Timing(ms[ms.length / 2], ms[0], ms[ms.length - 1]);
+    }
+  }
+
+  /**
+   * A model's eager PyTorch reference step, one child run per repetition.
+   *
+   * @param parameters its count, equal to the project's (the script refuses another)
+   * @param firstLoss the first run's loss at initialisation
+   * @param peakRssBytes the largest peak resident memory of its runs (each its own process)
+   * @param jvmCores the most CPU this JVM used while one of its runs ran, in cores (0: none of the
+   *     cores the child timed on were taken)
+   */
+  public record PyTorchFigures(Timing millis, long parameters, double firstLoss, long peakRssBytes, double jvmCores) {}
+
+  /** One PyTorch run and the cores this JVM used meanwhile. */
+  private record PyTorchRun(PyTorchStep.Run run, double jvmCores) {}
 
   /**
    * One model's step of one kind.
@@ -108,10 +136,11 @@ public final class CompareBenchmark {
    * @param matmulGflops the machine's limit, measured before and after the timed steps
    * @param inference by entry name, in entry order; empty without inference figures
    * @param quality by entry name, in entry order; empty without quality runs
+   * @param pytorch by entry name, in entry order; empty without the PyTorch reference
    */
   public record Figures(ImmutableList<Row> rows, String reference, double[] matmulGflops,
       ImmutableMap<String, GenerationBenchmark.Figures> inference, ImmutableMap<String, QualityRun.Quality> quality, long peakRssBytes,
-      Settings settings) {
+      Settings settings, ImmutableMap<String, PyTorchFigures> pytorch) {
 
     public Row referenceRow(StepKind kind) {
       return rows.stream().filter(r -> r.entry().name().equals(reference) && r.kind() == kind).findFirst().orElseThrow();
@@ -141,6 +170,10 @@ public final class CompareBenchmark {
     double limitBefore = MatmulLimit.gflops(LIMIT_MATMUL_SIZE, 5);
     log.printf(Locale.ROOT, "matmul limit (%d^3, float32): %.0f GFLOP/s%n", LIMIT_MATMUL_SIZE, limitBefore);
     List<Timed> timed = new ArrayList<>();
+    // By entry name: each repetition's PyTorch run, made between the project's repetitions so that
+    // both are measured through the same stretch of a shared machine's load.
+    java.util.Map<String, List<PyTorchRun>> pytorchRuns = new java.util.LinkedHashMap<>();
+    Path pytorchWork = settings.pytorch().isPresent() ? temporaryDirectory() : null;
     try (AllocatorProbe probe = new AllocatorProbe()) {
       for (Entry e : entries) {
         timed.add(Timed.build(e, kinds, settings, probe, log));
@@ -150,6 +183,16 @@ public final class CompareBenchmark {
           for (StepKind kind : kinds) {
             t.timeRepetition(kind, settings.steps());
           }
+        }
+        for (Entry e : settings.pytorch().isPresent() ? entries : List.<Entry>of()) {
+          long waited = JvmCpu.awaitQuiet();
+          long cpu = JvmCpu.nanos();
+          long wall = System.nanoTime();
+          PyTorchStep.Run run = PyTorchStep.run(new PyTorchStep.Request(settings.pytorch().get(), e, settings.batch(), settings.steps()), pytorchWork);
+          double cores = (double) (JvmCpu.nanos() - cpu) / (System.nanoTime() - wall);
+          log.printf(Locale.ROOT, "  PyTorch %s: %.1f ms/step, %,d parameters (checked); this JVM used %.2f cores meanwhile%s%n", e.name(),
+              run.millis(), run.parameters(), cores, waited > 1000 ? String.format(Locale.ROOT, " (waited %.1f s for it to be quiet)", waited / 1e3) : "");
+          pytorchRuns.computeIfAbsent(e.name(), n -> new ArrayList<>()).add(new PyTorchRun(run, cores));
         }
         log.printf("repetition %d of %d done%n", r + 1, settings.repeats());
         log.flush();
@@ -183,10 +226,34 @@ public final class CompareBenchmark {
           quality.put(e.name(), q);
         }
       }
+      ImmutableMap.Builder<String, PyTorchFigures> pytorch = ImmutableMap.builder();
+      pytorchRuns.forEach((name, runs) -> pytorch.put(name, new PyTorchFigures(Timing.of(runs.stream().map(r -> r.run().millis()).toList()),
+          runs.get(0).run().parameters(), runs.get(0).run().firstLoss(), runs.stream().mapToLong(r -> r.run().peakRssBytes()).max().orElseThrow(),
+          runs.stream().mapToDouble(PyTorchRun::jvmCores).max().orElseThrow())));
       return new Figures(rows.build(), reference, new double[] {limitBefore, limitAfter}, inference.buildOrThrow(), quality.buildOrThrow(),
-          peakRss, settings);
+          peakRss, settings, pytorch.buildOrThrow());
     } finally {
       timed.forEach(Timed::close);
+      if (pytorchWork != null) {
+        deleteQuietly(pytorchWork);
+      }
+    }
+  }
+
+  private static Path temporaryDirectory() {
+    try {
+      return Files.createTempDirectory("bench-pytorch");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create a temporary directory for the PyTorch reference's config and logs", e);
+    }
+  }
+
+  /** Removes the PyTorch reference's scratch files; one left behind is no reason to fail a benchmark. */
+  private static void deleteQuietly(Path dir) {
+    try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    } catch (IOException | UncheckedIOException e) {
+      // Temporary files: the system cleans them.
     }
   }
 
@@ -262,8 +329,7 @@ public final class CompareBenchmark {
     }
 
     Row row(StepKind kind) {
-      double[] ms = millis.get(kind).stream().mapToDouble(Double::doubleValue).sorted().toArray();
-      Timing timing = new Timing(ms[ms.length / 2], ms[0], ms[ms.length - 1]);
+      Timing timing = Timing.of(millis.get(kind));
       boolean plain = kind == StepKind.PLAIN;
       return new Row(entry, kind, ParameterCount.of(entry.config()).total(), timing, (long) batch * entry.config().context(),
           trace.matmulMacs(), variableBytes, plain ? stepBytes : Optional.empty(), rssGrowth,

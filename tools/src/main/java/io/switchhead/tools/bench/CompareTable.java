@@ -1,5 +1,6 @@
 package io.switchhead.tools.bench;
 
+import io.switchhead.graph.train.StepKind;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.Locale;
@@ -44,6 +45,9 @@ public final class CompareTable {
         + "out of the trace's sight. Activations: how far they rose while the forward pass ran, before any gradient: what the "
         + "forward pass keeps for the backward one. RSS growth: the process's resident memory gained while the model was built and first "
         + "stepped (every step kind). Peak RSS of the process: %s.%n", mb(f.peakRssBytes())));
+    if (!f.pytorch().isEmpty()) {
+      out.append(pytorch(f));
+    }
     if (!f.inference().isEmpty()) {
       GenerationBenchmark.Figures ref = f.inference().get(f.reference());
       out.append("\n| model | generation, batch 1: decode_token (XLA) | decode_step | serving_default 1 x T | 32 x T | decode_token / ref |\n");
@@ -99,6 +103,29 @@ public final class CompareTable {
             e.getKey(), mb(e.getValue()), 100.0 * e.getValue() / kept)));
       }
     }
+    return out.toString();
+  }
+
+  /** The eager PyTorch reference beside each model's plain step: the issue-16 ratio, ours over PyTorch's. */
+  private static String pytorch(CompareBenchmark.Figures f) {
+    StringBuilder out = new StringBuilder();
+    out.append("\n| model | parameters (= PyTorch's) | plain ms/step | PyTorch ms/step (min-max) | plain / PyTorch | PyTorch loss at init | PyTorch peak RSS |\n");
+    out.append("|---|---|---|---|---|---|---|\n");
+    for (Map.Entry<String, CompareBenchmark.PyTorchFigures> e : f.pytorch().entrySet()) {
+      CompareBenchmark.PyTorchFigures p = e.getValue();
+      CompareBenchmark.Row plain = f.rows().stream()
+          .filter(r -> r.entry().name().equals(e.getKey()) && r.kind() == StepKind.PLAIN).findFirst().orElseThrow();
+      out.append(String.format(Locale.ROOT, "| %s | %,d | %.1f | %.1f (%.1f-%.1f) | %s | %.3f | %s |%n", e.getKey(), p.parameters(),
+          plain.millis().median(), p.millis().median(), p.millis().min(), p.millis().max(), ratio(plain.millis().median() / p.millis().median()),
+          p.firstLoss(), mb(p.peakRssBytes())));
+    }
+    out.append(String.format(Locale.ROOT, "%nPyTorch: tools/src/main/python/pytorch_step.py, the same model (its parameter count checked equal to "
+        + "the project's) and step (forward, backward, clip, AdamW) in eager PyTorch, float32, at torch's default threads; SwitchHead's "
+        + "experts as one matmul per expert over the sorted (token, expert) pairs. One child process per model after each of the %d "
+        + "repetitions, %d warm-up steps then %d timed, once this JVM is quiet; the median of the runs. Its peak RSS: the largest of its "
+        + "processes' (VmHWM). While they ran this JVM used at most %.2f cores.%n",
+        f.settings().repeats(), PyTorchStep.WARMUP_STEPS, f.settings().steps(),
+        f.pytorch().values().stream().mapToDouble(CompareBenchmark.PyTorchFigures::jvmCores).max().orElse(0)));
     return out.toString();
   }
 
