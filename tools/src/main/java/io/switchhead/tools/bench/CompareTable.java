@@ -20,7 +20,7 @@ public final class CompareTable {
     StringBuilder out = new StringBuilder();
     CompareBenchmark.Settings s = f.settings();
     out.append(String.format(Locale.ROOT, "%s, %s UTC. Batch %d; %d repetitions of %d steps, interleaved; matmul limit %.0f GFLOP/s "
-            + "(%d^3 float32, %.0f before and %.0f after the steps). Ratios are to %s.%n%n",
+            + "(%d^3 float32, the better of %.0f before and %.0f after the steps). Ratios are to %s.%n%n",
         CpuName.describe(), LocalDate.now(ZoneOffset.UTC), s.batch(), s.repeats(), s.steps(), f.limit(), CompareBenchmark.LIMIT_MATMUL_SIZE,
         f.matmulGflops()[0], f.matmulGflops()[1], f.reference()));
     out.append("| model | step | parameters | ms/step (min-max) | time / ref | tokens/s | GFLOP/s | of limit | variables | activations | activations / ref | step memory | memory / ref | RSS growth |\n");
