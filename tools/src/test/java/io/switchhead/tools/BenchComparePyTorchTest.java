@@ -42,9 +42,10 @@ class BenchComparePyTorchTest {
     Path dense = Files.writeString(dir.resolve("dense.json"), ConfigJson.write(DENSE));
 
     CliRun run = CliRun.of("bench", "compare", "--models", moe + "," + dense, "--batch", "2", "--steps", "2", "--repeats", "2", "--no-xla",
-        "--pytorch", TestPython.interpreter().toString());
+        "--pytorch", TestPython.interpreter().toString(), "--out", dir.resolve("figures").toString());
 
     assertEquals(0, run.code(), run.out() + run.err());
+    assertTrue(Files.readString(dir.resolve("figures/compare-time.svg")).contains("PyTorch (eager)"), "the time chart has PyTorch's bars");
     for (Map.Entry<String, ModelConfig> model : Map.of("moe", MOE, "dense", DENSE).entrySet()) {
       long parameters = ParameterCount.of(model.getValue()).total();
       Matcher row = Pattern.compile("\\| " + model.getKey() + " \\| ([0-9,]+) \\| ([0-9.]+) \\| ([0-9.]+) \\(([0-9.]+)-([0-9.]+)\\) \\| ([0-9.]+) \\| "

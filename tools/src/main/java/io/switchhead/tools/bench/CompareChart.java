@@ -14,12 +14,15 @@ import org.jfree.data.category.DefaultCategoryDataset;
 
 /**
  * {@link CompareBenchmark.Figures} as bar charts, each as PNG and SVG: time per step by model (one
- * bar per step kind), the plain step's memory, and the validation bpc when the models were trained.
+ * bar per step kind, and one for the PyTorch reference when it ran), the plain step's memory, and the validation bpc when the models were trained.
  */
 public final class CompareChart {
 
   private static final int WIDTH = 900;
   private static final int HEIGHT = 420;
+
+  /** The time chart's series of the PyTorch reference, when there is one. */
+  static final String PYTORCH_SERIES = "PyTorch (eager)";
 
   private CompareChart() {}
 
@@ -36,6 +39,8 @@ public final class CompareChart {
         memory.addValue(r.variableBytes() / 1e6, "variables", r.entry().name());
       });
     }
+    // The eager PyTorch reference's step beside each model's own (bench compare --pytorch).
+    f.pytorch().forEach((name, p) -> time.addValue(p.millis().median(), PYTORCH_SERIES, name));
     String batch = "batch " + f.settings().batch() + ", " + CpuName.describe();
     files.addAll(ChartFiles.write(bars("Training step time (median; " + batch + ")", "ms per step", time), directory, "compare-time", WIDTH, HEIGHT));
     files.addAll(ChartFiles.write(bars("Training step memory (TensorFlow's allocator, plain step)", "MB", memory), directory, "compare-memory",
