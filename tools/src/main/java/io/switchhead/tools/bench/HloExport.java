@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -118,12 +117,7 @@ public final class HloExport {
   }
 
   private static Model export(CompareBenchmark.Entry entry, Request request, Path out) {
-    Path work;
-    try {
-      work = Files.createTempDirectory("switchhead-hlo-");
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot create a temporary directory for XLA's dump", e);
-    }
+    Path work = ScratchDirectory.create("switchhead-hlo-", "XLA's dump");
     // Kept when the export fails: the child's log and XLA's dump are what the error points to.
     boolean exported = false;
     try {
@@ -168,7 +162,7 @@ public final class HloExport {
       throw new UncheckedIOException("cannot write " + entry.name() + "'s HLO under " + out, e);
     } finally {
       if (exported) {
-        delete(work);
+        ScratchDirectory.deleteQuietly(work);
       }
     }
   }
@@ -204,16 +198,6 @@ public final class HloExport {
       JSON.writeValue(file.toFile(), manifest);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file, e);
-    }
-  }
-
-  private static void delete(Path dir) {
-    try (Stream<Path> walk = Files.walk(dir)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException e) {
-      // A leftover temporary directory is harmless; the export itself succeeded or reported its failure.
     }
   }
 }

@@ -8,8 +8,6 @@ import io.switchhead.graph.train.TrainConfig;
 import io.switchhead.graph.train.Trainer;
 import io.switchhead.graph.train.XlaMode;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -29,12 +27,7 @@ public final class QualityRun {
     TrainConfig defaults = TrainConfig.small(steps);
     TrainConfig train = new TrainConfig(batch, steps, defaults.learningRate(), defaults.warmupSteps(), defaults.gradientClip(),
         defaults.weightDecay(), defaults.seed(), XlaMode.OFF, (int) steps, defaults.evalBatches(), (int) steps, 1);
-    Path scratch;
-    try {
-      scratch = Files.createTempDirectory("switchhead-compare-");
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot create a scratch directory for the quality runs", e);
-    }
+    Path scratch = ScratchDirectory.create("switchhead-compare-", "the quality runs");
     try (Trainer trainer = Trainer.start(model, train, corpus, scratch)) {
       Trainer.Summary s = trainer.run(new Trainer.Listener() {});
       return new Quality(s.validationBpc(), s.tokensPerSecond(), s.seconds());

@@ -17,8 +17,6 @@ import io.switchhead.savedmodel.ServingSignatures;
 import io.switchhead.savedmodel.XlaMarks;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,7 +57,7 @@ public final class XlaServingBenchmark {
 
   /** @param tokens new tokens per generated sequence (after a one-token prompt), at most the context */
   public static List<Figures> measure(ModelConfig c, int tokens, int repeats, PrintWriter log) {
-    Path scratch = temporaryDirectory();
+    Path scratch = ScratchDirectory.create("switchhead-bench-xla-", "the exports");
     List<ServedModel> models = new ArrayList<>();
     List<TokenDecoder> decoders = new ArrayList<>();
     try {
@@ -125,13 +123,5 @@ public final class XlaServingBenchmark {
           firstSequences[i][0] * 1e3, firstSequences[i][1] * 1e3, median(sequence[i]) * 1e3));
     }
     return figures;
-  }
-
-  private static Path temporaryDirectory() {
-    try {
-      return Files.createTempDirectory("switchhead-bench-xla-");
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot create a scratch directory for the exports", e);
-    }
   }
 }
