@@ -14,10 +14,7 @@ import io.switchhead.graph.train.StepSettings;
 import io.switchhead.graph.train.TrainingGraph;
 import io.switchhead.tools.inspect.DataTypeBytes;
 import org.tensorflow.proto.DataType;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -143,7 +140,12 @@ public final class CompareBenchmark {
       Settings settings, ImmutableMap<String, PyTorchFigures> pytorch) {
 
     public Row referenceRow(StepKind kind) {
-      return rows.stream().filter(r -> r.entry().name().equals(reference) && r.kind() == kind).findFirst().orElseThrow();
+      return row(reference, kind);
+    }
+
+    /** The row of the entry named {@code name} and step {@code kind}. */
+    public Row row(String name, StepKind kind) {
+      return rows.stream().filter(r -> r.entry().name().equals(name) && r.kind() == kind).findFirst().orElseThrow();
     }
 
     /**
@@ -177,7 +179,7 @@ public final class CompareBenchmark {
     // By entry name: each repetition's PyTorch run, made between the project's repetitions so that
     // both are measured through the same stretch of a shared machine's load.
     java.util.Map<String, List<PyTorchRun>> pytorchRuns = new java.util.LinkedHashMap<>();
-    Path pytorchWork = settings.pytorch().isPresent() ? temporaryDirectory() : null;
+    Path pytorchWork = settings.pytorch().isPresent() ? ScratchDirectory.create("bench-pytorch", "the PyTorch reference's config and logs") : null;
     try (AllocatorProbe probe = new AllocatorProbe()) {
       for (Entry e : entries) {
         timed.add(Timed.build(e, kinds, settings, probe, log));
@@ -190,10 +192,9 @@ public final class CompareBenchmark {
         }
         for (Entry e : settings.pytorch().isPresent() ? entries : List.<Entry>of()) {
           long waited = JvmCpu.awaitQuiet();
-          long cpu = JvmCpu.nanos();
-          long wall = System.nanoTime();
+          JvmCpu.Since started = JvmCpu.Since.now();
           PyTorchStep.Run run = PyTorchStep.run(new PyTorchStep.Request(settings.pytorch().get(), e, settings.batch(), settings.steps()), pytorchWork);
-          double cores = (double) (JvmCpu.nanos() - cpu) / (System.nanoTime() - wall);
+          double cores = started.cores();
           log.printf(Locale.ROOT, "  PyTorch %s: %.1f ms/step, %,d parameters (checked); this JVM used %.2f cores meanwhile%s%n", e.name(),
               run.millis(), run.parameters(), cores, waited > 1000 ? String.format(Locale.ROOT, " (waited %.1f s for it to be quiet)", waited / 1e3) : "");
           pytorchRuns.computeIfAbsent(e.name(), n -> new ArrayList<>()).add(new PyTorchRun(run, cores));
@@ -239,25 +240,8 @@ public final class CompareBenchmark {
     } finally {
       timed.forEach(Timed::close);
       if (pytorchWork != null) {
-        deleteQuietly(pytorchWork);
+        ScratchDirectory.deleteQuietly(pytorchWork);
       }
-    }
-  }
-
-  private static Path temporaryDirectory() {
-    try {
-      return Files.createTempDirectory("bench-pytorch");
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot create a temporary directory for the PyTorch reference's config and logs", e);
-    }
-  }
-
-  /** Removes the PyTorch reference's scratch files; one left behind is no reason to fail a benchmark. */
-  private static void deleteQuietly(Path dir) {
-    try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-    } catch (IOException | UncheckedIOException e) {
-      // Temporary files: the system cleans them.
     }
   }
 

@@ -113,8 +113,7 @@ public final class CompareTable {
     out.append("|---|---|---|---|---|---|---|\n");
     for (Map.Entry<String, CompareBenchmark.PyTorchFigures> e : f.pytorch().entrySet()) {
       CompareBenchmark.PyTorchFigures p = e.getValue();
-      CompareBenchmark.Row plain = f.rows().stream()
-          .filter(r -> r.entry().name().equals(e.getKey()) && r.kind() == StepKind.PLAIN).findFirst().orElseThrow();
+      CompareBenchmark.Row plain = f.row(e.getKey(), StepKind.PLAIN);
       out.append(String.format(Locale.ROOT, "| %s | %,d | %.1f | %.1f (%.1f-%.1f) | %s | %.3f | %s |%n", e.getKey(), p.parameters(),
           plain.millis().median(), p.millis().median(), p.millis().min(), p.millis().max(), ratio(plain.millis().median() / p.millis().median()),
           p.firstLoss(), mb(p.peakRssBytes())));

@@ -21,24 +21,39 @@ final class JvmCpu {
 
   private JvmCpu() {}
 
+  /** A point to measure this process's CPU use from: {@link #cores()} is its use since, in cores. */
+  record Since(long cpuAt, long wallAt) {
+    static Since now() {
+      return new Since(JvmCpu.cpuNanos(), System.nanoTime());
+    }
+
+    /** CPU time used since this point over the wall time elapsed: 1.0 is one core busy throughout. */
+    double cores() {
+      return (double) (JvmCpu.cpuNanos() - cpuAt) / (System.nanoTime() - wallAt);
+    }
+  }
+
   /** CPU nanoseconds this process has used, all its threads, native ones included. */
-  static long nanos() {
+  private static long cpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
-  /** Waits until a sample finds this JVM below {@link #QUIET_CORES}; returns the milliseconds waited. */
+  /**
+   * Waits until a sample finds this JVM below {@link #QUIET_CORES}; returns the milliseconds waited.
+   * A rate of CPU use is only defined over an interval, and nothing signals that TensorFlow's, the
+   * JIT's or the collector's threads have gone idle, so each sample sleeps its interval.
+   */
   static long awaitQuiet() {
     long start = System.nanoTime();
     while ((System.nanoTime() - start) / 1_000_000 < MAX_WAIT_MILLIS) {
-      long cpu = nanos();
-      long wall = System.nanoTime();
+      Since sample = Since.now();
       try {
         Thread.sleep(SAMPLE_MILLIS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         break;
       }
-      if ((double) (nanos() - cpu) / (System.nanoTime() - wall) < QUIET_CORES) {
+      if (sample.cores() < QUIET_CORES) {
         break;
       }
     }
