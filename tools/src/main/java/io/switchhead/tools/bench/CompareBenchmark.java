@@ -109,13 +109,14 @@ public final class CompareBenchmark {
    *     none was traced
    * @param rssGrowthBytes how much the process's resident memory grew while the model's graph was
    *     built, its session started and its first steps ran
-   * @param profile the plain step's node time by op type ({@link StepTrace#microsByOpType}); empty
+   * @param profile the plain step's node time by part of the model and op type ({@link StepTrace#micros}); empty
    *     for the compiled step, one node to TensorFlow's trace
+   * @param partMacs the plain step's matmul MACs by part of the model ({@link StepTrace#macsByPart}); empty for the compiled step
    * @param kept what the plain step's forward pass keeps for the backward one, by part of the
    *     model and op type ({@link StepTrace#keptBytes}); empty for the compiled step
    */
   public record Row(Entry entry, StepKind kind, long parameters, Timing millis, long tokensPerStep, long stepMacs, long variableBytes,
-      Optional<StepBytes> stepBytes, long rssGrowthBytes, ImmutableMap<String, Long> profile,
+      Optional<StepBytes> stepBytes, long rssGrowthBytes, ImmutableMap<StepTrace.Maker, Long> profile, ImmutableMap<String, Long> partMacs,
       ImmutableMap<StepTrace.Maker, Long> kept) {
 
     public double tokensPerSecond() {
@@ -321,7 +322,7 @@ public final class CompareBenchmark {
       boolean plain = kind == StepKind.PLAIN;
       return new Row(entry, kind, ParameterCount.of(entry.config()).total(), timing, (long) batch * entry.config().context(),
           trace.matmulMacs(), variableBytes, plain ? stepBytes : Optional.empty(), rssGrowth,
-          plain ? trace.microsByOpType() : ImmutableMap.of(), plain ? trace.keptBytes() : ImmutableMap.of());
+          plain ? trace.micros() : ImmutableMap.of(), plain ? trace.macsByPart() : ImmutableMap.of(), plain ? trace.keptBytes() : ImmutableMap.of());
     }
 
     @Override

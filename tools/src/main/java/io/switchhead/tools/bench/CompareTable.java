@@ -3,8 +3,11 @@ package io.switchhead.tools.bench;
 import io.switchhead.graph.train.StepKind;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 
 /** {@link CompareBenchmark.Figures} as Markdown: the step table, then the quality table if trained. */
 public final class CompareTable {
@@ -13,8 +16,8 @@ public final class CompareTable {
 
   private CompareTable() {}
 
-  /** Op types listed per model by {@link #profile}. */
-  static final int PROFILE_OP_TYPES = 10;
+  /** Op types, and parts' op types, listed per model by {@link #profile}. */
+  static final int PROFILE_OP_TYPES = 12;
 
   public static String markdown(CompareBenchmark.Figures f) {
     StringBuilder out = new StringBuilder();
@@ -77,9 +80,11 @@ public final class CompareTable {
   }
 
   /**
-   * Where each plain step's time goes: its op types by the time their nodes ran in the traced step,
-   * the first {@link #PROFILE_OP_TYPES}, as a share of all nodes' time; then what its forward pass
-   * keeps for the backward one, by part of the model and op type.
+   * Where each plain step's time goes: its parts (forward and backward apart) by the time their
+   * nodes ran in the traced step and the matmul work they did in it (nodes run side by side, so a
+   * part's rate is per node, not per step); its op types and parts' op types, the first {@link
+   * #PROFILE_OP_TYPES}, as shares of all nodes' time; then what its forward pass keeps for the
+   * backward one, by part of the model and op type.
    */
   public static String profile(CompareBenchmark.Figures f) {
     StringBuilder out = new StringBuilder();
@@ -88,13 +93,32 @@ public final class CompareTable {
         continue;
       }
       long total = r.profile().values().stream().mapToLong(Long::longValue).sum();
-      out.append(String.format(Locale.ROOT, "%n%s, plain step traced: %.0f ms of node time on %d cores%n%n| op type | ms | share |%n|---|---|---|%n",
+      Map<String, Long> byType = new HashMap<>();
+      Map<String, Long> byPartTime = new HashMap<>();
+      r.profile().forEach((maker, us) -> {
+        byType.merge(maker.opType(), us, Long::sum);
+        byPartTime.merge(maker.part(), us, Long::sum);
+      });
+      out.append(String.format(Locale.ROOT, "%n%s, plain step traced: %.0f ms of node time on %d cores%n%n"
+          + "| part | node ms | share | matmul GFLOP | GFLOP per node second |%n|---|---|---|---|---|%n",
           r.entry().name(), total / 1e3, Runtime.getRuntime().availableProcessors()));
-      r.profile().entrySet().stream().limit(PROFILE_OP_TYPES).forEach(e -> out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f%% |%n",
-          e.getKey(), e.getValue() / 1e3, 100.0 * e.getValue() / total)));
+      mostFirst(byPartTime).stream().filter(e -> e.getValue() >= total / 200).forEach(e -> {
+        double gflop = 2e-9 * r.partMacs().getOrDefault(e.getKey(), 0L);
+        out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f%% | %.2f | %s |%n", e.getKey(), e.getValue() / 1e3,
+            100.0 * e.getValue() / total, gflop, gflop > 0 ? String.format(Locale.ROOT, "%.0f", gflop / (e.getValue() / 1e6)) : "-"));
+      });
+      out.append(String.format(Locale.ROOT, "%n| op type | ms | share | part: op type | ms | share |%n|---|---|---|---|---|---|%n"));
+      var types = mostFirst(byType);
+      var makers = r.profile().entrySet().stream().limit(PROFILE_OP_TYPES).toList();
+      for (int i = 0; i < Math.min(PROFILE_OP_TYPES, types.size()); i++) {
+        Map.Entry<String, Long> t = types.get(i);
+        out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f%% |", t.getKey(), t.getValue() / 1e3, 100.0 * t.getValue() / total));
+        out.append(i < makers.size() ? String.format(Locale.ROOT, " %s | %.1f | %.1f%% |%n", makers.get(i).getKey(),
+            makers.get(i).getValue() / 1e3, 100.0 * makers.get(i).getValue() / total) : "  |  |  |\n");
+      }
       long kept = r.kept().values().stream().mapToLong(Long::longValue).sum();
       if (kept > 0) {
-        Map<String, Long> byPart = new java.util.TreeMap<>();
+        Map<String, Long> byPart = new TreeMap<>();
         r.kept().forEach((maker, bytes) -> byPart.merge(maker.part(), bytes, Long::sum));
         out.append(String.format(Locale.ROOT, "%nKept by the forward pass for the backward one: %s in all (each buffer once); %s%n%n"
             + "| part: op type | kept | share |%n|---|---|---|%n", mb(kept), String.join(", ", byPart.entrySet().stream()
@@ -104,6 +128,10 @@ public final class CompareTable {
       }
     }
     return out.toString();
+  }
+
+  private static <K> List<Map.Entry<K, Long>> mostFirst(Map<K, Long> values) {
+    return values.entrySet().stream().sorted(Map.Entry.<K, Long>comparingByValue().reversed()).toList();
   }
 
   /** The eager PyTorch reference beside each model's plain step: the issue-16 ratio, ours over PyTorch's. */

@@ -54,7 +54,7 @@ import org.tensorflow.types.TInt32;
  * {@link BlockLayout}'s)
  * warmups=2  repeats=7  dense=true  modes=graph,xla (which modes to time)  times=false (true also
  * prints every case's time in every round: the machine's slow states show as runs of slow rounds)
- * profile=none|types|nodes (op times of one traced run of each plain-graph sorted case)
+ * profile=none|types|nodes (op times of one traced run of each plain-graph sorted or segmented case)
  * grads=x,w (which gradients to build; "x", "w" or "" time the parts)
  * seed=1 (of the random inputs and routing: a run can be repeated on the same data).
  *
@@ -185,7 +185,7 @@ public final class ConditionalMatmulBenchmark {
         }
         if (!profile.equals("none")) {
           for (Timed c : cases) {
-            if (c.name().startsWith("sorted") && c.name().endsWith("graph")) {
+            if ((c.name().startsWith("sorted") || c.name().startsWith("segmented")) && c.name().endsWith("graph")) {
               System.out.println("  " + c.name() + " M=" + m + " op time (us): " + top(c.bench().profile(profile.equals("nodes")), 30));
             }
           }

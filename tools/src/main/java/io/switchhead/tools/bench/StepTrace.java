@@ -1,13 +1,16 @@
 package io.switchhead.tools.bench;
 
 import com.google.common.collect.ImmutableMap;
+import java.util.ArrayDeque;
 import java.util.Comparator;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.IntStream;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Output;
@@ -36,15 +39,17 @@ import org.tensorflow.proto.TensorShapeProto;
  * @param matmulNodes how many matmul executions were counted (loop bodies count per trip)
  * @param memory empty where the trace recorded no allocator memory (TensorFlow leaves it out in
  *     some processes; the tables then say so rather than show a zero)
- * @param microsByOpType the time the step's nodes ran, summed by the graph's op type (a rewritten
- *     node, oneDNN's {@code _MklMatMul} say, counts as the op it rewrote), most first: where a
- *     step's time goes. Nodes run side by side on the cores, so the sum exceeds the step's time.
+ * @param micros the time the step's nodes ran, summed by the part of the model they belong to
+ *     ({@link #partOf}, the backward pass's apart) and the graph's op type (a rewritten node,
+ *     oneDNN's {@code _MklMatMul} say, counts as the op it rewrote), most first: where a step's
+ *     time goes. Nodes run side by side on the cores, so the sum exceeds the step's time.
+ * @param macsByPart {@link #matmulMacs} by the part of the model, as {@link #micros} counts them
  * @param keptBytes the tensors the forward pass made that its backward pass reads: their bytes by
  *     what made them, most first, each buffer counted once however many views read it. Empty
  *     without forward ops
  */
-public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memory, ImmutableMap<String, Long> microsByOpType,
-    ImmutableMap<StepTrace.Maker, Long> keptBytes) {
+public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memory, ImmutableMap<StepTrace.Maker, Long> micros,
+    ImmutableMap<String, Long> macsByPart, ImmutableMap<StepTrace.Maker, Long> keptBytes) {
 
   /** What made a forward tensor: the part of the model ({@link StepTrace#part}) and the op type. */
   public record Maker(String part, String opType) {
@@ -66,6 +71,13 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
    *     its own passing temporaries), before any gradient or update is allocated
    */
   public record Memory(long residentBytes, long peakBytes, long forwardPeakBytes) {}
+
+  /** The name scope TensorFlow builds gradient ops in. */
+  private static final String GRADIENTS = "gradients/";
+
+  private static final String BACKWARD = " backward";
+
+  private static final Set<String> PARAMETERS = Set.of("VariableV2", "VarHandleOp", "ReadVariableOp");
 
   /** Op types whose outputs outlive a step. */
   private static final Set<String> NOT_ACTIVATIONS = Set.of("VariableV2", "VarHandleOp", "Const", "Placeholder", "_Arg");
@@ -90,13 +102,17 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
     long resident = Long.MAX_VALUE;
     long peak = 0;
     long forwardPeak = 0;
-    Map<String, Long> micros = new HashMap<>();
+    Map<Maker, Long> micros = new HashMap<>();
+    Map<String, String> parts = new HashMap<>();
+    Map<String, Long> partMacs = new HashMap<>();
     for (NodeExecStats node : nodes) {
-      micros.merge(opType(node, graph), node.getOpEndRelMicros() - node.getOpStartRelMicros(), Long::sum);
+      String part = partOf(node.getNodeName(), graph, parts);
+      micros.merge(new Maker(part, opType(node, graph)), node.getOpEndRelMicros() - node.getOpStartRelMicros(), Long::sum);
       long nodeMacs = executedMacs(node, graph, byName);
       if (nodeMacs > 0) {
         macs += nodeMacs;
         matmuls++;
+        partMacs.merge(part, nodeMacs, Long::sum);
       }
       for (AllocatorMemoryUsed m : node.getMemoryList()) {
         // The node's live bytes count every allocation it made, the allocator's bytes in use only
@@ -112,7 +128,14 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
       }
     }
     Optional<Memory> memory = !recorded ? Optional.empty() : Optional.of(new Memory(resident, peak, forwardPeak));
-    return new StepTrace(macs, matmuls, memory, mostFirst(micros), mostFirst(kept(nodes, graph, passes)));
+    return new StepTrace(macs, matmuls, memory, mostFirst(micros), mostFirst(partMacs), mostFirst(kept(nodes, graph, passes)));
+  }
+
+  /** {@link #micros} summed over the parts: the step's node time by op type, most first. */
+  public ImmutableMap<String, Long> microsByOpType() {
+    Map<String, Long> byType = new HashMap<>();
+    micros.forEach((maker, us) -> byType.merge(maker.opType(), us, Long::sum));
+    return mostFirst(byType);
   }
 
   private static <K> ImmutableMap<K, Long> mostFirst(Map<K, Long> values) {
@@ -169,6 +192,67 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
       return names.length >= 4 ? names[2] : "residual";
     }
     return names.length >= 2 ? names[0] : "loss";
+  }
+
+  /**
+   * {@link #part} of a forward op. A gradient op's is marked "backward" and found through what it
+   * reads, as TensorFlow names every gradient op {@code gradients/Type_n}, whatever it
+   * differentiates: the part of a parameter it reads (an input's gradient reads the weights it
+   * came through); else of a forward op reading a parameter and one of the forward tensors it
+   * reads (a weight's gradient reads the matmul's input, which the matmul read with the weight);
+   * else of the first forward tensor it reads, a constant aside; else of the first gradient it
+   * reads. Memoised in {@code parts}: a gradient chain runs through the whole model.
+   */
+  static String partOf(String opName, Graph graph, Map<String, String> parts) {
+    GraphOperation root = graph.operation(opName);
+    if (!opName.startsWith(GRADIENTS) || root == null) { // a runtime's own node (_retval, say) is not the graph's
+      return part(opName);
+    }
+    Deque<GraphOperation> pending = new ArrayDeque<>();
+    pending.push(root);
+    while (!pending.isEmpty()) {
+      GraphOperation op = pending.peek();
+      if (parts.containsKey(op.name())) {
+        pending.pop();
+        continue;
+      }
+      String found = null;
+      String forward = null;
+      GraphOperation gradient = null;
+      for (int i = 0; i < op.numInputs() && found == null; i++) {
+        GraphOperation input = (GraphOperation) op.input(i).op();
+        if (input.name().startsWith(GRADIENTS)) {
+          gradient = gradient == null ? input : gradient;
+        } else if (isParameter(input)) {
+          found = part(input.name());
+        } else if (forward == null && !input.type().equals("Const")) {
+          forward = weightedReader(input, op.input(i).index()).orElse(part(input.name()));
+        }
+      }
+      found = found != null ? found : forward;
+      if (found == null && gradient != null && !parts.containsKey(gradient.name())) {
+        pending.push(gradient); // its part first
+        continue;
+      }
+      parts.put(op.name(), found != null ? found + BACKWARD : gradient != null ? parts.get(gradient.name()) : "loss" + BACKWARD);
+      pending.pop();
+    }
+    return parts.get(opName);
+  }
+
+  /** The part of a forward op that reads output {@code slot} of {@code op} and a parameter. */
+  private static Optional<String> weightedReader(GraphOperation op, int slot) {
+    return op.consumers(slot).stream()
+        .filter(c -> !c.name().startsWith(GRADIENTS))
+        .filter(c -> IntStream.range(0, c.numInputs()).anyMatch(i -> isParameter((GraphOperation) c.input(i).op())))
+        .map(c -> part(c.name()))
+        .findFirst();
+  }
+
+  /** A variable, or a read of one. */
+  private static boolean isParameter(GraphOperation op) {
+    return PARAMETERS.contains(op.type())
+        || op.type().equals("Identity") && op.numInputs() == 1 && PARAMETERS.contains(((GraphOperation) op.input(0).op()).type());
   }
 
   /** The graph's type of the node's op, else the type in its timeline label ("name = Type(inputs)"). */

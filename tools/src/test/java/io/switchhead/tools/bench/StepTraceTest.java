@@ -7,11 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.common.collect.ImmutableSet;
 import io.switchhead.ops.xla.SessionOptions;
 import io.switchhead.testing.Seeded;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
+import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
@@ -60,6 +63,42 @@ class StepTraceTest {
         assertTrue(trace.microsByOpType().containsKey("MatMul") && trace.microsByOpType().containsKey("RandomStandardNormal"),
             "node time by op type: " + trace.microsByOpType());
       }
+    }
+  }
+
+  @Test
+  void timeIsCountedByPartWithTheBackwardPassApart() {
+    int rows = 64 + random.nextInt(64);
+    try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
+      Ops tf = Ops.create(g);
+      Ops block = tf.withSubScope("layers").withSubScope("3");
+      Ops norm = block.withSubScope("ff_norm");
+      Ops ff = block.withSubScope("ff");
+      var w1 = ff.variable(ff.random.randomStandardNormal(ff.constant(new long[] {rows, rows}), TFloat32.class));
+      var w2 = ff.variable(ff.random.randomStandardNormal(ff.constant(new long[] {rows, rows}), TFloat32.class));
+      s.initialize();
+      // A weight's gradient reads the part's input (made by the norm) and a gradient; an input's
+      // gradient reads the weights; neither op is named after the part, so both are found by what they read.
+      var x = norm.math.tanh(tf.random.randomStandardNormal(tf.constant(new long[] {rows, rows}), TFloat32.class));
+      var y = ff.linalg.matMul(ff.math.tanh(ff.linalg.matMul(x, w1)), w2);
+      var loss = tf.reduceSum(tf.math.square(y), tf.constant(new int[] {0, 1}));
+      List<Operand<?>> gradients = io.switchhead.ops.gradients.Gradients.of(tf, loss, List.of(w1, w2));
+      Map<String, String> parts = new HashMap<>();
+      for (Operand<?> gradient : gradients) {
+        assertEquals("ff backward", StepTrace.partOf(gradient.op().name(), g, parts), gradient.op().name());
+      }
+      Session.Runner runner = s.runner().fetch(loss);
+      gradients.forEach(runner::fetch);
+      StepTrace trace = StepTrace.of(traced(runner), g, StepPasses.around(loss));
+      assertTrue(trace.micros().containsKey(new StepTrace.Maker("ff", "MatMul")), "the forward matmuls: " + trace.micros());
+      assertTrue(trace.micros().containsKey(new StepTrace.Maker("ff backward", "MatMul")), "their gradients: " + trace.micros());
+      assertTrue(trace.micros().containsKey(new StepTrace.Maker("ff_norm", "Tanh")), "the norm's op: " + trace.micros());
+      // Forward: two matmuls; backward: both weights' gradients and the hidden layer's (x needs none).
+      long cube = (long) rows * rows * rows;
+      assertEquals(2 * cube, trace.macsByPart().get("ff"), "forward MACs: " + trace.macsByPart());
+      assertEquals(3 * cube, trace.macsByPart().get("ff backward"), "backward MACs: " + trace.macsByPart());
+      assertEquals(trace.micros().values().stream().mapToLong(Long::longValue).sum(),
+          trace.microsByOpType().values().stream().mapToLong(Long::longValue).sum(), "by op type, the same time in all");
     }
   }
 
