@@ -3,11 +3,9 @@ package io.switchhead.tools.bench;
 import io.switchhead.graph.train.StepKind;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
 
 /** {@link CompareBenchmark.Figures} as Markdown: the step table, then the quality table if trained. */
 public final class CompareTable {
@@ -93,23 +91,17 @@ public final class CompareTable {
         continue;
       }
       long total = r.profile().values().stream().mapToLong(Long::longValue).sum();
-      Map<String, Long> byType = new HashMap<>();
-      Map<String, Long> byPartTime = new HashMap<>();
-      r.profile().forEach((maker, us) -> {
-        byType.merge(maker.opType(), us, Long::sum);
-        byPartTime.merge(maker.part(), us, Long::sum);
-      });
       out.append(String.format(Locale.ROOT, "%n%s, plain step traced: %.0f ms of node time on %d cores%n%n"
           + "| part | node ms | share | matmul GFLOP | GFLOP per node second |%n|---|---|---|---|---|%n",
           r.entry().name(), total / 1e3, Runtime.getRuntime().availableProcessors()));
-      mostFirst(byPartTime).stream().filter(e -> e.getValue() >= total / 200).forEach(e -> {
+      StepTrace.sumBy(r.profile(), StepTrace.Maker::part).entrySet().stream().filter(e -> e.getValue() >= total / 200).forEach(e -> {
         double gflop = 2e-9 * r.partMacs().getOrDefault(e.getKey(), 0L);
         out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f%% | %.2f | %s |%n", e.getKey(), e.getValue() / 1e3,
             100.0 * e.getValue() / total, gflop, gflop > 0 ? String.format(Locale.ROOT, "%.0f", gflop / (e.getValue() / 1e6)) : "-"));
       });
       out.append(String.format(Locale.ROOT, "%n| op type | ms | share | part: op type | ms | share |%n|---|---|---|---|---|---|%n"));
-      var types = mostFirst(byType);
-      var makers = r.profile().entrySet().stream().limit(PROFILE_OP_TYPES).toList();
+      List<Map.Entry<String, Long>> types = StepTrace.sumBy(r.profile(), StepTrace.Maker::opType).entrySet().asList();
+      List<Map.Entry<StepTrace.Maker, Long>> makers = r.profile().entrySet().asList();
       for (int i = 0; i < Math.min(PROFILE_OP_TYPES, types.size()); i++) {
         Map.Entry<String, Long> t = types.get(i);
         out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f%% |", t.getKey(), t.getValue() / 1e3, 100.0 * t.getValue() / total));
@@ -118,20 +110,14 @@ public final class CompareTable {
       }
       long kept = r.kept().values().stream().mapToLong(Long::longValue).sum();
       if (kept > 0) {
-        Map<String, Long> byPart = new TreeMap<>();
-        r.kept().forEach((maker, bytes) -> byPart.merge(maker.part(), bytes, Long::sum));
         out.append(String.format(Locale.ROOT, "%nKept by the forward pass for the backward one: %s in all (each buffer once); %s%n%n"
-            + "| part: op type | kept | share |%n|---|---|---|%n", mb(kept), String.join(", ", byPart.entrySet().stream()
-                .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).map(e -> e.getKey() + " " + mb(e.getValue())).toList())));
+            + "| part: op type | kept | share |%n|---|---|---|%n", mb(kept), String.join(", ", StepTrace.sumBy(r.kept(), StepTrace.Maker::part)
+                .entrySet().stream().map(e -> e.getKey() + " " + mb(e.getValue())).toList())));
         r.kept().entrySet().stream().limit(PROFILE_OP_TYPES).forEach(e -> out.append(String.format(Locale.ROOT, "| %s | %s | %.1f%% |%n",
             e.getKey(), mb(e.getValue()), 100.0 * e.getValue() / kept)));
       }
     }
     return out.toString();
-  }
-
-  private static <K> List<Map.Entry<K, Long>> mostFirst(Map<K, Long> values) {
-    return values.entrySet().stream().sorted(Map.Entry.<K, Long>comparingByValue().reversed()).toList();
   }
 
   /** The eager PyTorch reference beside each model's plain step: the issue-16 ratio, ours over PyTorch's. */

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.stream.IntStream;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
@@ -133,9 +134,14 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
 
   /** {@link #micros} summed over the parts: the step's node time by op type, most first. */
   public ImmutableMap<String, Long> microsByOpType() {
-    Map<String, Long> byType = new HashMap<>();
-    micros.forEach((maker, us) -> byType.merge(maker.opType(), us, Long::sum));
-    return mostFirst(byType);
+    return sumBy(micros, Maker::opType);
+  }
+
+  /** Values by maker (time, bytes) summed by one side of the maker (its part, its op type), most first. */
+  static ImmutableMap<String, Long> sumBy(Map<Maker, Long> values, Function<Maker, String> key) {
+    Map<String, Long> sums = new HashMap<>();
+    values.forEach((maker, value) -> sums.merge(key.apply(maker), value, Long::sum));
+    return mostFirst(sums);
   }
 
   private static <K> ImmutableMap<K, Long> mostFirst(Map<K, Long> values) {
@@ -201,7 +207,7 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
    * came through); else of a forward op reading a parameter and one of the forward tensors it
    * reads (a weight's gradient reads the matmul's input, which the matmul read with the weight);
    * else of the first forward tensor it reads, a constant aside; else of the first gradient it
-   * reads. Memoised in {@code parts}: a gradient chain runs through the whole model.
+   * reads. Of the forward tensors, only the first that is not a constant is looked at. Memoised in {@code parts}: a gradient chain runs through the whole model.
    */
   static String partOf(String opName, Graph graph, Map<String, String> parts) {
     GraphOperation root = graph.operation(opName);
