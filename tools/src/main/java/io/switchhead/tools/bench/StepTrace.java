@@ -62,16 +62,23 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
 
   /**
    * What the allocators held. The counts are allocator-wide: what other sessions of the process
-   * hold is resident too, and only what rose above it belongs to this step.
+   * hold is resident too, and only what rose above it belongs to this step. A node may record more
+   * than one allocator (oneDNN's and the plain CPU one); each is bounded on its own and the bounds
+   * summed, since one allocator's bytes in use say nothing of another's.
    *
    * @param residentBytes the fewest bytes in use before any node: the variables (weights, optimizer
    *     slots, buffers, XL memory) and the fed inputs, which outlive the step
-   * @param peakBytes the most bytes in use while any node ran
+   * @param peakBytes the most bytes in use while any node ran (summed over the allocators, each
+   *     at its own most)
    * @param forwardPeakBytes the most bytes in use while a node of the forward pass ran: above
    *     {@code residentBytes}, the activations the forward pass keeps for the backward one (and
    *     its own passing temporaries), before any gradient or update is allocated
    */
-  public record Memory(long residentBytes, long peakBytes, long forwardPeakBytes) {}
+  public record Memory(long residentBytes, long peakBytes, long forwardPeakBytes) {
+    Memory plus(Memory other) {
+      return new Memory(residentBytes + other.residentBytes, peakBytes + other.peakBytes, forwardPeakBytes + other.forwardPeakBytes);
+    }
+  }
 
   /** The name scope TensorFlow builds gradient ops in. */
   private static final String GRADIENTS = "gradients/";
@@ -99,10 +106,7 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
     nodes.forEach(n -> byName.put(n.getNodeName(), n));
     long macs = 0;
     int matmuls = 0;
-    boolean recorded = false;
-    long resident = Long.MAX_VALUE;
-    long peak = 0;
-    long forwardPeak = 0;
+    Map<String, Memory> byAllocator = new HashMap<>();
     Map<Maker, Long> micros = new HashMap<>();
     Map<String, String> parts = new HashMap<>();
     Map<String, Long> partMacs = new HashMap<>();
@@ -119,16 +123,13 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
         // The node's live bytes count every allocation it made, the allocator's bytes in use only
         // those of 256 KiB and up: a node of small tensors holds more than the count rose by.
         long before = Math.max(0, m.getAllocatorBytesInUse() - m.getLiveBytes());
-        recorded = true;
-        resident = Math.min(resident, before);
         long most = Math.max(before + m.getPeakBytes(), m.getAllocatorBytesInUse());
-        peak = Math.max(peak, most);
-        if (forwardOps.contains(node.getNodeName())) {
-          forwardPeak = Math.max(forwardPeak, most);
-        }
+        Memory seen = new Memory(before, most, forwardOps.contains(node.getNodeName()) ? most : 0);
+        byAllocator.merge(m.getAllocatorName(), seen, (a, b) -> new Memory(Math.min(a.residentBytes(), b.residentBytes()),
+            Math.max(a.peakBytes(), b.peakBytes()), Math.max(a.forwardPeakBytes(), b.forwardPeakBytes())));
       }
     }
-    Optional<Memory> memory = !recorded ? Optional.empty() : Optional.of(new Memory(resident, peak, forwardPeak));
+    Optional<Memory> memory = byAllocator.values().stream().reduce(Memory::plus);
     return new StepTrace(macs, matmuls, memory, mostFirst(micros), mostFirst(partMacs), mostFirst(kept(nodes, graph, passes)));
   }
 

@@ -115,12 +115,14 @@ class StepTraceTest {
       var doubled = tf.math.mul(weights, tf.constant(2f));
       var squared = tf.math.square(weights);
       var total = tf.reduceSum(tf.math.add(doubled, squared), tf.constant(new int[] {0, 1}));
-      StepTrace trace = StepTrace.of(traced(s.runner().fetch(total)), g, StepPasses.around(total));
-      StepTrace.Memory memory = trace.memory().orElseThrow(() -> new AssertionError("no allocator memory traced: " + trace));
-      assertTrue(memory.residentBytes() >= intermediate, "the variable is resident: " + trace);
+      RunMetadata metadata = traced(s.runner().fetch(total));
+      StepTrace trace = StepTrace.of(metadata, g, StepPasses.around(total));
+      String seen = trace + "\nfrom the nodes' memory: " + memoryRecords(metadata);
+      StepTrace.Memory memory = trace.memory().orElseThrow(() -> new AssertionError("no allocator memory traced: " + seen));
+      assertTrue(memory.residentBytes() >= intermediate, "the variable is resident: " + seen);
       long above = memory.peakBytes() - memory.residentBytes();
-      assertTrue(above >= intermediate, "an intermediate of " + intermediate + " bytes above it: " + trace);
-      assertTrue(above < 8 * intermediate, "nothing like that much more: " + trace);
+      assertTrue(above >= intermediate, "an intermediate of " + intermediate + " bytes above it: " + seen);
+      assertTrue(above < 8 * intermediate, "nothing like that much more: " + seen);
       assertEquals(0, trace.matmulMacs());
     }
   }
@@ -181,6 +183,37 @@ class StepTraceTest {
       StepTrace.Memory memory = trace.memory().orElseThrow(() -> new AssertionError("small " + small + ", large " + large + ": no memory in " + trace));
       assertEquals(new StepTrace.Memory(0, large, large), memory, "small " + small + ", large " + large);
     }
+  }
+
+  @Test
+  void eachAllocatorIsBoundedOnItsOwnAndTheBoundsSummed() {
+    // A node of oneDNN's allocator over a resident variable, and one whose scalar came from the
+    // plain CPU allocator, which holds next to nothing: the second's count is no bound on the first's.
+    long resident = (256 << 10) + random.nextInt(1 << 20);
+    long intermediate = (256 << 10) + random.nextInt(1 << 20);
+    long scalar = 4;
+    RunMetadata metadata = RunMetadata.newBuilder().setStepStats(StepStats.newBuilder().addDevStats(DeviceStepStats.newBuilder()
+        .setDevice("/job:localhost/replica:0/task:0/device:CPU:0")
+        .addNodeStats(node("square", 1, AllocatorMemoryUsed.newBuilder().setAllocatorName("mklcpu").setLiveBytes(intermediate)
+            .setPeakBytes(intermediate).setAllocatorBytesInUse(resident + intermediate)))
+        .addNodeStats(node("sum", 2, AllocatorMemoryUsed.newBuilder().setAllocatorName("cpu").setLiveBytes(scalar).setPeakBytes(scalar)
+            .setAllocatorBytesInUse(scalar))))).build();
+    try (Graph g = new Graph()) {
+      StepTrace trace = StepTrace.of(metadata, g, new StepPasses(ImmutableSet.of("square", "sum"), ImmutableSet.of()));
+      String given = "resident " + resident + ", intermediate " + intermediate;
+      StepTrace.Memory memory = trace.memory().orElseThrow(() -> new AssertionError(given + ": no memory in " + trace));
+      long peak = resident + intermediate + scalar;
+      assertEquals(new StepTrace.Memory(resident, peak, peak), memory, given);
+    }
+  }
+
+  /** Each traced node's allocator records, for a failure to show what TensorFlow counted. */
+  private static String memoryRecords(RunMetadata metadata) {
+    StringBuilder out = new StringBuilder();
+    metadata.getStepStats().getDevStatsList().forEach(d -> d.getNodeStatsList().forEach(n -> n.getMemoryList().forEach(m ->
+        out.append(String.format("%n  %s: %s live %d, peak %d, in use %d", n.getNodeName(), m.getAllocatorName(), m.getLiveBytes(),
+            m.getPeakBytes(), m.getAllocatorBytesInUse())))));
+    return out.toString();
   }
 
   private static NodeExecStats node(String name, long startMicros, AllocatorMemoryUsed.Builder memory) {
