@@ -1,5 +1,6 @@
 package io.switchhead.tools.bench;
 
+import com.google.common.collect.ImmutableSet;
 import io.switchhead.ops.xla.SessionOptions;
 import java.util.Optional;
 import org.tensorflow.Graph;
@@ -7,8 +8,6 @@ import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
-import org.tensorflow.proto.AllocatorMemoryUsed;
-import org.tensorflow.proto.NodeExecStats;
 import org.tensorflow.proto.RunMetadata;
 import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
@@ -23,6 +22,8 @@ final class AllocatorProbe implements AutoCloseable {
 
   /** 1 MiB of floats: past the 256 KiB below which oneDNN's allocator keeps no count. */
   private static final int FLOATS = 1 << 18;
+
+  private static final StepPasses NO_PASSES = new StepPasses(ImmutableSet.of(), ImmutableSet.of());
 
   private final Graph graph = new Graph();
   private final Session session;
@@ -41,9 +42,8 @@ final class AllocatorProbe implements AutoCloseable {
     try (Result r = session.runner().addTarget(filled).setOptions(trace).runAndFetchMetadata()) {
       metadata = r.getMetadata().orElseThrow();
     }
-    return metadata.getStepStats().getDevStatsList().stream().flatMap(d -> d.getNodeStatsList().stream())
-        .filter(n -> n.getNodeName().equals("probe")).flatMap(n -> n.getMemoryList().stream())
-        .map(m -> m.getAllocatorBytesInUse() - m.getLiveBytes()).findFirst();
+    // StepTrace's own rule, so the floor and the step it is taken under count the same allocators.
+    return StepTrace.of(metadata, graph, NO_PASSES).memory().map(StepTrace.Memory::residentBytes);
   }
 
   @Override
