@@ -46,6 +46,22 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
     GradientOverride.define(SegmentedMatmulGradient.NAME, new SegmentedMatmulGradient());
   }
 
+  private final boolean alignSegments;
+
+  /** The default: each expert's segment starts on an aligned row ({@link ExpertSegments}). */
+  public SegmentedConditionalMatmul() {
+    this(true);
+  }
+
+  private SegmentedConditionalMatmul(boolean alignSegments) {
+    this.alignSegments = alignSegments;
+  }
+
+  /** Segments packed without pad rows, whose splits copy unless the rows' width is aligned: what alignment buys, for benchmarks. */
+  public static SegmentedConditionalMatmul unaligned() {
+    return new SegmentedConditionalMatmul(false);
+  }
+
   @Override
   public <T extends TFloating> Operand<T> slotOutputs(Ops tf, Operand<T> x, Operand<T> w, Operand<TInt32> ids, Operand<T> gates) {
     MatmulShapes.Dims s = MatmulShapes.read(WHERE, x, w, ids, gates);
@@ -63,25 +79,30 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
     Operand<TInt32> pairIndex = mm.range(mm.constant(0), pairCount.get(), mm.constant(1));
     Operand<TInt32> keys = mm.math.add(mm.math.mul(flatIds, pairCount.get()), pairIndex);
     Operand<TInt32> order = mm.nn.topK(mm.math.neg(keys), pairCount.get(), new TopK.Options[0]).indices(); // [P] pairs by expert
-    Operand<TInt32> sortedRows = mm.math.floorDiv(order, mm.constant(s.k())); // [P] row of each sorted pair
     Operand<TInt32> counts = mm.math.unsortedSegmentSum(mm.onesLike(flatIds), flatIds, mm.constant(s.experts())); // [M]
 
-    Operand<T> xSorted = mm.gather(x, sortedRows, mm.constant(0)); // [P, dIn]
     if (s.experts() == 1) {
       // One expert: no segments (and SplitV/Unpack/ConcatV2 gradients want at least two parts).
+      Operand<T> xSorted = mm.gather(x, mm.math.floorDiv(order, mm.constant(s.k())), mm.constant(0)); // [P, dIn]
       Operand<T> y = mm.linalg.matMul(xSorted, mm.reshape(w, mm.constant(new int[] {s.dIn(), s.dOut()})));
-      return gatherBack(mm, y, order, gates, s);
+      return gatherBack(mm, y, mm.math.invertPermutation(order), gates, s);
     }
-    List<Output<T>> segments = mm.splitV(xSorted, counts, mm.constant(0), (long) s.experts()).output(); // M x [count_e, dIn]
+    int bytes = ExpertSegments.valueBytes(x.type());
+    ExpertSegments<T> seg = ExpertSegments.of(mm, order, flatIds, counts, mm.reshape(gates, mm.constant(new int[] {-1})), s.k(), 
+        alignSegments ? ExpertSegments.alignmentRows(s.dIn() * bytes, s.dOut() * bytes) : 1);
+    Operand<T> xSegmented = mm.gather(x, seg.rows(), mm.constant(0)); // [S, dIn]
+    List<Operand<T>> segments = seg.split(mm, xSegmented, s.dIn(), s.experts()); // M x [size_e, dIn]
     List<Output<T>> weights = mm.unstack(w, (long) s.experts(), Unstack.axis(0L)).output(); // M x [dIn, dOut]
     List<Operand<T>> products = new ArrayList<>();
     for (int e = 0; e < s.experts(); e++) {
-      products.add(mm.linalg.matMul(segments.get(e), weights.get(e))); // [count_e, dOut]
+      products.add(mm.linalg.matMul(segments.get(e), weights.get(e))); // [size_e, dOut]
     }
-    Operand<T> value = gatherBack(mm, mm.concat(products, mm.constant(0)), order, gates, s);
+    Operand<T> value = gatherBack(mm, mm.concat(products, mm.constant(0)), seg.pairPositions(), gates, s);
     // The backward is SegmentedMatmulGradient's: it keeps x, not the k sorted copies of its rows.
-    return GradientOverride.withGradient(mm, SegmentedMatmulGradient.NAME, SegmentedMatmulGradient.config(s.experts(), s.dOut()), value,
-        List.of(x, w, gates, mm.stopGradient(order), mm.stopGradient(sortedRows), mm.stopGradient(counts)));
+    return GradientOverride.withGradient(mm, SegmentedMatmulGradient.NAME, SegmentedMatmulGradient.config(s.experts(), s.dIn(), s.dOut(), seg.padded()),
+        value,
+        List.of(x, w, gates, mm.stopGradient(seg.pairs()), mm.stopGradient(seg.rows()), mm.stopGradient(seg.sizes()),
+            mm.stopGradient(seg.pairPositions()), mm.stopGradient(seg.gates())));
   }
 
   /**
@@ -95,10 +116,10 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
     return mm.withControlDependencies(List.of(fits)).identity(pairs);
   }
 
-  /** The sorted results [P, dOut] back in (row, slot) order, weighted by the gates: [N, k, dOut]. */
-  private static <T extends TFloating> Operand<T> gatherBack(Ops mm, Operand<T> ySorted, Operand<TInt32> order, Operand<T> gates,
+  /** The segments' results [S, dOut] back in (row, slot) order, weighted by the gates: [N, k, dOut]. */
+  private static <T extends TFloating> Operand<T> gatherBack(Ops mm, Operand<T> ySegmented, Operand<TInt32> pairPositions, Operand<T> gates,
       MatmulShapes.Dims s) {
-    Operand<T> yPairs = mm.gather(ySorted, mm.math.invertPermutation(order), mm.constant(0)); // [P, dOut] in pair order
+    Operand<T> yPairs = mm.gather(ySegmented, pairPositions, mm.constant(0)); // [P, dOut] in pair order
     Operand<T> ySlots = mm.reshape(yPairs, mm.constant(new int[] {(int) s.rows(), s.k(), s.dOut()})); // -1 infers N
     return mm.math.mul(ySlots, mm.expandDims(gates, mm.constant(-1))); // [N, k, dOut]
   }

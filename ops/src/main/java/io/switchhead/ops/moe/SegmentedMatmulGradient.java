@@ -30,56 +30,62 @@ final class SegmentedMatmulGradient implements GradientOverride.NodeGradient {
 
   /** The tagged node's inputs, in order. */
   enum Input {
-    VALUE, X, W, GATES, ORDER, SORTED_ROWS, COUNTS
+    VALUE, X, W, GATES, SEGMENT_PAIRS, SEGMENT_ROWS, SEGMENT_SIZES, PAIR_POSITIONS, SEGMENT_GATES
   }
 
   /**
    * The tagged node's configuration: the expert count, which the segment splits need statically,
-   * and dOut (a gradient may not read an operand's static shape: see OpGradient).
+   * dIn and dOut (a gradient may not read an operand's static shape: see OpGradient), and whether
+   * the segments hold pad rows ({@link ExpertSegments#padded}).
    */
-  static String config(int experts, int dOut) {
-    return AttrRecord.builder().putInt("experts", experts).putInt("dOut", dOut).build().encode();
+  static String config(int experts, int dIn, int dOut, boolean padded) {
+    return AttrRecord.builder().putInt("experts", experts).putInt("dIn", dIn).putInt("dOut", dOut).putBoolean("padded", padded).build()
+        .encode();
   }
 
   @Override
   public List<Operand<?>> inputGradients(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
     AttrRecord r = AttrRecord.decode(NAME + " config", config);
-    return gradients(tf.withSubScope("segmentedMatmulGrad"), node, outputGradients, r.getInt("experts"), r.getInt("dOut"));
+    return gradients(tf.withSubScope("segmentedMatmulGrad"), node, outputGradients, r.getInt("experts"), r.getInt("dIn"), r.getInt("dOut"),
+        r.getBoolean("padded"));
   }
 
   @SuppressWarnings("unchecked")
   private static <T extends TFloating> List<Operand<?>> gradients(Ops tf, GraphOperation node, List<Output<?>> outputGradients,
-      int experts, int dOutWidth) {
+      int experts, int dInWidth, int dOutWidth, boolean padded) {
     Operand<T> dOut = (Operand<T>) outputGradients.get(Input.VALUE.ordinal()); // [N, k, dOut]
     Operand<T> x = (Operand<T>) TaggedGradients.input(node, Input.X); // [N, dIn]
     Operand<T> w = (Operand<T>) TaggedGradients.input(node, Input.W); // [M, dIn, dOut]
     Operand<T> gates = (Operand<T>) TaggedGradients.input(node, Input.GATES); // [N, k]
-    Operand<TInt32> order = (Operand<TInt32>) TaggedGradients.input(node, Input.ORDER); // [P] pair of each sorted position
-    Operand<TInt32> sortedRows = (Operand<TInt32>) TaggedGradients.input(node, Input.SORTED_ROWS); // [P]
-    Operand<TInt32> counts = (Operand<TInt32>) TaggedGradients.input(node, Input.COUNTS); // [M]
+    // The forward's ExpertSegments: S segment rows, pads among them with gate 0.
+    ExpertSegments<T> segments = new ExpertSegments<>((Operand<TInt32>) TaggedGradients.input(node, Input.SEGMENT_PAIRS),
+        (Operand<TInt32>) TaggedGradients.input(node, Input.SEGMENT_ROWS), (Operand<TInt32>) TaggedGradients.input(node, Input.SEGMENT_SIZES),
+        (Operand<TInt32>) TaggedGradients.input(node, Input.PAIR_POSITIONS), (Operand<T>) TaggedGradients.input(node, Input.SEGMENT_GATES),
+        padded);
+    Operand<TInt32> rows = segments.rows(); // [S]
     Operand<TInt32> axis0 = tf.constant(0);
 
-    Operand<T> dSorted = tf.gather(tf.reshape(dOut, tf.constant(new int[] {-1, dOutWidth})), order, axis0); // [P, dOut]
-    Operand<T> gSorted = tf.expandDims(tf.gather(tf.reshape(gates, tf.constant(new int[] {-1})), order, axis0), tf.constant(-1)); // [P, 1]
-    Operand<T> xSorted = gatherAfter(tf, x, sortedRows, dOut); // [P, dIn]
-    Operand<T> dySorted = tf.math.mul(dSorted, gSorted); // the gradient of the unweighted products
+    Operand<T> dSegmented = tf.gather(tf.reshape(dOut, tf.constant(new int[] {-1, dOutWidth})), segments.pairs(), axis0); // [S, dOut]
+    Operand<T> g = tf.expandDims(segments.gates(), tf.constant(-1)); // [S, 1]
+    Operand<T> xSegmented = gatherAfter(tf, x, rows, dOut); // [S, dIn]
+    Operand<T> dySegmented = tf.math.mul(dSegmented, g); // the gradient of the unweighted products, 0 on pads
 
-    List<Output<T>> xSegments = tf.splitV(xSorted, counts, axis0, (long) experts).output();
-    List<Output<T>> dSegments = tf.splitV(dSorted, counts, axis0, (long) experts).output();
-    List<Output<T>> dySegments = tf.splitV(dySorted, counts, axis0, (long) experts).output();
+    List<Operand<T>> xSegments = segments.split(tf, xSegmented, dInWidth, experts);
+    List<Operand<T>> dSegments = segments.split(tf, dSegmented, dOutWidth, experts);
+    List<Operand<T>> dySegments = segments.split(tf, dySegmented, dOutWidth, experts);
     List<Output<T>> weights = tf.unstack(w, (long) experts, Unstack.axis(0L)).output();
-    List<Operand<T>> unweighted = new ArrayList<>(); // dOut W^T per segment, [count_e, dIn]
+    List<Operand<T>> unweighted = new ArrayList<>(); // dOut W^T per segment, [size_e, dIn]
     List<Operand<T>> dw = new ArrayList<>();
     for (int e = 0; e < experts; e++) {
       unweighted.add(tf.linalg.matMul(dSegments.get(e), weights.get(e), MatMul.transposeB(true)));
       dw.add(tf.linalg.matMul(xSegments.get(e), dySegments.get(e), MatMul.transposeA(true))); // [dIn, dOut]
     }
-    Operand<T> u = tf.concat(unweighted, axis0); // [P, dIn]
-    Operand<T> dxSorted = tf.math.mul(u, gSorted);
-    Operand<TInt32> rows = tf.gather(tf.shape(x), tf.constant(0), axis0);
-    Operand<T> dx = tf.math.unsortedSegmentSum(dxSorted, sortedRows, rows); // [N, dIn]
-    Operand<T> dgSorted = tf.reduceSum(tf.math.mul(u, xSorted), tf.constant(-1)); // [P]
-    Operand<T> dGates = tf.reshape(tf.gather(dgSorted, tf.math.invertPermutation(order), axis0), tf.shape(gates)); // [N, k]
+    Operand<T> u = tf.concat(unweighted, axis0); // [S, dIn]
+    Operand<T> dxSegmented = tf.math.mul(u, g); // 0 on pads
+    Operand<TInt32> xRows = tf.gather(tf.shape(x), tf.constant(0), axis0);
+    Operand<T> dx = tf.math.unsortedSegmentSum(dxSegmented, rows, xRows); // [N, dIn]
+    Operand<T> dgSegmented = tf.reduceSum(tf.math.mul(u, xSegmented), tf.constant(-1)); // [S]
+    Operand<T> dGates = tf.reshape(tf.gather(dgSegmented, segments.pairPositions(), axis0), tf.shape(gates)); // [N, k]
     return TaggedGradients.of(Input.values(), Input.X, dx, Input.W, tf.stack(dw), Input.GATES, dGates);
   }
 

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -51,6 +52,15 @@ class SegmentedConditionalMatmulTest {
     check(new MatmulShapes(5, 4, 3, 6, 6), DISTINCT, "k=M");
     check(new MatmulShapes(6, 4, 3, 1, 2), UNIFORM, "M=1");
     check(new MatmulShapes(50, 4, 3, 64, 3), UNIFORM, "M=64");
+    check(new MatmulShapes(21, 16, 32, 4, 2), UNIFORM, "rows already aligned, no pads");
+  }
+
+  @Test
+  void segmentsArePaddedToTheFewestRowsThatKeepEverySplitAligned() {
+    assertEquals(4, ExpertSegments.alignmentRows(412 * 4, 76 * 4), "switchhead-47m's values: 1,648 and 304 bytes");
+    assertEquals(1, ExpertSegments.alignmentRows(512 * 4, 112 * 4), "the Enwik8 model's: already aligned");
+    assertEquals(16, ExpertSegments.alignmentRows(6 * 4, 5 * 4), "24 and 20 bytes: 8 and 16 rows");
+    assertEquals(64, ExpertSegments.alignmentRows(3, 64), "one odd width");
   }
 
   /**
@@ -73,7 +83,14 @@ class SegmentedConditionalMatmulTest {
         }
       });
       assertEquals(1, splits.size(), "the forward's one split of the sorted rows: " + splits);
-      Set<GraphOperation> readers = splits.get(0).consumers();
+      // Rows of 4 float64 values are not 64-byte aligned: the split runs on the flattened rows and
+      // each part is reshaped back to rows.
+      assertEquals(1, splits.get(0).input(0).shape().numDimensions(), "the split is of the flattened rows");
+      Set<GraphOperation> readers = new HashSet<>();
+      for (GraphOperation part : splits.get(0).consumers()) {
+        assertEquals("Reshape", part.type(), "a part of the split is reshaped to rows");
+        readers.addAll(part.consumers());
+      }
       assertEquals(s.experts(), readers.size(), "its readers: " + readers);
       assertTrue(readers.stream().allMatch(op -> op.type().equals("MatMul") && op.name().startsWith(SegmentedConditionalMatmul.SCOPE + "/")),
           "only the forward's matmuls read the sorted rows: " + readers);

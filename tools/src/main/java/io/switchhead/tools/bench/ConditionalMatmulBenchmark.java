@@ -151,6 +151,8 @@ public final class ConditionalMatmulBenchmark {
           // Segment sizes are data: the plain graph only.
           cases.add(new Timed("segmented graph", new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, new SegmentedConditionalMatmul(), in, gradsOf), false),
               new ArrayList<>()));
+          cases.add(new Timed("segmented unaligned graph",
+              new BenchCase(shared, moeInputs, (tf, in) -> moeStep(tf, SegmentedConditionalMatmul.unaligned(), in, gradsOf), false), new ArrayList<>()));
         }
         for (double f : capacityFactors) {
           cases.add(new Timed("capacity " + f + " " + mode,
@@ -200,6 +202,7 @@ public final class ConditionalMatmulBenchmark {
           if (mode.equals("graph")) {
             double segmented = find(cases, "segmented graph").median();
             printRow(m, "-", "graph, segmented", plain, dense, segmented, gflop);
+            printRow(m, "-", "graph, segmented unaligned", plain, dense, find(cases, "segmented unaligned graph").median(), gflop);
           }
           for (double f : capacityFactors) {
             printRow(m, "C=" + new CapacityConditionalMatmul(f).capacity(shapes), mode + ", capacity " + f, plain, dense,
