@@ -43,8 +43,8 @@ class ConditionalMatmulBenchmarkTest {
     List<String> lines = run(with("experts=2", "dense=false", "spill=0.5/2/1,3/4/2", "zipf=4"));
 
     List<String> rows = lines.stream().filter(l -> l.matches("\\| \\d+ \\|.*")).toList();
-    assertEquals(5, rows.size(), "graph, segmented, XLA block-padded and two spill rows: " + rows);
-    assertTrue(rows.get(3).contains("| C=20, B=2 | XLA, spill 0.5/2/1 |") && rows.get(4).contains("| C=120, B=4 | XLA, spill 3.0/4/2 |"), rows.toString());
+    assertEquals(6, rows.size(), "graph, segmented (aligned and not), XLA block-padded and two spill rows: " + rows);
+    assertTrue(rows.get(4).contains("| C=20, B=2 | XLA, spill 0.5/2/1 |") && rows.get(5).contains("| C=120, B=4 | XLA, spill 3.0/4/2 |"), rows.toString());
     // 80 pairs on 2 experts: with room for 20 each, at least 40 spill; with room for 120, none.
     List<String> spilled = lines.stream().filter(l -> l.contains("pairs spilled")).toList();
     assertEquals(2, spilled.size(), spilled.toString());
@@ -62,8 +62,9 @@ class ConditionalMatmulBenchmarkTest {
   void bothModesGiveGraphSegmentedAndXlaRows() {
     List<String> rows = run(with("experts=4", "dense=false")).stream().filter(l -> l.matches("\\| \\d+ \\|.*")).toList();
 
-    assertEquals(3, rows.size(), rows.toString());
-    assertTrue(rows.get(0).contains("| graph |") && rows.get(1).contains("graph, segmented") && rows.get(2).contains("| XLA |"), rows.toString());
+    assertEquals(4, rows.size(), rows.toString());
+    assertTrue(rows.get(0).contains("| graph |") && rows.get(1).contains("| graph, segmented |") && rows.get(2).contains("| graph, segmented unaligned |")
+        && rows.get(3).contains("| XLA |"), rows.toString());
   }
 
   @Test
