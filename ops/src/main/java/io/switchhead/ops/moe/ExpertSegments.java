@@ -30,8 +30,8 @@ import org.tensorflow.types.family.TType;
  * multiple of {@link #alignmentRows} rows (at most that many less one per expert) and split as a
  * vector ({@link #split}). A pad row reads its segment's last pair (its input row and its output's
  * gradient) and has gate 0, so it adds nothing to dx, dw or the gates' gradient, and no pair's
- * output is read from it. Where rows are already aligned (widths of 16
- * float32 values) the layout is the plain sorted order, split as a matrix, and no pad op is built.
+ * output is read from it. Where rows are already aligned (widths of 16 float32 values) the layout
+ * is the plain sorted order, split as a matrix, and no pad op is built.
  *
  * @param pairs [S] the pair of each segment row: the sorted order, each pad repeating its segment's last
  * @param rows [S] the input row of each segment row (pair / k)

@@ -88,8 +88,8 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
       return gatherBack(mm, y, mm.math.invertPermutation(order), gates, s);
     }
     int bytes = ExpertSegments.valueBytes(x.type());
-    ExpertSegments<T> seg = ExpertSegments.of(mm, order, flatIds, counts, mm.reshape(gates, mm.constant(new int[] {-1})), s.k(), 
-        alignSegments ? ExpertSegments.alignmentRows(s.dIn() * bytes, s.dOut() * bytes) : 1);
+    int alignRows = alignSegments ? ExpertSegments.alignmentRows(s.dIn() * bytes, s.dOut() * bytes) : 1;
+    ExpertSegments<T> seg = ExpertSegments.of(mm, order, flatIds, counts, mm.reshape(gates, mm.constant(new int[] {-1})), s.k(), alignRows);
     Operand<T> xSegmented = mm.gather(x, seg.rows(), mm.constant(0)); // [S, dIn]
     List<Operand<T>> segments = seg.split(mm, xSegmented, s.dIn(), s.experts()); // M x [size_e, dIn]
     List<Output<T>> weights = mm.unstack(w, (long) s.experts(), Unstack.axis(0L)).output(); // M x [dIn, dOut]
@@ -99,8 +99,8 @@ public final class SegmentedConditionalMatmul implements ConditionalMatmul {
     }
     Operand<T> value = gatherBack(mm, mm.concat(products, mm.constant(0)), seg.pairPositions(), gates, s);
     // The backward is SegmentedMatmulGradient's: it keeps x, not the k sorted copies of its rows.
-    return GradientOverride.withGradient(mm, SegmentedMatmulGradient.NAME, SegmentedMatmulGradient.config(s.experts(), s.dIn(), s.dOut(), seg.padded()),
-        value,
+    String config = SegmentedMatmulGradient.config(s.experts(), s.dIn(), s.dOut(), seg.padded());
+    return GradientOverride.withGradient(mm, SegmentedMatmulGradient.NAME, config, value,
         List.of(x, w, gates, mm.stopGradient(seg.pairs()), mm.stopGradient(seg.rows()), mm.stopGradient(seg.sizes()),
             mm.stopGradient(seg.pairPositions()), mm.stopGradient(seg.gates())));
   }
