@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.gradients.GradientCoverage;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -46,7 +47,7 @@ class GradientCoverageTest {
   @Test
   void everyOpOfARoutedTrainingGraphHasAGradient() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, 7);
       Operand<TFloat32> loss = routedLoss(tf, store.root());
       Set<String> onPath = GradientCoverage.opTypesOnPath(g, loss, store.values());
@@ -59,7 +60,7 @@ class GradientCoverageTest {
   @Test
   void anOpWithoutAGradientOnThePathIsReported() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, 7);
       Operand<TFloat32> w = store.root().param("w", Shape.of(3), Initializer.normal(1));
       Operand<TFloat32> unrelated = tf.math.cumprod(tf.constant(new float[] {1, 2, 3}), tf.constant(0));

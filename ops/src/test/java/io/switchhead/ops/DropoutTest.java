@@ -29,7 +29,7 @@ class DropoutTest {
     double[] x = random.doubles(n).map(v -> v + 0.5).toArray(); // never 0, so a zero output means dropped
     double[] r = random.doubles(n).map(v -> v - 0.5).toArray();
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> xs = tf.constant(Tensors.doubles(Shape.of(n), x));
       Operand<TFloat64> y = Dropout.apply(tf, xs, rate, tf.constant(new long[] {random.nextLong(), 7}));
       Operand<TFloat64> loss = tf.reduceSum(tf.withName("weighted").math.mul(y, tf.constant(Tensors.doubles(Shape.of(n), r))), tf.constant(0));

@@ -27,7 +27,7 @@ class ReluTest {
     double[] x = random.doubles(n).map(v -> 2 * v - 1).toArray();
     double[] r = random.doubles(n).map(v -> v - 0.5).toArray();
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       // The pre-activation is made by an op here, as in a layer (x W + b).
       Operand<TFloat64> pre = tf.math.add(tf.constant(Tensors.doubles(Shape.of(n), x)), tf.constant(0.0));
       Operand<TFloat64> y = Relu.apply(tf, pre);

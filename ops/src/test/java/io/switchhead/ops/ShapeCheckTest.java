@@ -17,7 +17,7 @@ class ShapeCheckTest {
   @Test
   void namesTheLayerTheInputAndBothShapes() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       var x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(2, 3, 5)));
       var error =
           assertThrows(IllegalArgumentException.class, () -> ShapeCheck.require("layers/3/attention", "x_q [B, T, D]", x, ANY, ANY, 7));
@@ -30,7 +30,7 @@ class ShapeCheckTest {
   @Test
   void unknownSizesAreLeftToRunTime() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       var x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, 5)));
       assertDoesNotThrow(() -> ShapeCheck.require("l", "x", x, 4, 5));
       var unknownRank = tf.placeholder(TFloat32.class);

@@ -38,7 +38,7 @@ class StatelessRandomTest {
         Graph g = new Graph();
         Session s = new Session(g);
         TInt64 seed = TInt64.vectorOf(a, b)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Placeholder<TInt64> in = tf.placeholder(TInt64.class);
       Operand<?> y = xla ? XlaCompiledCall.call(tf, fn, Map.of("seed", in)).get("y") : fn.call(tf, in);
       try (Result r = s.runner().feed(in, seed).fetch(y).run()) {

@@ -12,6 +12,7 @@ import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.SavedVariables;
 import io.switchhead.graph.train.VerifiedCheckpoint;
+import io.switchhead.ops.GraphOps;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -167,7 +168,7 @@ public final class SavedModelExport {
   private static Map<String, SignatureDescription> writeSavedModel(ModelConfig model, BiConsumer<ParamStore, Session> parameters, long seed, Path dir,
       boolean xla) throws IOException {
     try (Graph graph = new Graph()) {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       ParamStore store = ParamStore.variables(tf, seed);
       ServingGraph serving = ServingGraph.build(tf, model, store, xla);
       store.freeze();

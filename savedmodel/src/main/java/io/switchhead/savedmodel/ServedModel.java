@@ -8,6 +8,7 @@ import io.switchhead.graph.generate.TokenDecoder;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.SavedVariables;
 import io.switchhead.graph.train.VerifiedCheckpoint;
+import io.switchhead.ops.GraphOps;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -81,7 +82,7 @@ public final class ServedModel implements AutoCloseable {
     Graph graph = new Graph();
     Session session = null;
     try {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       ParamStore store = ParamStore.variables(tf, seed);
       ServingGraph serving = ServingGraph.build(tf, config, store, true);
       store.freeze();

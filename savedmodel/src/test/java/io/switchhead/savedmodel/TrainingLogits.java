@@ -6,6 +6,7 @@ import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import java.nio.file.Path;
 import org.tensorflow.Graph;
@@ -40,7 +41,7 @@ public final class TrainingLogits {
     }
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Placeholder<TInt32> in = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(batch, t)));
       Operand<TFloat32> logits =
           ForwardGraph.build(model, ParamStore.variables(tf, 0), LayerContext.eval(tf), ForwardGraph.Inputs.tokens(in)).logits();

@@ -1,5 +1,6 @@
 package io.switchhead.tools;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.xla.XlaCompiledCall;
 import java.util.Map;
@@ -31,7 +32,7 @@ public final class XlaProbe {
         Graph g = new Graph();
         Session s = new Session(g);
         TFloat32 x = Tensors.floats(Shape.of(2, 2), new float[] {1, 2, 3, 4})) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Placeholder<TFloat32> in = tf.placeholder(TFloat32.class);
       Operand<?> y = XlaCompiledCall.call(tf, f, Map.of("x", in)).get("y");
       try (Result r = s.runner().feed(in, x).fetch(y).run()) {

@@ -4,6 +4,7 @@ import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Graph;
@@ -25,7 +26,7 @@ public record ModelReport(
 
   public static ModelReport of(ModelConfig c) {
     try (Graph g = new Graph()) {
-      ParamStore store = buildForCounting(c, Ops.create(g));
+      ParamStore store = buildForCounting(c, GraphOps.create(g));
       ParameterCount count = ParameterCount.of(c);
       return new ModelReport(count.total(), store.size(), count.attention(),
           AttentionCost.paperMacs(c.attention(), c.dModel(), c.context()),

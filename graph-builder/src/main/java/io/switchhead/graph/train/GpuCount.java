@@ -1,5 +1,6 @@
 package io.switchhead.graph.train;
 
+import io.switchhead.ops.GraphOps;
 import org.tensorflow.DeviceSpec;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -32,7 +33,7 @@ final class GpuCount {
 
   private static boolean placeable(int index) {
     try (Graph graph = new Graph()) {
-      Ops tf = Ops.create(graph).withDevice(DeviceSpec.newBuilder().deviceType(DeviceSpec.DeviceType.GPU).deviceIndex(index).build());
+      Ops tf = GraphOps.create(graph).withDevice(DeviceSpec.newBuilder().deviceType(DeviceSpec.DeviceType.GPU).deviceIndex(index).build());
       Operand<TInt32> probe = tf.constant(index);
       try (Session session = new Session(graph, ConfigProto.newBuilder().setAllowSoftPlacement(false).build());
           Result r = session.runner().fetch(probe).run()) {

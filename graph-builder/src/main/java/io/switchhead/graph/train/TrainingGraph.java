@@ -16,6 +16,7 @@ import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.model.MemoryState;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.xla.SessionOptions;
 import java.util.ArrayList;
@@ -108,7 +109,7 @@ public final class TrainingGraph implements AutoCloseable {
     this.config = config;
     this.batch = settings.batch();
     this.optimizer = settings.optimizer();
-    tf = Ops.create(graph);
+    tf = GraphOps.create(graph);
     int t = config.context();
     feeds = new Feeds(
         tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(batch, t + 1))),

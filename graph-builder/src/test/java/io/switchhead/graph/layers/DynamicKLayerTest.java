@@ -12,6 +12,7 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
@@ -51,7 +52,7 @@ class DynamicKLayerTest {
   private static List<double[]> run(Fetches fetches, double[] x, Map<String, double[]> params, List<ParamSpec> specs) {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Map<String, Operand<TFloat64>> values = new HashMap<>();
       for (ParamSpec spec : specs) {
         values.put(spec.path(), tf.constant(spec.shape(), DataBuffers.of(params.get(spec.path()))));

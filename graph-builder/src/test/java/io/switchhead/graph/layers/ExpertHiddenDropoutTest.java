@@ -7,6 +7,7 @@ import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.Arrays;
@@ -61,7 +62,7 @@ class ExpertHiddenDropoutTest {
     try (Graph g = new Graph();
         Session s = new Session(g);
         TFloat32 input = Tensors.floats(Shape.of(2, 3, 8), x)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, seed);
       LayerContext ctx = training ? LayerContext.train(tf, tf.constant(new long[] {7, 8})) : LayerContext.eval(tf);
       Operand<TFloat32> y = layer.apply(store.root().child("layer"), ctx, tf.constant(input));

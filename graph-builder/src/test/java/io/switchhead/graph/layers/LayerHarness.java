@@ -3,6 +3,7 @@ package io.switchhead.graph.layers;
 import io.switchhead.graph.params.ParamScope;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
 import java.util.ArrayList;
@@ -48,7 +49,7 @@ final class LayerHarness {
 
   private static ParamStore built(Layer layer, Shape inputShape) {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.arguments(tf);
       layer.apply(store.root().child("layer"), LayerContext.eval(tf), tf.placeholder(TFloat64.class, Placeholder.shape(inputShape)));
       return store;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.gradients.Gradients;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +26,7 @@ class LayerNormTest {
   @Test
   void theBackwardReadsTheNormalisedInputNotTheCentredOne() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, 1);
       Operand<TFloat32> x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(2, 3, 8)));
       var norm = store.root().child("norm");

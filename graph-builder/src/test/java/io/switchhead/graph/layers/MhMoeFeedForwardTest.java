@@ -8,6 +8,7 @@ import io.switchhead.graph.config.MhMoeConfig;
 import io.switchhead.graph.config.ModelDims;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.testing.Seeded;
@@ -84,7 +85,7 @@ class MhMoeFeedForwardTest {
     }
     try (Graph g = new Graph();
         Session session = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> x = constant(tf, Shape.of(s, d), tokens);
       Operand<TFloat64> sub = MhMoeFeedForward.split(tf, x, h);
       Operand<TFloat64> back = MhMoeFeedForward.merge(tf, sub, d);
@@ -169,7 +170,7 @@ class MhMoeFeedForwardTest {
   private Graphed run(MhMoeConfig c, ModelDims dims, List<ParamSpec> specs, Map<String, double[]> values, double[] x, boolean training) {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Map<String, Operand<TFloat64>> bound = new HashMap<>();
       for (ParamSpec spec : specs) {
         bound.put(spec.path(), constant(tf, spec.shape(), values.get(spec.path().substring("layer/".length()))));

@@ -10,6 +10,7 @@ import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.PeerConfig.Activation;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.testing.Seeded;
@@ -68,7 +69,7 @@ class PeerChunksTest {
   private static Run run(boolean training, long chunkBytes, double[] x, double[] r, Map<String, double[]> values, Map<String, Shape> shapes) {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = LayerHarness.constants(tf, values, shapes);
       LayerContext ctx = training ? LayerContext.train(tf, tf.constant(new long[] {5, 9})) : LayerContext.eval(tf);
       Operand<TFloat64> input = tf.constant(Shape.of(B, T, D), DataBuffers.of(x));

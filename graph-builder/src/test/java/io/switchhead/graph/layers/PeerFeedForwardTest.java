@@ -8,6 +8,7 @@ import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.PeerConfig.Activation;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.testing.Seeded;
@@ -52,7 +53,7 @@ class PeerFeedForwardTest {
   private static Run run(PeerConfig c, boolean training, long chunkBytes, double[] x, Map<String, double[]> values, Map<String, Shape> shapes) {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = LayerHarness.constants(tf, values, shapes);
       LayerContext ctx = training ? LayerContext.train(tf, tf.constant(new long[] {1, 2})) : LayerContext.eval(tf);
       PeerFeedForward.Output<TFloat64> out =

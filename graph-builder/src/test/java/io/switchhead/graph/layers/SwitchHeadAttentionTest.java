@@ -9,6 +9,7 @@ import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.ops.moe.DenseConditionalMatmul;
@@ -48,7 +49,7 @@ class SwitchHeadAttentionTest {
       List<ParamSpec> specs, double[] projection) {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> xIn = tf.reshape(tf.constant(x), tf.constant(xShape.asArray()));
       Map<String, Operand<TFloat64>> values = new HashMap<>();
       List<Operand<?>> wrt = new ArrayList<>(List.of(xIn));
@@ -120,7 +121,7 @@ class SwitchHeadAttentionTest {
     specs.forEach(spec -> params.put(spec.path(), normal(spec.size(), 0.5)));
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Map<String, Operand<TFloat64>> values = new HashMap<>();
       for (ParamSpec spec : specs) {
         values.put(spec.path(), tf.reshape(tf.constant(params.get(spec.path())), tf.constant(spec.shape().asArray())));

@@ -18,6 +18,7 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.Arrays;
@@ -143,7 +144,7 @@ class DecodeGraphTest {
     /** @param decodingDispatch the decoding context's run-time choice of matmul, or the segmented matmul always */
     Harness(ModelConfig c, long seed, boolean decodingDispatch) {
       this.c = c;
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, seed);
       window = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, T)));
       forward = ForwardGraph.build(c, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(window)).logits();

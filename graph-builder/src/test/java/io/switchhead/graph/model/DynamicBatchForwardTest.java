@@ -13,6 +13,7 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.LinkedHashMap;
@@ -60,7 +61,7 @@ class DynamicBatchForwardTest {
     for (ModelConfig c : models) {
       try (Graph g = new Graph();
           Session s = new Session(g)) {
-        Ops tf = Ops.create(g);
+        Ops tf = GraphOps.create(g);
         Placeholder<TInt32> any = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, T)));
         ParamStore store = ParamStore.variables(tf, random.nextLong());
         Operand<TFloat32> dynamic = ForwardGraph.build(c, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(any)).logits();

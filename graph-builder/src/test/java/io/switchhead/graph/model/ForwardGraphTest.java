@@ -12,6 +12,7 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
@@ -57,7 +58,7 @@ class ForwardGraphTest {
     int[] targets = tokens();
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, random.nextLong());
       ForwardGraph.Output out = ForwardGraph.build(c, store, LayerContext.eval(tf),
           ForwardGraph.Inputs.tokens(constant(tf, inputs)).withTargets(constant(tf, targets)));
@@ -89,7 +90,7 @@ class ForwardGraphTest {
   @Test
   void logitsOnlyHaveNoLossesAndSaySo() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ForwardGraph.Output out = ForwardGraph.build(switchAll(Positional.ROPE), ParamStore.variables(tf, 1), LayerContext.eval(tf),
           ForwardGraph.Inputs.tokens(constant(tf, tokens())));
       assertEquals(Shape.of(B, T, VOCAB), out.logits().shape());
@@ -104,7 +105,7 @@ class ForwardGraphTest {
     ModelConfig c = switchAll(Positional.XL);
     assertTrue(c.hasMemory());
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       List<Operand<TFloat32>> memories = new ArrayList<>();
       for (int i = 0; i < c.layers(); i++) {
         memories.add(tf.zeros(tf.constant(new int[] {B, T, c.dModel()}), TFloat32.class));
@@ -121,7 +122,7 @@ class ForwardGraphTest {
   @Test
   void targetsOfTheWrongLengthAreNamed() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ForwardGraph.build(switchAll(Positional.ROPE),
           ParamStore.variables(tf, 1), LayerContext.eval(tf),
           ForwardGraph.Inputs.tokens(constant(tf, tokens())).withTargets(tf.constant(new int[][] {{1, 2, 3}}))));

@@ -19,12 +19,15 @@ import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.GradientCoverage;
 import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -37,6 +40,7 @@ import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.NodeDef;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -89,7 +93,7 @@ class LanguageModelTest {
     private final Operand<TFloat32> logits;
 
     Eval(ModelConfig c, long seed) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, seed);
       in = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, T)));
       logits = LanguageModel.apply(c, store.root(), LayerContext.eval(tf), in, List.of()).logits();
@@ -140,7 +144,7 @@ class LanguageModelTest {
   @MethodSource({"variants", "dynamicKVariants"})
   void builtParametersMatchTheFormulaAndEveryOpHasAGradient(String name, ModelConfig c) {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, 1);
       // Static batch: the sorted expert matmul needs static shapes (as XLA does).
       Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(2, T)));
@@ -158,7 +162,7 @@ class LanguageModelTest {
     for (String name : Presets.names()) {
       ModelConfig c = Presets.get(name);
       try (Graph g = new Graph()) {
-        Ops tf = Ops.create(g);
+        Ops tf = GraphOps.create(g);
         ParamStore store = ParamStore.arguments(tf);
         Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, c.context())));
         LanguageModel.apply(c, store.root(), LayerContext.eval(tf), tokens, List.of());
@@ -167,11 +171,33 @@ class LanguageModelTest {
     }
   }
 
+  /** GraphOps names ops without TensorFlow Java's rescans; every layer kind's graph must still be TensorFlow Java's. */
+  @Test
+  void everyTinyPresetBuildsTheGraphTensorFlowJavasOwnScopeBuilds() {
+    for (String name : Presets.names()) {
+      if (name.endsWith("-tiny") || name.endsWith("-tiny-xl")) {
+        assertEquals(forwardNodes(Presets.get(name), Ops::create), forwardNodes(Presets.get(name), GraphOps::create), name);
+      }
+    }
+  }
+
+  private static List<NodeDef> forwardNodes(ModelConfig c, Function<Graph, Ops> ops) {
+    try (Graph g = new Graph()) {
+      Ops tf = ops.apply(g);
+      ParamStore store = ParamStore.arguments(tf);
+      Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, c.context())));
+      LanguageModel.apply(c, store.root(), LayerContext.eval(tf), tokens, List.of());
+      List<NodeDef> nodes = new ArrayList<>(g.toGraphDef().getNodeList());
+      nodes.sort(Comparator.comparing(NodeDef::getName));
+      return nodes;
+    }
+  }
+
   @Test
   void theParameterInventoryOfOneSwitchHeadLayerIsStable() {
     ModelConfig c = small(new SwitchHeadConfig(2, 3, 2, 8, Positional.XL, 0), new DenseFeedForwardConfig(24));
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.arguments(tf);
       LanguageModel.apply(c, store.root(), LayerContext.eval(tf), tf.constant(new int[][] {{1, 2, 3, 4, 5}}), List.of());
       List<String> layer0 = new ArrayList<>();

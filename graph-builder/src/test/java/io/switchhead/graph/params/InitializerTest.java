@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.Arrays;
@@ -17,7 +18,6 @@ import org.tensorflow.Session;
 import org.tensorflow.Tensor;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.ndarray.Shape;
-import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
 
@@ -172,7 +172,7 @@ class InitializerTest {
     Initializer init = Initializer.truncatedNormal(0.2);
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      ParamStore store = ParamStore.variables(Ops.create(g), seed);
+      ParamStore store = ParamStore.variables(GraphOps.create(g), seed);
       Operand<TFloat32> w = store.root().child("layers").child(2).param("w", shape, init);
       // A session's own initialisation (and its runs' auto-initialisation) has nothing to run.
       s.initialize();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.testing.Seeded;
@@ -29,7 +30,7 @@ class ParamStoreTest {
   private static List<float[]> initialValues(long seed, List<String> paths) {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      ParamStore store = ParamStore.variables(Ops.create(g), seed);
+      ParamStore store = ParamStore.variables(GraphOps.create(g), seed);
       List<Operand<TFloat32>> values = new ArrayList<>();
       for (String path : paths) {
         values.add(store.get(new ParamSpec(path, Shape.of(3, 4), TFloat32.class, Initializer.normal(1))));
@@ -50,7 +51,7 @@ class ParamStoreTest {
   @Test
   void variablesAreNamedByTheirPath() {
     try (Graph g = new Graph()) {
-      ParamStore store = ParamStore.variables(Ops.create(g), seed);
+      ParamStore store = ParamStore.variables(GraphOps.create(g), seed);
       ParamScope layer = store.root().child("layers").child(3).child("attention");
       layer.param("v", Shape.of(2, 5, 3), Initializer.normal(0.1));
       layer.param("o", Shape.of(2, 3, 5), Initializer.normal(0.1));
@@ -65,7 +66,7 @@ class ParamStoreTest {
   @Test
   void creatingAParameterTwiceNamesThePath() {
     try (Graph g = new Graph()) {
-      ParamScope scope = ParamStore.variables(Ops.create(g), seed).root().child("embedding");
+      ParamScope scope = ParamStore.variables(GraphOps.create(g), seed).root().child("embedding");
       scope.param("w", Shape.of(4, 2), Initializer.zeros());
       var same = assertThrows(IllegalArgumentException.class, () -> scope.param("w", Shape.of(4, 2), Initializer.zeros()));
       assertTrue(same.getMessage().contains("'embedding/w' created twice"), same.getMessage());
@@ -78,7 +79,7 @@ class ParamStoreTest {
   @Test
   void badPathsShapesAndLateCreationAreClearErrors() {
     try (Graph g = new Graph()) {
-      ParamStore store = ParamStore.variables(Ops.create(g), seed);
+      ParamStore store = ParamStore.variables(GraphOps.create(g), seed);
       var badPart = assertThrows(IllegalArgumentException.class, () -> store.root().child("layers").child("a b"));
       assertTrue(badPart.getMessage().contains("'a b'"), badPart.getMessage());
       var badShape = assertThrows(IllegalArgumentException.class,
@@ -94,7 +95,7 @@ class ParamStoreTest {
   @Test
   void aTableReadInPiecesIsOneReadInOrder() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, seed);
       RowTable<TFloat32> table = store.root().table("t", Shape.of(5, 2), TFloat32.class, Initializer.normal(1));
       assertEquals(Shape.of(1, 2, 2), table.rows(tf.constant(new int[][] {{4, 0}})).shape(), "a piece keeps its ids' shape");
@@ -134,7 +135,7 @@ class ParamStoreTest {
     // gradients; the store's identity read is what this pins.
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, seed);
       Operand<TFloat32> w = store.root().param("w", Shape.of(4), Initializer.constant(0.5));
       Operand<TFloat32> loss = tf.math.add(tf.reduceSum(tf.math.square(w), tf.constant(0)), tf.reduceSum(tf.math.log1p(w), tf.constant(0)));
@@ -151,7 +152,7 @@ class ParamStoreTest {
   @Test
   void argumentsBindingMakesShapedPlaceholders() {
     try (Graph g = new Graph()) {
-      ParamStore store = ParamStore.arguments(Ops.create(g));
+      ParamStore store = ParamStore.arguments(GraphOps.create(g));
       Operand<TFloat32> w = store.root().child("layers").child(0).param("w", Shape.of(3, 4), Initializer.zeros());
       assertEquals("Placeholder", w.op().type());
       assertEquals(Shape.of(3, 4), w.shape());
@@ -168,7 +169,7 @@ class ParamStoreTest {
   void initializeGivesEveryVariableItsValueAndRefusesOthers() {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, seed);
       ParamScope layer = store.root().child("layers").child(0);
       Operand<TFloat32> w = layer.param("w", Shape.of(3, 2), Initializer.normal(1));
@@ -206,7 +207,7 @@ class ParamStoreTest {
     long elements = VariableInits.BATCH_BYTES / Float.BYTES / 2 + 1; // two do not fit one run
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, seed);
       List<Operand<TFloat32>> values = new ArrayList<>();
       for (int i = 0; i < 3; i++) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.List;
@@ -30,7 +31,7 @@ class AdamWTest {
     int n = 5;
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, random.nextLong());
       Operand<TFloat32> w = store.root().param("w", Shape.of(n), Initializer.normal(1));
       AdamW.Slots slots = AdamW.slots(store);

@@ -11,6 +11,7 @@ import io.switchhead.graph.config.PeerConfig;
 import io.switchhead.graph.config.Positional;
 import io.switchhead.graph.config.SigmaMoeConfig;
 import io.switchhead.graph.config.SwitchHeadConfig;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.ops.xla.SessionOptions;
@@ -166,7 +167,7 @@ class DataParallelTest {
   @Test
   void gradientOpsCarryNoDeviceSoEachReplicaIsAFunctionCallOnItsDevice() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Ops second = tf.withDevice(Replicas.cpu(2).device(1));
       Operand<TFloat32> x = second.constant(new float[] {1, 2});
       Operand<TFloat32> y = second.reduceSum(second.math.mul(x, x), second.constant(0));

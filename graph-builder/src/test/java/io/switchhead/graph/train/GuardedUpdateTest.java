@@ -8,6 +8,7 @@ import io.switchhead.graph.config.Presets;
 import io.switchhead.graph.model.MemoryState;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.List;
@@ -33,7 +34,7 @@ class GuardedUpdateTest {
     double clip = 0.5 + random.nextDouble();
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, random.nextLong());
       List<Operand<TFloat32>> params = List.of(store.root().param("w", shapes[0], Initializer.normal(1)),
           store.root().param("b", shapes[1], Initializer.normal(1)));

@@ -13,6 +13,7 @@ import io.switchhead.graph.model.MemoryState;
 import io.switchhead.graph.params.Initializer;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.params.RowTable;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.testing.Seeded;
@@ -53,7 +54,7 @@ class LazyAdamWTest {
   @Test
   void theGatherGradientOfATableIsDense() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, 1);
       Operand<TFloat32> rows = store.root().rows("t", Shape.of(N, W), TFloat32.class, Initializer.normal(1), tf.constant(new int[] {1, 4}));
       Operand<TFloat32> loss = tf.reduceSum(rows, tf.constant(new int[] {0, 1}));
@@ -98,7 +99,7 @@ class LazyAdamWTest {
   /** @param pieces the sizes of the pieces the 5 rows are read in */
   private void stepsEqualDenseAdamW(int[] pieces) {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ParamStore store = ParamStore.variables(tf, random.nextLong());
       Placeholder<TInt32> ids = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(5)));
       Placeholder<TFloat32> weights = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(5, W)));

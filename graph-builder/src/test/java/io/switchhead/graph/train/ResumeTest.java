@@ -10,6 +10,7 @@ import io.switchhead.graph.data.Corpus;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.testing.Seeded;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -162,7 +163,7 @@ class ResumeTest {
     VerifiedCheckpoint checkpoint = Checkpoints.latestVerified(runDir, warnings::add);
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, checkpoint.state().model().context())));
       ForwardGraph.build(checkpoint.state().model(), ParamStore.variables(tf, 0), LayerContext.eval(tf), ForwardGraph.Inputs.tokens(tokens));
       checkpoint.restoreParameters(s, SavedVariables.of(g));

@@ -3,6 +3,7 @@ package io.switchhead.ops.check;
 import static com.google.common.base.Preconditions.checkArgument;
 
 import com.google.common.collect.ImmutableList;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import java.util.ArrayList;
@@ -128,7 +129,7 @@ public final class GradientChecker {
     Random random = new Random(seed);
     try (Graph graph = new Graph();
         Session session = new Session(graph)) {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       List<Placeholder<TFloat64>> placeholders = new ArrayList<>();
       for (Input input : inputs) {
         placeholders.add(tf.placeholder(TFloat64.class, Placeholder.shape(input.shape())));

@@ -3,6 +3,7 @@ package io.switchhead.ops.attention;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.testing.Seeded;
@@ -49,7 +50,7 @@ class AttentionMatmulTest {
   @Test
   void buildsBatchMatMulV2ForwardAndBackward() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> q = tf.random.randomStandardNormal(tf.constant(new long[] {2, 2, 3, 4}), TFloat64.class);
       Operand<TFloat64> k = tf.random.randomStandardNormal(tf.constant(new long[] {2, 2, 5, 4}), TFloat64.class);
       Gradients.of(tf, tf.reduceSum(AttentionMatmul.of(tf, q, k, true), tf.constant(new int[] {0, 1, 2, 3})), List.of(q, k));
@@ -75,7 +76,7 @@ class AttentionMatmulTest {
   private static List<double[]> valueAndGradients(double[] a, long[] aShape, double[] b, long[] bShape, double[] weights, boolean transposeB,
       boolean ours) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> x = tf.reshape(tf.constant(a), tf.constant(aShape));
       Operand<TFloat64> y = tf.reshape(tf.constant(b), tf.constant(bShape));
       Operand<TFloat64> c = ours ? AttentionMatmul.of(tf, x, y, transposeB) : tf.train.batchMatMul(x, y, TFloat64.class, BatchMatMul.adjY(transposeB));

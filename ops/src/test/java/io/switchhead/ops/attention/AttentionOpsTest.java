@@ -3,6 +3,7 @@ package io.switchhead.ops.attention;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
@@ -36,7 +37,7 @@ class AttentionOpsTest {
   private static double[] run(Function<Ops, Operand<?>> build) {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Operand<?> out = build.apply(Ops.create(g));
+      Operand<?> out = build.apply(GraphOps.create(g));
       try (Result r = s.runner().fetch(out).run()) {
         return r.get(0) instanceof TFloat32 ? toDoubles(Tensors.toFloats(r.get(0))) : Tensors.toDoubles(r.get(0));
       }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.control.CountedLoop.Spec;
 import io.switchhead.ops.gradients.GradientOverride;
@@ -79,7 +80,7 @@ class CountedLoopTest {
     double[] x = randomVector(3);
     try (Graph g = new Graph();
         Session session = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       var count = tf.placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
       Operand<TFloat64> sum = runTriangular(tf, triangular(tf, 3), count, tf.constant(x));
       for (int n : new int[] {0, 1, 4}) {
@@ -103,7 +104,7 @@ class CountedLoopTest {
     double[] x = randomVector(4);
     try (Graph g = new Graph();
         Session session = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> input = tf.constant(x);
       CountedLoop.Definition loop = triangular(tf, 4);
       // y = x computed plainly, differentiated as dy * (1 + 2 + 3) by the loop, three times.
@@ -137,7 +138,7 @@ class CountedLoopTest {
                   return Signature.builder().key("loop").input("x", in).input("n", n)
                       .output("sum", runTriangular(ops, triangular(ops, 5), n, in)).build();
                 })) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Map<String, Operand<?>> out = XlaCompiledCall.call(tf, f, Map.of("x", tf.constant(x), "n", tf.constant(5)));
       try (Result r = session.runner().fetch(out.get("sum")).run()) {
         assertArrayEquals(scaled(x, 15), Tensors.toDoubles(r.get(0)), 1e-12);
@@ -149,7 +150,7 @@ class CountedLoopTest {
   @SuppressWarnings("unchecked")
   void countsItsBodyMatmulsForTheAccounting() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Spec product = new Spec(TFloat64.class, Shape.of(2, 4));
       CountedLoop.Definition loop =
           CountedLoop.define(
@@ -172,7 +173,7 @@ class CountedLoopTest {
   @Test
   void bodyMustKeepTheCarriedShapes() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Spec vector = new Spec(TFloat64.class, Shape.of(3));
       var error =
           assertThrows(

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
@@ -55,7 +56,7 @@ class GradientOverrideTest {
     double[] xv = random.doubles(3, -2, 2).toArray();
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> x = tf.constant(xv);
       // value = x^2 computed normally, but its gradient is overridden to 2.5 * dy (not 2x * dy).
       GraphOperation node =
@@ -105,7 +106,7 @@ class GradientOverrideTest {
             () -> GradientOverride.define("test.once", (tf, node, grads, config) -> List.of()));
     assertTrue(conflict.getMessage().contains("test.once"), conflict.getMessage());
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       var undefined =
           assertThrows(
               IllegalArgumentException.class,

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.Arrays;
@@ -63,7 +64,7 @@ class BlockRoutingTest {
     Expected expected = Expected.of(ids, m, layout);
     try (Graph g = new Graph();
         Session session = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       BlockRouting r = BlockRouting.build(tf, tf.constant(Shape.of(rows, k), DataBuffers.of(ids)), s, layout);
       try (Result res =
           session.runner().fetch(r.padPos()).fetch(r.pairOfRow()).fetch(r.sourceRow()).fetch(r.inRun()).fetch(r.blockExpert()).fetch(r.usedGroups()).run()) {

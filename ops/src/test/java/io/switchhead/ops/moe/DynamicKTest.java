@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.attention.Attention;
 import io.switchhead.testing.Seeded;
@@ -34,7 +35,7 @@ class DynamicKTest {
   private static double[][] run(Build build) {
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      List<Operand<?>> fetches = build.apply(Ops.create(g));
+      List<Operand<?>> fetches = build.apply(GraphOps.create(g));
       Session.Runner runner = s.runner();
       fetches.forEach(runner::fetch);
       try (Result r = runner.run()) {

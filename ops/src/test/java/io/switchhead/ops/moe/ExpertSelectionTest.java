@@ -1,5 +1,6 @@
 package io.switchhead.ops.moe;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Mode;
 import io.switchhead.ops.StatelessRandom;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -48,7 +49,7 @@ class ExpertSelectionTest {
     int he = config.heads() * config.experts();
     try (Graph g = new Graph();
         Session session = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TInt64> seedOp = tf.constant(seed);
       Selection<TFloat32> sel =
           ExpertSelection.select(
@@ -137,7 +138,7 @@ class ExpertSelectionTest {
   private static List<Fed> feed(List<float[]> xs, double[] s, int d, SelectionConfig c, long rows) {
     try (Graph g = new Graph();
         Session session = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Placeholder<TFloat32> x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(rows, d)));
       Selection<TFloat32> sel = ExpertSelection.select(tf, x, tf.constant(Shape.of((long) c.heads() * c.experts(), d), DataBuffers.of(s)),
           c, Mode.EVAL, tf.constant(new long[] {0, 0}));
@@ -264,7 +265,7 @@ class ExpertSelectionTest {
     }
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> l = tf.constant(Shape.of(n, h, e), DataBuffers.of(logits));
       Operand<TFloat64> uniform = tf.zeros(tf.constant(new int[] {n, h, e}), TFloat64.class);
       try (Result r = s.runner().fetch(ExpertSelection.negativeEntropy(tf, l)).fetch(ExpertSelection.negativeEntropy(tf, uniform)).run()) {
@@ -294,7 +295,7 @@ class ExpertSelectionTest {
   @Test
   void computesInFloat32UnlessAskedForFloat64() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> x64 = tf.constant(new double[][] {{1, 2}, {3, 4}});
       Operand<TBfloat16> s16 = tf.dtypes.cast(tf.constant(new float[][] {{1, 0}, {0, 1}, {1, 1}, {2, 1}}), TBfloat16.class);
       SelectionConfig c = SelectionConfig.of(2, 2, 1);
@@ -310,7 +311,7 @@ class ExpertSelectionTest {
   @Test
   void rejectsBadShapesAndConfigs() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat32> x = tf.constant(new float[][] {{1, 2, 3}});
       Operand<TFloat32> s = tf.zeros(tf.constant(new int[] {6, 2}), TFloat32.class);
       var error =

@@ -6,6 +6,7 @@ import static io.switchhead.ops.moe.MatmulProblem.UNIFORM;
 import static io.switchhead.ops.moe.MatmulProblem.allTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.List;
@@ -71,7 +72,7 @@ class GatheredConditionalMatmulTest {
     FewRowsSwitch both = new FewRowsSwitch(gathered, new Doubled(), 4L * maxPairs * dIn * dOut);
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Placeholder<TFloat32> x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, dIn)));
       Placeholder<TFloat32> w = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(experts, dIn, dOut)));
       Placeholder<TInt32> ids = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, k)));
@@ -114,7 +115,7 @@ class GatheredConditionalMatmulTest {
   @Test
   void theSwitchHasNoGradientSoOnlyInferenceUsesIt() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat32> x = tf.constant(new float[][] {{1, 2}});
       Operand<TFloat32> w = tf.constant(new float[][][] {{{1}, {2}}, {{3}, {4}}});
       Operand<TFloat32> y = new FewRowsSwitch(gathered, new SegmentedConditionalMatmul(), 1L << 20)

@@ -2,6 +2,7 @@ package io.switchhead.ops.moe;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
@@ -102,7 +103,7 @@ final class MatmulRunner {
       boolean anyRows) {
     try (Graph g = new Graph();
         Session session = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Inputs<T> in = new Inputs<>(tf, problems.get(0), type, anyRows);
       Map<String, Operand<?>> out = step(tf, impl, in.x, in.w, in.ids, in.gates, in.r, problems.get(0).slots());
       List<Outputs> all = new ArrayList<>();
@@ -128,7 +129,7 @@ final class MatmulRunner {
                 });
         Graph g = new Graph();
         Session session = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Inputs<T> in = new Inputs<>(tf, p, type, false);
       Map<String, Operand<?>> out =
           XlaCompiledCall.call(tf, f, Map.of("x", in.x, "w", in.w, "ids", in.ids, "gates", in.gates, "r", in.r));
@@ -215,7 +216,7 @@ final class MatmulRunner {
     try (Graph g = new Graph();
         Session session = new Session(g);
         TInt32 idsTensor = Tensors.ints(Shape.of(s.rows(), s.k()), ids)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       try (Result r = session.runner().fetch(count.apply(tf, tf.constant(idsTensor))).run()) {
         return ((TInt32) r.get(0)).getInt();
       }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
@@ -35,7 +36,7 @@ class MatmulValidationTest {
   void shapeErrorsNameTheArgumentAndTheShapes() {
     for (ConditionalMatmul impl : List.of(SortedConditionalMatmul.withDefaultBlockSize(), new DenseConditionalMatmul())) {
       try (Graph g = new Graph()) {
-        Ops tf = Ops.create(g);
+        Ops tf = GraphOps.create(g);
         String who = impl instanceof DenseConditionalMatmul ? "dense" : "sorted";
         assertEquals(
             who + " conditional matmul: w [M, dIn, dOut] must have dIn = 5 (x's last dimension), got shape [3, 4, 2]",
@@ -66,7 +67,7 @@ class MatmulValidationTest {
     List<String> names = List.of("sorted", "spill", "capacity", "XLA", "dense");
     for (int i = 0; i < layouts.size(); i++) {
       try (Graph g = new Graph()) {
-        Ops tf = Ops.create(g);
+        Ops tf = GraphOps.create(g);
         assertEquals(
             names.get(i) + " conditional matmul needs the row count N when the graph is built (only the segmented conditional"
                 + " matmul takes one known at run time), got x [-1, 5], ids [-1, 2], gates [-1, 2]",
@@ -80,7 +81,7 @@ class MatmulValidationTest {
   @SuppressWarnings("unchecked")
   void mixedTypesAreRejected() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat32> w64 = (Operand<TFloat32>) (Operand<?>) tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(3, 5, 2)));
       String message = error(tf, SortedConditionalMatmul.withDefaultBlockSize(), f32(tf, 7, 5), w64, i32(tf, 7, 2), f32(tf, 7, 2));
       assertTrue(message.contains("TFloat32, TFloat64, TFloat32"), message);
@@ -93,7 +94,7 @@ class MatmulValidationTest {
       for (ConditionalMatmul impl : List.of(SortedConditionalMatmul.withDefaultBlockSize(), new DenseConditionalMatmul())) {
         try (Graph g = new Graph();
             Session s = new Session(g)) {
-          Ops tf = Ops.create(g);
+          Ops tf = GraphOps.create(g);
           Operand<TFloat32> y =
               impl.apply(
                   tf,

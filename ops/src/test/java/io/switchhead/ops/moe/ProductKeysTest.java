@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.check.GradientChecker;
 import io.switchhead.ops.check.GradientChecker.Input;
@@ -41,7 +42,7 @@ class ProductKeysTest {
     double[] scores;
     try (Graph g = new Graph();
         Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       ProductKeys.Retrieval<TFloat64> got = ProductKeys.topK(tf, tf.constant(Shape.of(r, d2), DataBuffers.of(q1)),
           tf.constant(Shape.of(r, d2), DataBuffers.of(q2)), tf.constant(Shape.of(n, d2), DataBuffers.of(c1)),
           tf.constant(Shape.of(n, d2), DataBuffers.of(c2)), k);
@@ -107,7 +108,7 @@ class ProductKeysTest {
   @Test
   void kPastTheSubKeysIsRefused() {
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       var q = tf.constant(new double[][] {{1, 2}});
       var c = tf.constant(new double[][] {{1, 2}, {3, 4}});
       String message = assertThrows(IllegalArgumentException.class, () -> ProductKeys.topK(tf, q, q, c, c, 3)).getMessage();

@@ -1,5 +1,6 @@
 package io.switchhead.ops.moe;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Mode;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,7 +53,7 @@ class RoutedLayerTest {
     for (ConditionalMatmul impl : List.of(SortedConditionalMatmul.withDefaultBlockSize(), new DenseConditionalMatmul())) {
       try (Graph g = new Graph();
           Session session = new Session(g)) {
-        Ops tf = Ops.create(g);
+        Ops tf = GraphOps.create(g);
         Operand<TFloat64> x = tf.constant(Shape.of(n, d), DataBuffers.of(xv));
         Operand<TFloat64> s = tf.constant(Shape.of(8, d), DataBuffers.of(sv));
         Operand<TFloat64> w = tf.constant(Shape.of(8, d, dOut), DataBuffers.of(wv));

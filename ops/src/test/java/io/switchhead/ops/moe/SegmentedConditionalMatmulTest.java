@@ -8,6 +8,7 @@ import static io.switchhead.ops.moe.MatmulProblem.allTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.testing.Seeded;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -71,7 +72,7 @@ class SegmentedConditionalMatmulTest {
   void theBackwardReadsXNotItsSortedCopies() {
     MatmulShapes s = new MatmulShapes(12, 4, 3, 5, 2);
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat64> x = tf.withName("x").placeholder(TFloat64.class, Placeholder.shape(Shape.of(s.rows(), s.dIn())));
       MatmulRunner.step(tf, segmented, x, floats(tf, s.experts(), s.dIn(), s.dOut()),
           tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(s.rows(), s.k()))), floats(tf, s.rows(), s.k()),

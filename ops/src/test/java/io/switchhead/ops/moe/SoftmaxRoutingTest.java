@@ -3,6 +3,7 @@ package io.switchhead.ops.moe;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.testing.Seeded;
 import java.util.Random;
@@ -34,7 +35,7 @@ class SoftmaxRoutingTest {
           Session s = new Session(g);
           TFloat64 xt = Tensors.doubles(Shape.of(n, d), x);
           TFloat64 wt = Tensors.doubles(Shape.of(e, d), w)) {
-        Ops tf = Ops.create(g);
+        Ops tf = GraphOps.create(g);
         Placeholder<TFloat64> xs = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(-1, d)));
         Operand<TFloat64> ws = tf.constant(wt);
         SoftmaxRouting.Routed<TFloat32> r = SoftmaxRouting.route(tf, xs, ws, k, TFloat32.class);

@@ -7,6 +7,7 @@ import static io.switchhead.ops.moe.MatmulProblem.allTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.gradients.GradientCoverage;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.testing.Seeded;
@@ -115,7 +116,7 @@ class SortedConditionalMatmulTest {
 
   /** Builds sorted on [16, 8] x [4, 8, 6], k = 2, and its gradients; returns the graph's backward op counts. */
   private static Map<String, Integer> backwardOps(Graph g, SortedConditionalMatmul sorted) {
-    Ops tf = Ops.create(g);
+    Ops tf = GraphOps.create(g);
     var x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(16, 8)));
     var w = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(4, 8, 6)));
     var ids = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(16, 2)));

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import io.switchhead.ops.GraphOps;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -26,7 +27,7 @@ class SessionOptionsTest {
   @Test
   void aConstantExpressionStillComputesWithoutFolding() {
     try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat32> a = tf.constant(new float[][] {{1, 2}, {3, 4}});
       Operand<TFloat32> sum = tf.math.add(tf.linalg.matMul(a, a), tf.fill(tf.constant(new int[] {2, 2}), tf.constant(1f)));
       try (TFloat32 out = (TFloat32) s.runner().fetch(sum).run().get(0)) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.testing.Seeded;
@@ -65,7 +66,7 @@ class XlaCompiledCallTest {
         Session session = new Session(graph);
         TFloat32 x = randomTensor(5, 4);
         TFloat32 w = randomTensor(4, 6)) {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       Placeholder<TFloat32> xIn = tf.placeholder(TFloat32.class);
       Placeholder<TFloat32> wIn = tf.placeholder(TFloat32.class);
       Map<String, Operand<?>> compiled = XlaCompiledCall.call(tf, step, Map.of("x", xIn, "w", wIn));
@@ -95,7 +96,7 @@ class XlaCompiledCallTest {
         Graph graph = new Graph();
         Session session = new Session(graph);
         TFloat32 x = randomTensor(3)) {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       Placeholder<TFloat32> xIn = tf.placeholder(TFloat32.class);
       Operand<?> y = XlaCompiledCall.call(tf, f, Map.of("x", xIn)).get("y");
       // TensorFlow Java maps the status to TFInvalidArgumentException, an IllegalArgumentException.
@@ -112,7 +113,7 @@ class XlaCompiledCallTest {
     try (Graph graph = new Graph();
         Session session = new Session(graph, SessionOptions.autoClustering());
         TFloat32 x = randomTensor(8, 8)) {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       Placeholder<TFloat32> xIn = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(8, 8)));
       // Auto-clustering leaves clusters under its minimum size (4 ops) alone: use a longer chain.
       Operand<TFloat32> h = tf.math.tanh(tf.linalg.matMul(tf.math.exp(xIn), xIn));

@@ -15,6 +15,7 @@ import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import java.util.List;
 import java.util.Map;
 import org.tensorflow.Graph;
@@ -133,7 +134,7 @@ public final class WeightNames {
   /** The parameters and buffers a graph of {@code model} creates (placeholders only: nothing is initialised or run). */
   private static ImmutableList<ParamSpec> specs(ModelConfig model) {
     try (Graph graph = new Graph()) {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       ParamStore store = ParamStore.arguments(tf);
       Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, model.context())));
       ForwardGraph.build(model, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(tokens));

@@ -11,6 +11,7 @@ import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.SavedVariables;
 import io.switchhead.graph.train.VerifiedCheckpoint;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.savedmodel.SavedModelExport;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +65,7 @@ public final class WeightsExport {
     ImmutableMap.Builder<String, SafeTensorsFile.Tensor> tensors = ImmutableMap.builder();
     long bytes = 0;
     try (Graph graph = new Graph()) {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       ParamStore store = ParamStore.variables(tf, 0);
       Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, model.context())));
       ForwardGraph.build(model, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(tokens));

@@ -1,6 +1,7 @@
 package io.switchhead.tools.bench;
 
 import com.google.common.collect.ImmutableSet;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.xla.SessionOptions;
 import java.util.Optional;
 import org.tensorflow.Graph;
@@ -30,7 +31,7 @@ final class AllocatorProbe implements AutoCloseable {
   private final Operand<TFloat32> filled;
 
   AllocatorProbe() {
-    Ops tf = Ops.create(graph);
+    Ops tf = GraphOps.create(graph);
     filled = tf.withName("probe").fill(tf.constant(new int[] {FLOATS}), tf.constant(1f));
     session = new Session(graph, SessionOptions.plain());
   }

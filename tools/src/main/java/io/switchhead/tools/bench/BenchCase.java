@@ -1,5 +1,6 @@
 package io.switchhead.tools.bench;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.xla.XlaCompiledCall;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,7 +56,7 @@ final class BenchCase implements AutoCloseable {
   /** Builds the case in {@code shared}'s graph, under a name scope of its own. */
   BenchCase(Shared shared, Map<String, Tensor> inputs, Step step, boolean xla) {
     this.session = shared.session;
-    Ops tf = Ops.create(shared.graph).withSubScope("case" + shared.cases++);
+    Ops tf = GraphOps.create(shared.graph).withSubScope("case" + shared.cases++);
     Map<String, Operand<?>> placeholders = placeholders(tf, inputs);
     inputs.forEach((name, t) -> feeds.put((Placeholder<?>) placeholders.get(name), t));
     if (xla) {

@@ -2,6 +2,7 @@ package io.switchhead.tools.bench;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import io.switchhead.ops.gradients.Gradients;
 import io.switchhead.ops.moe.BlockLayout;
@@ -326,7 +327,7 @@ public final class ConditionalMatmulBenchmark {
   private static int countPairs(TInt32 ids, BiFunction<Ops, Operand<TInt32>, Operand<TInt32>> count) {
     try (Graph g = new Graph();
         Session session = new Session(g)) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       try (Result r = session.runner().fetch(count.apply(tf, tf.constant(ids))).run()) {
         return ((TInt32) r.get(0)).getInt();
       }

@@ -1,6 +1,7 @@
 package io.switchhead.tools.bench;
 
 import com.google.common.base.Stopwatch;
+import io.switchhead.ops.GraphOps;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import io.switchhead.ops.xla.SessionOptions;
@@ -21,7 +22,7 @@ final class MatmulLimit {
   /** Median GFLOP/s of {@code repeats} timed n x n x n matmuls, after two to warm up. */
   static double gflops(int n, int repeats) {
     try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Operand<TFloat32> a = tf.variable(tf.random.randomStandardNormal(tf.constant(new long[] {n, n}), TFloat32.class));
       Operand<TFloat32> b = tf.variable(tf.random.randomStandardNormal(tf.constant(new long[] {n, n}), TFloat32.class));
       // A target, not a fetch: the product stays inside TensorFlow, so only the matmul is timed.

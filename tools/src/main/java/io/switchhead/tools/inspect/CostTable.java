@@ -8,11 +8,11 @@ import io.switchhead.graph.accounting.ParameterCount;
 import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.params.ParamSpec;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
 import org.tensorflow.Graph;
-import org.tensorflow.op.Ops;
 
 /**
  * Parameters, attention MACs and activation memory per layer and in total, the paper's formulas
@@ -58,7 +58,7 @@ public record CostTable(ImmutableList<CostRow> rows, CostRow total, List<Ratios>
   private static CostTable unpaired(ModelConfig c) {
     ParameterCount count = ParameterCount.of(c);
     try (Graph g = new Graph()) {
-      ParamStore store = ModelReport.buildForCounting(c, Ops.create(g));
+      ParamStore store = ModelReport.buildForCounting(c, GraphOps.create(g));
       List<CostRow> rows = new ArrayList<>();
       rows.add(new CostRow("embedding", count.embedding(), built(store, p -> p.startsWith("embedding")), 0, 0, 0, 0));
       double paperMacs = AttentionCost.paperMacs(c.attention(), c.dModel(), c.context());

@@ -4,6 +4,7 @@ import io.switchhead.graph.config.ModelConfig;
 import io.switchhead.graph.layers.LayerContext;
 import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
+import io.switchhead.ops.GraphOps;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.ndarray.Shape;
@@ -21,7 +22,7 @@ record ForwardModel(Graph graph, GraphOperation logits) implements AutoCloseable
 
   static ForwardModel build(ModelConfig c) {
     Graph g = new Graph();
-    Ops tf = Ops.create(g);
+    Ops tf = GraphOps.create(g);
     Placeholder<TInt32> tokens = tf.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(1, c.context())));
     ForwardGraph.Output out = ForwardGraph.build(c, ParamStore.variables(tf, 0), LayerContext.eval(tf), ForwardGraph.Inputs.tokens(tokens));
     return new ForwardModel(g, (GraphOperation) out.logits().op());

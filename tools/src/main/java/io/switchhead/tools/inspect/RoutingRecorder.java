@@ -11,6 +11,7 @@ import io.switchhead.graph.model.ForwardGraph;
 import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.SavedVariables;
 import io.switchhead.graph.train.VerifiedCheckpoint;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.Tensors;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -47,7 +48,7 @@ final class RoutingRecorder {
     int[] tokens = new int[Math.toIntExact(text.length())];
     Arrays.setAll(tokens, text::get);
     try (Graph graph = new Graph()) {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       ParamStore store = ParamStore.variables(tf, 0);
       Placeholder<TInt32> window = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, t)));
       ImmutableList<ExpertUsage> usage = ForwardGraph.build(model, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(window)).usage();

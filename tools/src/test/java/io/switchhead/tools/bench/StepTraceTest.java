@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.collect.ImmutableSet;
+import io.switchhead.ops.GraphOps;
 import io.switchhead.ops.xla.SessionOptions;
 import io.switchhead.testing.Seeded;
 import java.util.HashMap;
@@ -42,7 +43,7 @@ class StepTraceTest {
     int rows = 2 + random.nextInt(40); // known only when fed: an expert's rows in a weight gradient
     int batch = 2 + random.nextInt(4);
     try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       var a = tf.random.randomStandardNormal(tf.constant(new long[] {m, k}), TFloat32.class);
       var b = tf.random.randomStandardNormal(tf.constant(new long[] {k, n}), TFloat32.class);
       var product = tf.linalg.matMul(a, b);
@@ -70,7 +71,7 @@ class StepTraceTest {
   void timeIsCountedByPartWithTheBackwardPassApart() {
     int rows = 64 + random.nextInt(64);
     try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       Ops block = tf.withSubScope("layers").withSubScope("3");
       Ops norm = block.withSubScope("ff_norm");
       Ops ff = block.withSubScope("ff");
@@ -108,7 +109,7 @@ class StepTraceTest {
     int cols = 256 + random.nextInt(256);
     long intermediate = 4L * rows * cols;
     try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       var weights = tf.variable(tf.random.randomStandardNormal(tf.constant(new long[] {rows, cols}), TFloat32.class));
       s.initialize();
       // Intermediates of the weights' size, reduced to a scalar.
@@ -134,7 +135,7 @@ class StepTraceTest {
     int cols = 1024 + random.nextInt(512);
     long activation = 4L * rows * cols;
     try (Graph g = new Graph(); Session s = new Session(g, SessionOptions.plain())) {
-      Ops tf = Ops.create(g);
+      Ops tf = GraphOps.create(g);
       var weights = tf.variable(tf.random.randomStandardNormal(tf.constant(new long[] {rows, cols}), TFloat32.class));
       s.initialize();
       // Tanh's gradient reads its output: the forward pass keeps one tensor of the weights' size.

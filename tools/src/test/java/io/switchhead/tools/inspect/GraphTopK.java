@@ -9,6 +9,7 @@ import io.switchhead.graph.params.ParamStore;
 import io.switchhead.graph.train.Checkpoints;
 import io.switchhead.graph.train.SavedVariables;
 import io.switchhead.graph.train.VerifiedCheckpoint;
+import io.switchhead.ops.GraphOps;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -123,7 +124,7 @@ final class GraphTopK {
     ModelConfig model = checkpoint.state().model();
     int t = model.context();
     try (Graph graph = new Graph()) {
-      Ops tf = Ops.create(graph);
+      Ops tf = GraphOps.create(graph);
       ParamStore store = ParamStore.variables(tf, 0);
       Placeholder<TInt32> tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1, t)));
       ForwardGraph.build(model, store, LayerContext.eval(tf), ForwardGraph.Inputs.tokens(tokens));
