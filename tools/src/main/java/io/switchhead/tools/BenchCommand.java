@@ -35,7 +35,7 @@ import picocli.CommandLine.Option;
  * graph and XLA-compiled side by side in one process, so the ratios hold on a noisy machine.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Compare.class, BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.ServeXla.class, BenchCommand.Matmul.class,
-    BenchCommand.Dots.class, io.switchhead.tools.bench.HloCommand.class},
+    BenchCommand.Dots.class, io.switchhead.tools.bench.HloCommand.class, io.switchhead.tools.bench.GraphBuildCommand.class},
     description = "Benchmarks, measured side by side in one process.")
 final class BenchCommand implements Runnable {
 
