@@ -21,7 +21,7 @@ import org.tensorflow.op.Scope;
  *
  * <p>TensorFlow Java's own scope ({@code OpScope}) reads the name of every operation already in the graph each time
  * a sub-scope is opened, to learn which names are taken. A model opens a sub-scope per parameter path and per
- * building block, so building a graph grows with the square of its size: 2.5 s of the 47M SwitchHead forward's 2.6 s,
+ * building block, so building a graph grows with the square of its size: 2.3 s of the 47M SwitchHead forward's 2.5 s,
  * and a third of a 47M training run's start-up, went to reading names back.
  *
  * <p>The scope here keeps TensorFlow Java's naming rules ("name", then "name_1", ...; a sub-scope's ops are
