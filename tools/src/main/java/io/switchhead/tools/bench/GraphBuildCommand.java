@@ -64,11 +64,10 @@ public final class GraphBuildCommand implements Callable<Integer> {
       double[] theirs = new double[repeats];
       double[] ours = new double[repeats];
       double[] startUp = new double[repeats];
-      int ops = 0;
+      int ops = forwardOps(entry.config());
       for (int r = 0; r < repeats; r++) {
         theirs[r] = forwardMillis(entry.config(), Ops::create);
         ours[r] = forwardMillis(entry.config(), GraphOps::create);
-        ops = forwardOps(entry.config());
         startUp[r] = trainingStartUpSeconds(entry.config());
       }
       out.printf(Locale.ROOT, "| %s | %d | %.1f | %.1f | %.2fx | %.1f |%n", entry.name(), ops, ServingCalls.median(theirs), ServingCalls.median(ours),
