@@ -58,6 +58,12 @@ class BenchCompareCommandTest {
     assertTrue(table.contains("| dense | plain | ") && table.matches("(?s).*\\| dense \\| plain \\| [0-9,]+ \\| [0-9.]+ \\([0-9.]+-[0-9.]+\\) \\| 1\\.00 \\|.*"),
         "the reference's own ratio is 1: " + table);
     assertTrue(table.contains("moe, plain step traced: ") && table.contains("| MatMul | "), "the profile: " + table);
+    // Two repetitions: the limit measured before and after each one's steps.
+    assertTrue(table.contains("the best of 4 measurements before and after each repetition"), table);
+    Matcher share = Pattern.compile("\\| moe \\| plain \\|.*? \\| ([0-9.]+)% \\(([0-9.]+)-([0-9.]+)%\\) \\|").matcher(table);
+    assertTrue(share.find(), "moe's share of the limit, median (min-max), in\n" + table);
+    double median = Double.parseDouble(share.group(1));
+    assertTrue(median > 0 && Double.parseDouble(share.group(2)) <= median && median <= Double.parseDouble(share.group(3)), share.group());
     for (String chart : List.of("compare-time", "compare-memory", "compare-bpc")) {
       assertTrue(Files.size(out.resolve(chart + ".png")) > 1000, chart);
       assertTrue(Files.readString(out.resolve(chart + ".svg")).contains("<svg"), chart);

@@ -17,7 +17,6 @@ import org.tensorflow.proto.DataType;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -31,7 +30,8 @@ import java.util.function.Supplier;
  * all built in one process and timed interleaved, repetition by repetition, so that a noisy
  * machine slows them alike and their ratios hold. Beside each time: the FLOPs the step's matmuls
  * executed (from TensorFlow's trace of a step), the fraction of this machine's matmul limit that
- * is, and the step's memory from TensorFlow's allocator accounting. Optionally, one model after
+ * is (the limit measured around each repetition, so that a shared machine's changing load
+ * moves the step and its limit together), and the step's memory from TensorFlow's allocator accounting. Optionally, one model after
  * another: the inference speed of its serving graph ({@link GenerationBenchmark}), and its
  * validation bpc after training the same steps on the same data ({@link QualityRun}).
  */
@@ -100,6 +100,8 @@ public final class CompareBenchmark {
   /**
    * One model's step of one kind.
    *
+   * @param shareOfLimit each repetition's GFLOP/s over the matmul limit measured around it (the
+   *     better of the measurements just before and just after its steps): median, min and max
    * @param stepMacs matmul MACs of one step, counted in the plain graph's trace (the compiled step
    *     computes the same products)
    * @param variableBytes bytes of the graph's variables: parameters, AdamW slots, buffers, XL memory
@@ -115,7 +117,8 @@ public final class CompareBenchmark {
    * @param kept what the plain step's forward pass keeps for the backward one, by part of the
    *     model and op type ({@link StepTrace#keptBytes}); empty for the compiled step
    */
-  public record Row(Entry entry, StepKind kind, long parameters, Timing millis, long tokensPerStep, long stepMacs, long variableBytes,
+  public record Row(Entry entry, StepKind kind, long parameters, Timing millis, Timing shareOfLimit, long tokensPerStep, long stepMacs,
+      long variableBytes,
       Optional<StepBytes> stepBytes, long rssGrowthBytes, ImmutableMap<StepTrace.Maker, Long> profile, ImmutableMap<String, Long> partMacs,
       ImmutableMap<StepTrace.Maker, Long> kept) {
 
@@ -131,12 +134,12 @@ public final class CompareBenchmark {
 
   /**
    * @param reference the entry the ratios are to
-   * @param matmulGflops the machine's limit, measured before and after the timed steps
+   * @param matmulGflops the machine's limit, measured before and after each repetition's timed steps, in order
    * @param inference by entry name, in entry order; empty without inference figures
    * @param quality by entry name, in entry order; empty without quality runs
    * @param pytorch by entry name, in entry order; empty without the PyTorch reference
    */
-  public record Figures(ImmutableList<Row> rows, String reference, double[] matmulGflops,
+  public record Figures(ImmutableList<Row> rows, String reference, ImmutableList<Double> matmulGflops,
       ImmutableMap<String, GenerationBenchmark.Figures> inference, ImmutableMap<String, QualityRun.Quality> quality, long peakRssBytes,
       Settings settings, ImmutableMap<String, PyTorchFigures> pytorch) {
 
@@ -154,12 +157,15 @@ public final class CompareBenchmark {
      * only slows a measurement, and an average would let a slowed one flatter every step's share.
      */
     public double limit() {
-      return Arrays.stream(matmulGflops).max().orElseThrow();
+      return matmulGflops.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
     }
   }
 
   /** The size of the square matmul that measures the machine's limit. */
   static final int LIMIT_MATMUL_SIZE = 2048;
+
+  /** Timed runs of that matmul each time the limit is measured around a repetition (about 0.1 s each at 200 GFLOP/s). */
+  private static final int LIMIT_RUNS_PER_REPETITION = 3;
 
   private CompareBenchmark() {}
 
@@ -176,6 +182,9 @@ public final class CompareBenchmark {
     List<StepKind> kinds = settings.xla() ? List.of(StepKind.PLAIN, StepKind.XLA) : List.of(StepKind.PLAIN);
     double limitBefore = MatmulLimit.gflops(LIMIT_MATMUL_SIZE, 5);
     log.printf(Locale.ROOT, "matmul limit (%d^3, float32): %.0f GFLOP/s%n", LIMIT_MATMUL_SIZE, limitBefore);
+    // Measured again just before and just after each repetition's steps: a repetition's share of
+    // the limit is against the machine as it was while that repetition ran.
+    List<Double> limits = new ArrayList<>();
     List<Timed> timed = new ArrayList<>();
     // By entry name: each repetition's PyTorch run, made between the project's repetitions so that
     // both are measured through the same stretch of a shared machine's load.
@@ -186,11 +195,13 @@ public final class CompareBenchmark {
         timed.add(Timed.build(e, kinds, settings, probe, log));
       }
       for (int r = 0; r < settings.repeats(); r++) {
+        limits.add(r == 0 ? limitBefore : MatmulLimit.gflops(LIMIT_MATMUL_SIZE, LIMIT_RUNS_PER_REPETITION));
         for (Timed t : timed) {
           for (StepKind kind : kinds) {
             t.timeRepetition(kind, settings.steps());
           }
         }
+        limits.add(MatmulLimit.gflops(LIMIT_MATMUL_SIZE, LIMIT_RUNS_PER_REPETITION));
         for (Entry e : settings.pytorch().isPresent() ? entries : List.<Entry>of()) {
           long waited = JvmCpu.awaitQuiet();
           JvmCpu.Since started = JvmCpu.Since.now();
@@ -203,11 +214,10 @@ public final class CompareBenchmark {
         log.printf("repetition %d of %d done%n", r + 1, settings.repeats());
         log.flush();
       }
-      double limitAfter = MatmulLimit.gflops(LIMIT_MATMUL_SIZE, 5);
       ImmutableList.Builder<Row> rows = ImmutableList.builder();
       for (Timed t : timed) {
         for (StepKind kind : kinds) {
-          rows.add(t.row(kind));
+          rows.add(t.row(kind, limits));
         }
       }
       long peakRss = ProcessMemory.peakResidentBytes();
@@ -236,7 +246,7 @@ public final class CompareBenchmark {
       pytorchRuns.forEach((name, runs) -> pytorch.put(name, new PyTorchFigures(Timing.of(runs.stream().map(r -> r.run().millis()).toList()),
           runs.get(0).run().parameters(), runs.get(0).run().firstLoss(), runs.stream().mapToLong(r -> r.run().peakRssBytes()).max().orElseThrow(),
           runs.stream().mapToDouble(PyTorchRun::jvmCores).max().orElseThrow())));
-      return new Figures(rows.build(), reference, new double[] {limitBefore, limitAfter}, inference.buildOrThrow(), quality.buildOrThrow(),
+      return new Figures(rows.build(), reference, ImmutableList.copyOf(limits), inference.buildOrThrow(), quality.buildOrThrow(),
           peakRss, settings, pytorch.buildOrThrow());
     } finally {
       timed.forEach(Timed::close);
@@ -317,10 +327,18 @@ public final class CompareBenchmark {
       millis.computeIfAbsent(kind, k -> new ArrayList<>()).add(watch.elapsed(TimeUnit.MICROSECONDS) / 1e3 / steps);
     }
 
-    Row row(StepKind kind) {
-      Timing timing = Timing.of(millis.get(kind));
+    /** @param limits the limit measured before and after each repetition, in order: 2 per repetition */
+    Row row(StepKind kind, List<Double> limits) {
+      List<Double> perRepetition = millis.get(kind);
+      checkArgument(limits.size() == 2 * perRepetition.size(), "%s repetitions timed, %s limits measured", perRepetition.size(), limits.size());
+      List<Double> shares = new ArrayList<>();
+      for (int r = 0; r < perRepetition.size(); r++) {
+        double gflops = 2.0 * trace.matmulMacs() / (perRepetition.get(r) / 1e3) / 1e9;
+        shares.add(gflops / Math.max(limits.get(2 * r), limits.get(2 * r + 1)));
+      }
       boolean plain = kind == StepKind.PLAIN;
-      return new Row(entry, kind, ParameterCount.of(entry.config()).total(), timing, (long) batch * entry.config().context(),
+      return new Row(entry, kind, ParameterCount.of(entry.config()).total(), Timing.of(perRepetition), Timing.of(shares),
+          (long) batch * entry.config().context(),
           trace.matmulMacs(), variableBytes, plain ? stepBytes : Optional.empty(), rssGrowth,
           plain ? trace.micros() : ImmutableMap.of(), plain ? trace.macsByPart() : ImmutableMap.of(), plain ? trace.keptBytes() : ImmutableMap.of());
     }

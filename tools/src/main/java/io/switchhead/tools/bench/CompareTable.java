@@ -21,10 +21,10 @@ public final class CompareTable {
     StringBuilder out = new StringBuilder();
     CompareBenchmark.Settings s = f.settings();
     out.append(String.format(Locale.ROOT, "%s, %s UTC. Batch %d; %d repetitions of %d steps, interleaved; matmul limit %.0f GFLOP/s "
-            + "(%d^3 float32, the better of %.0f before and %.0f after the steps). Ratios are to %s.%n%n",
+            + "(%d^3 float32, the best of %d measurements before and after each repetition, %.0f to %.0f). Ratios are to %s.%n%n",
         CpuName.describe(), LocalDate.now(ZoneOffset.UTC), s.batch(), s.repeats(), s.steps(), f.limit(), CompareBenchmark.LIMIT_MATMUL_SIZE,
-        f.matmulGflops()[0], f.matmulGflops()[1], f.reference()));
-    out.append("| model | step | parameters | ms/step (min-max) | time / ref | tokens/s | GFLOP/s | of limit | variables | activations | activations / ref | step memory | memory / ref | RSS growth |\n");
+        f.matmulGflops().size(), f.matmulGflops().stream().mapToDouble(Double::doubleValue).min().orElseThrow(), f.limit(), f.reference()));
+    out.append("| model | step | parameters | ms/step (min-max) | time / ref | tokens/s | GFLOP/s | of limit (min-max) | variables | activations | activations / ref | step memory | memory / ref | RSS growth |\n");
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (CompareBenchmark.Row r : f.rows()) {
       CompareBenchmark.Row ref = f.referenceRow(r.kind());
@@ -34,13 +34,15 @@ public final class CompareTable {
           .orElse("-");
       String memory = r.stepBytes().map(m -> mb(m.peak())).orElse(untraced);
       String memoryRatio = r.stepBytes().flatMap(m -> ref.stepBytes().map(rm -> ratio((double) m.peak() / rm.peak()))).orElse("-");
-      out.append(String.format(Locale.ROOT, "| %s | %s | %,d | %.1f (%.1f-%.1f) | %s | %,.0f | %.1f | %.1f%% | %s | %s | %s | %s | %s | %s |%n",
+      out.append(String.format(Locale.ROOT, "| %s | %s | %,d | %.1f (%.1f-%.1f) | %s | %,.0f | %.1f | %.1f%% (%.1f-%.1f%%) | %s | %s | %s | %s | %s | %s |%n",
           r.entry().name(), r.kind().label(), r.parameters(), r.millis().median(), r.millis().min(), r.millis().max(),
-          ratio(r.millis().median() / ref.millis().median()), r.tokensPerSecond(), r.gflops(), 100 * r.gflops() / f.limit(),
+          ratio(r.millis().median() / ref.millis().median()), r.tokensPerSecond(), r.gflops(), 100 * r.shareOfLimit().median(),
+          100 * r.shareOfLimit().min(), 100 * r.shareOfLimit().max(),
           mb(r.variableBytes()), activations, activationRatio, memory, memoryRatio, mb(r.rssGrowthBytes())));
     }
     out.append(String.format(Locale.ROOT, "%nGFLOP/s: 2 x the MACs of the matmuls the plain step executed (TensorFlow's trace), over the median "
-        + "time. Variables: parameters, AdamW slots, buffers and XL memory. Step memory: how far the bytes TensorFlow's allocator "
+        + "time. Of limit: each repetition's GFLOP/s over the better of the limits measured just before and just after its steps, "
+        + "median (min-max) of the repetitions. Variables: parameters, AdamW slots, buffers and XL memory. Step memory: how far the bytes TensorFlow's allocator "
         + "held rose during a plain step above what it held just before (activations, gradients, temporaries; on CPU only "
         + "allocations of 256 KiB and up, the ones oneDNN's allocator counts); \"in XLA\": the compiled step's buffers are allocated inside its one node, "
         + "out of the trace's sight. Activations: how far they rose while the forward pass ran, before any gradient: what the "
