@@ -55,7 +55,7 @@ public final class Dropout {
     return GradientOverride.withGradient(tf, GRADIENT, config, y, List.of(x, tf.stopGradient(keep)));
   }
 
-  /** dx = dy / P(keep) where kept, else 0; every op reads dy, so none runs before the backward. */
+  /** dx = dy / P(keep) where kept, else 0 ({@link MaskGradient}); every op waits for dy, so none runs before the backward. */
   @SuppressWarnings("unchecked")
   private static List<Operand<?>> gradient(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
     double rate = Double.parseDouble(AttrRecord.decode(GRADIENT + " config", config).getString("rate"));
@@ -64,9 +64,7 @@ public final class Dropout {
   }
 
   private static <T extends TFloating> List<Operand<?>> scaledWhereKept(Ops tf, Operand<T> dy, Operand<TBool> keep, double rate) {
-    Operand<T> scaled = tf.math.mul(dy, keptScale(tf, rate, dy.type()));
-    Operand<T> dx = tf.select(keep, scaled, tf.zerosLike(dy));
-    return Arrays.asList(null, dx, null);
+    return Arrays.asList(null, MaskGradient.times(tf, dy, keep, keptScale(tf, rate, dy.type())), null);
   }
 
   /** 1 / P(keep) as a scalar of {@code type}: what a kept element is scaled by, forward and backward. */

@@ -49,6 +49,6 @@ public final class Relu {
 
   private static <T extends TFloating> List<Operand<?>> whereSign(Ops tf, Operand<T> dy, Operand<T> y) {
     Operand<TBool> positive = tf.math.greater(y, tf.dtypes.cast(tf.constant(0f), y.type()));
-    return Arrays.asList(null, tf.select(positive, dy, tf.zerosLike(dy)));
+    return Arrays.asList(null, MaskGradient.times(tf, dy, positive));
   }
 }

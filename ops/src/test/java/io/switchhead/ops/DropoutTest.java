@@ -60,6 +60,7 @@ class DropoutTest {
               "dropout's " + op.type() + " " + op.name() + " is read by the backward's " + c.name()));
         }
       });
+      MaskGradientTest.assertMaskCastsWaitForTheGradient(g, "dropoutGrad/");
     }
   }
 }

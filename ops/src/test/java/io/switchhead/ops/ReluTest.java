@@ -44,6 +44,7 @@ class ReluTest {
       // TensorFlow's own Relu gradient would read the pre-activation; this one reads the output.
       ((org.tensorflow.GraphOperation) pre.op()).consumers().forEach(c -> assertTrue(!c.name().startsWith("gradients"),
           "the pre-activation is read by the backward's " + c.name()));
+      MaskGradientTest.assertMaskCastsWaitForTheGradient(g, "reluGrad/");
     }
   }
 }
