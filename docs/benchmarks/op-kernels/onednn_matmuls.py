@@ -1,7 +1,7 @@
 """oneDNN's MatMul (TensorFlow 2.21's CPU build, the test-only .venv-test) on the expert dispatch's
 shapes, one or two intra-op threads: the side that gathered_gemm.c is compared with.
 
-    .venv-test/bin/python docs/benchmarks/fused-dispatch/onednn_matmuls.py 1
+    .venv-test/bin/python docs/benchmarks/op-kernels/onednn_matmuls.py 1
 """
 import sys
 import time
