@@ -2,8 +2,14 @@ package io.switchhead.ops.attention;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import io.switchhead.ops.gradients.GradientOverride;
+import java.util.Arrays;
+import java.util.List;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
+import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.ReduceSum;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
@@ -16,6 +22,18 @@ import org.tensorflow.types.family.TFloating;
  * the chunk causally. The softmax scale is the caller's (SwitchHead folds dh^-1/4 into q and k).
  */
 public final class Attention {
+
+  /** The masked softmax's gradient in {@link GradientOverride}. */
+  static final String SOFTMAX_GRADIENT = "switchhead.MaskedSoftmax";
+
+  /** The tagged node's inputs, in order. */
+  private enum Input {
+    PROBABILITIES, SCORES
+  }
+
+  static {
+    GradientOverride.define(SOFTMAX_GRADIENT, Attention::maskedSoftmaxGradient);
+  }
 
   private Attention() {}
 
@@ -57,7 +75,24 @@ public final class Attention {
       scores = tf.math.add(scores, positionScores);
     }
     Operand<T> masked = tf.select(visible, scores, negativeInfinity(tf, q.type()));
-    return tf.nn.softmax(masked);
+    return GradientOverride.withGradient(tf, SOFTMAX_GRADIENT, "", tf.nn.softmax(masked), List.of(scores));
+  }
+
+  /**
+   * d scores = p * (dp - sum(p * dp)) straight from the probabilities, past the mask: where a key is
+   * hidden p is 0, so that is already 0 there. TensorFlow's own gradient of the select would zero it
+   * again, with a ZerosLike and a select as wide as every head's scores (3-5% of a dense model's
+   * backward on CPU: docs/benchmarks/compare.md, eighth pass).
+   */
+  @SuppressWarnings("unchecked")
+  private static List<Operand<?>> maskedSoftmaxGradient(Ops tf, GraphOperation node, List<Output<?>> outputGradients, String config) {
+    return softmaxGradient(tf.withSubScope("maskedSoftmaxGrad"), (Operand<TFloating>) (Operand<?>) outputGradients.get(Input.PROBABILITIES.ordinal()),
+        (Operand<TFloating>) (Operand<?>) node.input(Input.PROBABILITIES.ordinal()));
+  }
+
+  private static <T extends TFloating> List<Operand<?>> softmaxGradient(Ops tf, Operand<T> dp, Operand<T> p) {
+    Operand<T> dot = tf.reduceSum(tf.math.mul(dp, p), tf.constant(-1), ReduceSum.keepDims(true));
+    return Arrays.asList(null, tf.math.mul(tf.math.sub(dp, dot), p));
   }
 
   /**

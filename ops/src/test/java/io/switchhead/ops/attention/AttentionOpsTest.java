@@ -187,6 +187,15 @@ class AttentionOpsTest {
   }
 
   @Test
+  void maskedProbabilitiesGradientsSkipTheMaskAndMatchFiniteDifferences() {
+    // The probabilities' own gradient (Attention.SOFTMAX_GRADIENT) goes from p straight to the scores, past the select.
+    GradientChecker.Report report = new GradientChecker().seed(random.nextLong()).check(
+        (tf, in) -> Attention.weights(tf, in.get(0), in.get(1), in.get(2), Attention.visible(tf, 4, 2)),
+        List.of(Input.normal(random, 2, 2, 4, 3), Input.normal(random, 2, 2, 6, 3), Input.normal(random, 2, 2, 4, 6)));
+    assertTrue(report.maxRelativeError() < 1e-6, report.toString());
+  }
+
+  @Test
   void ropeAndShiftGradientsMatchFiniteDifferences() {
     GradientChecker.Report report = new GradientChecker().seed(random.nextLong()).check(
         (tf, in) -> tf.math.add(
