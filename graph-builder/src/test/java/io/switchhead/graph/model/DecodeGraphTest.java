@@ -291,7 +291,7 @@ class DecodeGraphTest {
    */
   private static final double MARGIN = 1e-4;
 
-  private static final int DRAWS = 20;
+  private static final int DRAWS = 60;
 
   /**
    * Random tokens [BATCH, length] whose every window of T tokens (after its T before, with {@code
