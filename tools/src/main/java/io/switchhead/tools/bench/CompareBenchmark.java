@@ -127,7 +127,12 @@ public final class CompareBenchmark {
     }
 
     public double gflops() {
-      return 2.0 * stepMacs / (millis.median() / 1e3) / 1e9;
+      return gflops(stepMacs, millis.median());
+    }
+
+    /** GFLOP/s of a step of {@code macs} matmul multiply-accumulates that took {@code millis}. */
+    static double gflops(long macs, double millis) {
+      return 2.0 * macs / (millis / 1e3) / 1e9;
     }
 
   }
@@ -153,7 +158,7 @@ public final class CompareBenchmark {
     }
 
     /**
-     * The better of the two measurements: what the machine can do. Other load on a shared machine
+     * The best of the measurements: what the machine can do. Other load on a shared machine
      * only slows a measurement, and an average would let a slowed one flatter every step's share.
      */
     public double limit() {
@@ -333,8 +338,7 @@ public final class CompareBenchmark {
       checkArgument(limits.size() == 2 * perRepetition.size(), "%s repetitions timed, %s limits measured", perRepetition.size(), limits.size());
       List<Double> shares = new ArrayList<>();
       for (int r = 0; r < perRepetition.size(); r++) {
-        double gflops = 2.0 * trace.matmulMacs() / (perRepetition.get(r) / 1e3) / 1e9;
-        shares.add(gflops / Math.max(limits.get(2 * r), limits.get(2 * r + 1)));
+        shares.add(Row.gflops(trace.matmulMacs(), perRepetition.get(r)) / Math.max(limits.get(2 * r), limits.get(2 * r + 1)));
       }
       boolean plain = kind == StepKind.PLAIN;
       return new Row(entry, kind, ParameterCount.of(entry.config()).total(), Timing.of(perRepetition), Timing.of(shares),
