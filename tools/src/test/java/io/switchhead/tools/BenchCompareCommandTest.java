@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -58,6 +59,11 @@ class BenchCompareCommandTest {
     assertTrue(table.contains("| dense | plain | ") && table.matches("(?s).*\\| dense \\| plain \\| [0-9,]+ \\| [0-9.]+ \\([0-9.]+-[0-9.]+\\) \\| 1\\.00 \\|.*"),
         "the reference's own ratio is 1: " + table);
     assertTrue(table.contains("moe, plain step traced: ") && table.contains("| MatMul | "), "the profile: " + table);
+    Matcher overlap = Pattern.compile("Over the step's ([0-9]+) ms, no node ran for ([0-9.]+)% of the time, one node for ([0-9.]+)%,"
+        + " two or more for ([0-9.]+)%\\.").matcher(table);
+    assertTrue(overlap.find(), "how many nodes ran at once, in\n" + table);
+    double shares = IntStream.rangeClosed(2, 4).mapToDouble(g -> Double.parseDouble(overlap.group(g))).sum();
+    assertTrue(Math.abs(shares - 100) < 0.2 && Long.parseLong(overlap.group(1)) > 0, overlap.group());
     // Two repetitions: the limit measured before and after each one's steps.
     assertTrue(table.contains("the best of 4 measurements before and after each repetition"), table);
     Matcher share = Pattern.compile("\\| moe \\| plain \\|.*? \\| ([0-9.]+)% \\(([0-9.]+)-([0-9.]+)%\\) \\|").matcher(table);

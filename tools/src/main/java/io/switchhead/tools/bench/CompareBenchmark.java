@@ -116,11 +116,12 @@ public final class CompareBenchmark {
    * @param partMacs the plain step's matmul MACs by part of the model ({@link StepTrace#macsByPart}); empty for the compiled step
    * @param kept what the plain step's forward pass keeps for the backward one, by part of the
    *     model and op type ({@link StepTrace#keptBytes}); empty for the compiled step
+   * @param overlap how many of the plain step's nodes ran at once ({@link StepTrace#overlap}); empty for the compiled step
    */
   public record Row(Entry entry, StepKind kind, long parameters, Timing millis, Timing shareOfLimit, long tokensPerStep, long stepMacs,
       long variableBytes,
       Optional<StepBytes> stepBytes, long rssGrowthBytes, ImmutableMap<StepTrace.Maker, Long> profile, ImmutableMap<String, Long> partMacs,
-      ImmutableMap<StepTrace.Maker, Long> kept) {
+      ImmutableMap<StepTrace.Maker, Long> kept, Optional<NodeOverlap> overlap) {
 
     public double tokensPerSecond() {
       return tokensPerStep / (millis.median() / 1e3);
@@ -344,7 +345,8 @@ public final class CompareBenchmark {
       return new Row(entry, kind, ParameterCount.of(entry.config()).total(), Timing.of(perRepetition), Timing.of(shares),
           (long) batch * entry.config().context(),
           trace.matmulMacs(), variableBytes, plain ? stepBytes : Optional.empty(), rssGrowth,
-          plain ? trace.micros() : ImmutableMap.of(), plain ? trace.macsByPart() : ImmutableMap.of(), plain ? trace.keptBytes() : ImmutableMap.of());
+          plain ? trace.micros() : ImmutableMap.of(), plain ? trace.macsByPart() : ImmutableMap.of(), plain ? trace.keptBytes() : ImmutableMap.of(),
+          plain ? Optional.of(trace.overlap()) : Optional.empty());
     }
 
     @Override

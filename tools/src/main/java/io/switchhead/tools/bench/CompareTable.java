@@ -80,7 +80,8 @@ public final class CompareTable {
   }
 
   /**
-   * Where each plain step's time goes: its parts (forward and backward apart) by the time their
+   * Where each plain step's time goes: how many of its nodes ran at once over its span ({@link
+   * NodeOverlap}); its parts (forward and backward apart) by the time their
    * nodes ran in the traced step and the matmul work they did in it (nodes run side by side, so a
    * part's rate is per node, not per step); its op types and parts' op types, the first {@link
    * #PROFILE_OP_TYPES}, as shares of all nodes' time; then what its forward pass keeps for the
@@ -93,9 +94,14 @@ public final class CompareTable {
         continue;
       }
       long total = r.profile().values().stream().mapToLong(Long::longValue).sum();
-      out.append(String.format(Locale.ROOT, "%n%s, plain step traced: %.0f ms of node time on %d cores%n%n"
-          + "| part | node ms | share | matmul GFLOP | GFLOP per node second |%n|---|---|---|---|---|%n",
+      out.append(String.format(Locale.ROOT, "%n%s, plain step traced: %.0f ms of node time on %d cores%n%n",
           r.entry().name(), total / 1e3, Runtime.getRuntime().availableProcessors()));
+      r.overlap().ifPresent(o -> {
+        double[] shares = o.percents();
+        out.append(String.format(Locale.ROOT, "Over the step's %.0f ms, no node ran for %.1f%% of the time, one node for %.1f%%,"
+            + " two or more for %.1f%%.%n%n", o.spanMicros() / 1e3, shares[0], shares[1], shares[2]));
+      });
+      out.append(String.format(Locale.ROOT, "| part | node ms | share | matmul GFLOP | GFLOP per node second |%n|---|---|---|---|---|%n"));
       StepTrace.sumBy(r.profile(), StepTrace.Maker::part).entrySet().stream().filter(e -> e.getValue() >= total / 200).forEach(e -> {
         double gflop = 2e-9 * r.partMacs().getOrDefault(e.getKey(), 0L);
         out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f%% | %.2f | %s |%n", e.getKey(), e.getValue() / 1e3,

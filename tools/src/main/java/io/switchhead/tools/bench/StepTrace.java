@@ -48,9 +48,10 @@ import org.tensorflow.proto.TensorShapeProto;
  * @param keptBytes the tensors the forward pass made that its backward pass reads: their bytes by
  *     what made them, most first, each buffer counted once however many views read it. Empty
  *     without forward ops
+ * @param overlap how many nodes ran at once over the step's span
  */
 public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memory, ImmutableMap<StepTrace.Maker, Long> micros,
-    ImmutableMap<String, Long> macsByPart, ImmutableMap<StepTrace.Maker, Long> keptBytes) {
+    ImmutableMap<String, Long> macsByPart, ImmutableMap<StepTrace.Maker, Long> keptBytes, NodeOverlap overlap) {
 
   /** What made a forward tensor: the part of the model ({@link StepTrace#part}) and the op type. */
   public record Maker(String part, String opType) {
@@ -130,7 +131,9 @@ public record StepTrace(long matmulMacs, int matmulNodes, Optional<Memory> memor
       }
     }
     Optional<Memory> memory = byAllocator.values().stream().reduce(Memory::plus);
-    return new StepTrace(macs, matmuls, memory, mostFirst(micros), mostFirst(partMacs), mostFirst(kept(nodes, graph, passes)));
+    NodeOverlap overlap = NodeOverlap.of(nodes.stream()
+        .map(n -> new NodeOverlap.Run(n.getAllStartMicros() + n.getOpStartRelMicros(), n.getAllStartMicros() + n.getOpEndRelMicros())).toList());
+    return new StepTrace(macs, matmuls, memory, mostFirst(micros), mostFirst(partMacs), mostFirst(kept(nodes, graph, passes)), overlap);
   }
 
   /** {@link #micros} summed over the parts: the step's node time by op type, most first. */
